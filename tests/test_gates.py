@@ -1,0 +1,59 @@
+"""Gates: parsing, evaluation on point estimates and interval bounds, unknown metric paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmaudit.errors import SpecError
+from fmaudit.findings import Metric
+from fmaudit.gates import check_gate_paths, evaluate, parse_gate
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "passed"),
+    [
+        ("m.x >= 0.5", 0.5, True),
+        ("m.x > 0.5", 0.5, False),
+        ("m.x <= 1e-1", 0.1, True),
+        ("m.x < -2", -3.0, True),
+        ("m.x == 3", 3.0, True),
+        ("m.x == 3", 3.5, False),
+    ],
+)
+def test_operators(text: str, value: float, passed: bool) -> None:
+    [result] = evaluate([parse_gate(text)], {"m.x": Metric("m.x", value, "x")})
+    assert result.passed is passed
+    assert result.observed == value
+
+
+def test_gate_on_an_interval_bound_reads_the_bound() -> None:
+    metric = Metric("fairness.sex.demographic_parity_ratio", 0.9, "r", lower=0.7, upper=1.0)
+    gate = parse_gate("fairness.sex.demographic_parity_ratio.lower >= 0.8")
+    assert gate.metric_path == "fairness.sex.demographic_parity_ratio" and gate.bound == "lower"
+    [result] = evaluate([gate], {metric.path: metric})
+    assert (result.observed, result.passed) == (0.7, False)
+
+
+def test_unmeasured_metric_fails_its_gate_with_the_reason() -> None:
+    metric = Metric("privacy.epsilon", None, "eps", note="trained without DP-SGD")
+    [result] = evaluate([parse_gate("privacy.epsilon <= 8")], {metric.path: metric})
+    assert not result.passed and result.observed is None and result.reason == "trained without DP-SGD"
+
+
+def test_unknown_metric_path_is_a_spec_error_with_suggestions() -> None:
+    with pytest.raises(SpecError) as caught:
+        check_gate_paths([parse_gate("performance.rocauc >= 0.7")], ["performance.roc_auc", "performance.f1"], where="s.yaml")
+    [line] = caught.value.problems
+    assert line == (
+        "s.yaml: gates: 'performance.rocauc >= 0.7' names unknown metric 'performance.rocauc'; "
+        "did you mean: performance.roc_auc"
+    )
+
+
+def test_bound_suffix_is_checked_against_the_metric_path() -> None:
+    check_gate_paths([parse_gate("performance.roc_auc.lower >= 0.7")], ["performance.roc_auc"], where="s.yaml")
+
+
+def test_malformed_gate() -> None:
+    with pytest.raises(SpecError, match="is not of the form"):
+        parse_gate("roc_auc is good")
