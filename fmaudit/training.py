@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when the training code changes what a given key would produce."""
 RECORD_FILE = "training.json"
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
@@ -47,7 +47,7 @@ class PrivacyRecord:
     noise_multiplier: float
     max_grad_norm: float
     sample_rate: float
-    batch_size: int
+    expected_batch_size: float
     dataset_size: int
     epochs: int
     steps: int
@@ -255,7 +255,7 @@ def _train(
             bar.set_postfix(loss=f"{total / count:.4f}")
         losses.append(round(total / max(count, 1), 6))
 
-    model = _unwrapped(model)
+    model = _standard(model)
     model.eval()
     privacy = None
     if engine is not None and training.privacy is not None:
@@ -277,8 +277,13 @@ def _batch_inputs(input_ids: torch.Tensor, attention_mask: torch.Tensor, accepte
 
 
 def _unwrapped(model: Any) -> Any:
-    """The plain model inside Opacus's GradSampleModule, if wrapped."""
+    """The plain model inside Opacus's GradSampleModule, if wrapped (hooks stay on until ``_standard``)."""
     return getattr(model, "_module", model)
+
+
+def _standard(model: Any) -> Any:
+    """The plain model with Opacus's hooks and per-sample gradients removed, ready for inference and Captum."""
+    return model.to_standard_module() if hasattr(model, "to_standard_module") else model
 
 
 def _make_private(model: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec) -> tuple[Any, Any, Any, Any]:
@@ -339,6 +344,7 @@ def _privacy_record(
 ) -> PrivacyRecord:
     history = engine.accountant.history
     steps = int(sum(entry[2] for entry in history))
+    sample_rate = float(loader.sample_rate) if hasattr(loader, "sample_rate") else 1 / len(loader)
     return PrivacyRecord(
         target_epsilon=privacy.target_epsilon,
         epsilon=float(engine.get_epsilon(privacy.delta)),
@@ -346,8 +352,8 @@ def _privacy_record(
         accountant=privacy.accountant,
         noise_multiplier=float(optimizer.noise_multiplier),
         max_grad_norm=privacy.max_grad_norm,
-        sample_rate=float(loader.sample_rate) if hasattr(loader, "sample_rate") else 1 / len(loader),
-        batch_size=training.batch_size,
+        sample_rate=sample_rate,
+        expected_batch_size=round(sample_rate * dataset_size, 2),
         dataset_size=dataset_size,
         epochs=training.epochs,
         steps=steps,

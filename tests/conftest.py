@@ -77,6 +77,11 @@ class NetworkAttempt(AssertionError):
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Fail any attempt to resolve a host name or connect an internet socket; return the attempts made."""
+    return guard_network(monkeypatch)
+
+
+def guard_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Patch the socket layer so that any host lookup or internet connect raises and is recorded."""
     attempts: list[str] = []
 
     def refuse(what: str):  # type: ignore[no-untyped-def]

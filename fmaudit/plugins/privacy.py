@@ -59,7 +59,7 @@ class PrivacyPlugin(AuditPlugin[PluginParams]):
             ("Noise multiplier", f"{record.noise_multiplier:.4f}"),
             ("Clipping norm (per example)", f"{record.max_grad_norm:g}"),
             ("Dataset size N", record.dataset_size),
-            ("Expected batch size / sampling rate", f"{record.batch_size} / {record.sample_rate:.5f}"),
+            ("Sampling rate / expected batch size", f"{record.sample_rate:.5f} / {record.expected_batch_size:g}"),
             ("Poisson sampling", "on" if record.poisson_sampling else "off"),
             ("Epochs / optimizer steps", f"{record.epochs} / {record.steps}"),
             ("Parameters covered", f"{trained} (frozen parameters are public and not covered)"),

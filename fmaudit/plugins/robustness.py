@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -68,9 +70,11 @@ def make_model_wrapper(classifier: TextClassifier) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """TextAttack prints the attack's description to stdout even when silent; keep the console for fmaudit."""
-    with contextlib.redirect_stdout(io.StringIO()):
+def _quiet_textattack() -> Iterator[None]:
+    """TextAttack prints the attack's description to stdout even when silent, and its closing summary
+    averages word-level changes with numpy, which warns when no success changed a whole word."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
 
@@ -97,7 +101,7 @@ def run_recipe(recipe: str, wrapper: Any, dataset: list[tuple[str, int]], params
         checkpoint_interval=None,
     )
     attacker = textattack.Attacker(attack, textattack.datasets.Dataset(dataset), args)
-    with _quiet_stdout():
+    with _quiet_textattack():
         return list(attacker.attack_dataset())
 
 
@@ -107,9 +111,10 @@ def summarise(results: list[Any]) -> dict[str, float | None]:
 
     rates = AttackSuccessRate().calculate(results)
     attempted = rates["successful_attacks"] + rates["failed_attacks"]
-    # Both divide by the number of successes / attempts and warn on zero: only ask when defined.
-    words = WordsPerturbed().calculate(results) if rates["successful_attacks"] else {}
     queries = AttackQueries().calculate(results) if attempted else {}
+    with _quiet_textattack():
+        words = WordsPerturbed().calculate(results)
+    words_pct = float(words["avg_word_perturbed_perc"])
     return {
         "attack_success_rate": rates["attack_success_rate"] / 100 if attempted else None,
         "accuracy_under_attack": rates["attack_accuracy_perc"] / 100,
@@ -117,7 +122,7 @@ def summarise(results: list[Any]) -> dict[str, float | None]:
         "successful": float(rates["successful_attacks"]),
         "failed": float(rates["failed_attacks"]),
         "skipped": float(rates["skipped_attacks"]),
-        "avg_words_perturbed_pct": float(words["avg_word_perturbed_perc"]) if rates["successful_attacks"] else None,
+        "avg_words_perturbed_pct": words_pct if math.isfinite(words_pct) else None,
         "avg_queries": float(queries["avg_num_queries"]) if attempted else None,
     }
 

@@ -1,0 +1,94 @@
+"""Command line: help, exit codes, error messages, and a light `validate`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from fmaudit.cli import main
+from fmaudit.errors import ExitCode
+
+
+def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-def]
+    try:
+        main(["--help"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "validate", "plugins"):
+        assert command in out
+    assert "exit codes: 0 all gates pass, 1 a gate failed, 2 invalid" in out
+
+
+def test_run_help_documents_out_and_cache_dir(capsys) -> None:  # type: ignore[no-untyped-def]
+    try:
+        main(["run", "--help"])
+    except SystemExit:
+        pass
+    out = capsys.readouterr().out
+    assert "--out" in out and "--cache-dir" in out
+
+
+def test_validate_ok(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.OK
+    assert "valid — 1000 rows, 2 plugins (performance, fairness), 1 gates" in capsys.readouterr().out
+
+
+def test_unknown_key_exits_2_naming_file_and_key(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["data"]["lable"] = "x"
+    path = write_spec(spec_dict)
+    assert main(["validate", str(path)]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert f"{path}: data.lable: unknown key (did you mean 'label'?)" in err
+
+
+def test_gate_on_unknown_metric_exits_2_before_any_training(spec_dict, write_spec, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["gates"] = ["fairness.gender.demographic_parity_ratio >= 0.8"]
+    code = main(["run", str(write_spec(spec_dict)), "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c")])
+    assert code == ExitCode.INPUT_ERROR
+    assert "names unknown metric 'fairness.gender.demographic_parity_ratio'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "c").exists()
+
+
+def test_missing_column_exits_2(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["data"]["sensitive"]["sex"]["column"] = "gender"
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert "data.sensitive.sex.column: column 'gender' not found in germancredit.csv" in capsys.readouterr().err
+
+
+def test_missing_data_file_exits_2(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["data"]["source"] = "missing.csv"
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert "data.source: file not found" in capsys.readouterr().err
+
+
+def test_delta_must_be_below_one_over_n(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["training"]["privacy"] = {"target_epsilon": 8, "delta": 0.01}
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert "training.privacy.delta: must be below 1/N = 1.43e-03 for N = 700 training rows" in capsys.readouterr().err
+
+
+def test_plugins_lists_metric_paths(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["plugins"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "fairness.<attribute>.demographic_parity_ratio" in out
+    assert "robustness.DeepWordBugGao2018.attack_success_rate" in out
+    assert "privacy.epsilon" in out
+
+
+def test_plugins_resolves_paths_for_a_spec(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["plugins", str(write_spec(spec_dict))]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "fairness.sex_x_age_group.groups.female_under_25.selection_rate" in out
+
+
+def test_validate_does_not_import_the_heavy_stack(spec_dict, write_spec) -> None:
+    code = (
+        "import sys; from fmaudit.cli import main; rc = main(['validate', sys.argv[1]]); "
+        "heavy = [m for m in ('torch', 'transformers', 'textattack', 'opacus', 'captum') if m in sys.modules]; "
+        "print(rc, heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(write_spec(spec_dict))], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().endswith("0 []")

@@ -1,0 +1,206 @@
+"""One real run, end to end, offline: a tiny BERT fine-tuned with DP-SGD on German Credit,
+all five plugins, gates, report. Its figures are recomputed with the libraries that define them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from fairlearn.metrics import demographic_parity_difference, demographic_parity_ratio, equalized_odds_difference
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from fmaudit.cli import main
+from fmaudit.errors import ExitCode
+from tests.conftest import GERMAN_CREDIT_SPEC, guard_network
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    report_dir: Path
+    findings: dict[str, Any]
+    predictions: pd.DataFrame
+    html: str
+
+
+def run_cli(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(args)
+    return code, out.getvalue()
+
+
+def load_run(code: int, stdout: str) -> Run:
+    report_dir = Path(re.search(r"report: (.+)/report.html", stdout)[1])  # type: ignore[index]
+    return Run(
+        code=code,
+        stdout=stdout,
+        report_dir=report_dir,
+        findings=json.loads((report_dir / "findings.json").read_text()),
+        predictions=pd.read_csv(report_dir / "predictions.csv"),
+        html=(report_dir / "report.html").read_text(),
+    )
+
+
+def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
+    spec = json.loads(json.dumps(GERMAN_CREDIT_SPEC))
+    spec["description"] = "<script>alert('x')</script> tiny & fast"
+    spec["model"]["base"] = str(model_dir)
+    spec["data"]["max_rows"] = 300
+    spec["data"]["sensitive"]["sex"]["map"]["female : divorced/separated/married"] = "female <F>"
+    spec["training"] = {
+        "epochs": 1, "batch_size": 32, "max_length": 64, "train_layers": 1,
+        "head_learning_rate": 0.01, "privacy": {"target_epsilon": 8, "delta": 1e-4},
+    }
+    spec["audits"] = {
+        "performance": {},
+        "fairness": {"min_group_size": 5},
+        "explanations": {"samples": 4, "n_steps": 8},
+        "robustness": {"recipes": ["DeepWordBugGao2018"], "samples": 3, "query_budget": 60},
+        "privacy": {},
+    }
+    spec["gates"] = ["privacy.epsilon <= 8.01", "performance.accuracy >= 0", "robustness.DeepWordBugGao2018.skipped == 0"]
+    spec.update(changes)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def first(tiny_bert: Path, workspace: Path) -> tuple[Run, list[str]]:
+    spec_path = workspace / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec(tiny_bert), sort_keys=False))
+    with pytest.MonkeyPatch.context() as patch:
+        attempts = guard_network(patch)
+        code, stdout = run_cli(
+            ["run", str(spec_path), "--out", str(workspace / "reports"), "--cache-dir", str(workspace / "cache"), "--quiet"]
+        )
+    return load_run(code, stdout), attempts
+
+
+def test_run_passes_its_gates_and_opens_no_socket(first) -> None:  # type: ignore[no-untyped-def]
+    run, attempts = first
+    assert attempts == []
+    assert run.code == ExitCode.OK, run.stdout
+    assert "3 passed, 0 failed" in run.stdout
+    assert run.findings["verdict"] == "pass"
+
+
+def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    assert sorted(p.name for p in run.report_dir.iterdir()) == ["findings.json", "predictions.csv", "report.html"]
+    assert [p.name for p in run.report_dir.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_predictions_csv_has_one_row_per_test_example(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    frame = run.predictions
+    assert len(frame) == 90 and frame["row_id"].is_unique
+    assert list(frame.columns) == ["row_id", "label", "score", "decision", "sex", "age_group", "foreign_worker", "sex_x_age_group"]
+    assert ((frame["score"] >= 0.5).astype(int) == frame["decision"]).all()
+
+
+def test_performance_equals_sklearn_on_the_predictions(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    frame, perf = run.predictions, run.findings["metrics"]["performance"]
+    assert perf["accuracy"]["value"] == pytest.approx(accuracy_score(frame["label"], frame["decision"]))
+    assert perf["roc_auc"]["value"] == pytest.approx(roc_auc_score(frame["label"], frame["score"]))
+    assert perf["baselines"]["majority"]["accuracy"]["value"] == pytest.approx(max(frame["label"].mean(), 1 - frame["label"].mean()))
+
+
+def test_fairness_equals_fairlearn_on_the_predictions(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    frame, fair = run.predictions, run.findings["metrics"]["fairness"]
+    for attribute in ("sex", "age_group"):
+        groups = frame[attribute]
+        args = (frame["label"], frame["decision"])
+        assert fair[attribute]["demographic_parity_difference"]["value"] == pytest.approx(
+            demographic_parity_difference(*args, sensitive_features=groups)
+        )
+        assert fair[attribute]["demographic_parity_ratio"]["value"] == pytest.approx(
+            demographic_parity_ratio(*args, sensitive_features=groups)
+        )
+        assert fair[attribute]["equalized_odds_difference"]["value"] == pytest.approx(
+            equalized_odds_difference(*args, sensitive_features=groups)
+        )
+    female = frame[frame["sex"] == "female <F>"]
+    assert fair["sex"]["groups"]["female_F"]["selection_rate"]["value"] == pytest.approx(female["decision"].mean())
+
+
+def test_reported_epsilon_equals_a_fresh_opacus_accountant(first) -> None:  # type: ignore[no-untyped-def]
+    from opacus.accountants import create_accountant
+
+    run, _ = first
+    privacy = run.findings["training"]["privacy"]
+    accountant = create_accountant(mechanism=privacy["accountant"])
+    accountant.history = [(privacy["noise_multiplier"], privacy["sample_rate"], privacy["steps"])]
+    assert run.findings["metrics"]["privacy"]["epsilon"]["value"] == pytest.approx(accountant.get_epsilon(delta=privacy["delta"]), rel=1e-6)
+    assert privacy["epsilon"] <= 8.01
+    assert privacy["sample_rate"] == pytest.approx(1 / 7)  # Opacus: 1 / batches per epoch = 1 / ceil(210 / 32)
+    assert privacy["dataset_size"] == 210
+    assert run.findings["metrics"]["privacy"]["dp"]["value"] == 1.0
+
+
+def test_robustness_reports_textattack_outcomes_for_every_sample(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    figures = run.findings["metrics"]["robustness"]["DeepWordBugGao2018"]
+    assert figures["successful"]["value"] + figures["failed"]["value"] + figures["skipped"]["value"] == 3
+    assert figures["original_accuracy"]["value"] == 1.0
+    if figures["successful"]["value"]:
+        assert figures["attack_success_rate"]["value"] == pytest.approx(figures["successful"]["value"] / 3)
+
+
+def test_explanations_report_convergence_and_field_shares(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    section = next(s for s in run.findings["sections"] if s["plugin"] == "explanations")
+    shares = {bar["label"]: bar["value"] for bar in section["charts"][0]["bars"]}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert "credit_history" in shares and "(template text)" in shares
+    assert run.findings["metrics"]["explanations"]["convergence_delta"]["mean_abs"]["value"] >= 0
+
+
+def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    html = run.html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    assert "&lt;script&gt;alert(" in html
+    assert "female &lt;F&gt;" in html and "female <F>" not in html
+    for section in ("Verdict", "Model and training", "Data", "Performance", "Fairness", "Explanations",
+                    "Adversarial robustness", "Privacy", "Provenance"):
+        assert f">{section}</h2>" in html
+    provenance = run.findings["provenance"]
+    for key in ("spec_sha256", "data_sha256", "base_model_sha256", "weights_sha256"):
+        assert re.fullmatch(r"[0-9a-f]{64}", provenance[key]), key
+        assert provenance[key] in html
+
+
+def test_second_run_uses_the_cache_and_a_failing_gate_exits_1(first, tiny_bert: Path, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    spec = tiny_spec(tiny_bert, gates=["performance.accuracy >= 0.999", "privacy.epsilon <= 8.01"])
+    spec["audits"] = {"performance": {}, "privacy": {}}
+    path = workspace / "failing.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    code, stdout = run_cli(
+        ["run", str(path), "--out", str(workspace / "reports"), "--cache-dir", str(workspace / "cache"), "--quiet"]
+    )
+    second = load_run(code, stdout)
+    assert code == ExitCode.GATES_FAILED
+    assert "1 passed, 1 failed" in stdout
+    assert second.findings["verdict"] == "fail"
+    assert second.findings["training"]["from_cache"] is True
+    assert second.findings["provenance"]["weights_sha256"] == run.findings["provenance"]["weights_sha256"]
+    assert np.allclose(second.predictions["score"], run.predictions["score"])
