@@ -240,8 +240,7 @@ def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
         )
     if positive not in set(values):
         raise DataError(
-            f"data.positive: {spec.positive!r} is not a value of column {spec.label!r}; "
-            f"values: {sorted(set(values))}"
+            f"data.positive: {spec.positive!r} is not a value of column {spec.label!r}; values: {sorted(set(values))}"
         )
     return (values == positive).to_numpy(dtype=np.int64)
 

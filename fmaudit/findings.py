@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Cell = str | int | float | bool | None
+Better = Literal["higher", "lower", "none"]
+"""Which direction of a metric is favourable; "none" for descriptive figures."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Metric:
     path: str
     value: float | None
     label: str
-    better: Literal["higher", "lower", "none"] = "none"
+    better: Better = "none"
     lower: float | None = None
     upper: float | None = None
     note: str = ""

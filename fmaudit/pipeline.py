@@ -125,8 +125,7 @@ def run(
     )
     progress(
         f"model: {'loaded from cache' if record.from_cache else f'trained in {record.seconds:.0f} s'} "
-        f"({record.cache_key[:12]})"
-        + (f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else "")
+        f"({record.cache_key[:12]})" + (f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else "")
     )
     texts = [data.texts[i] for i in data.test_idx]
     predictions = Predictions(

@@ -137,12 +137,12 @@ def write_report(
 
 
 def _format_number(value: Any, digits: int = 3) -> str:
-    """Numbers for people: fixed decimals for fractions, thousands separators for counts."""
+    """Numbers for people: thousands separators for counts, fixed decimals otherwise (1.0 stays 1.000, a rate)."""
     if value is None:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1):
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 2):
         return f"{int(value):,}"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"

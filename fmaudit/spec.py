@@ -119,6 +119,12 @@ class TrainingSpec(StrictModel):
     )
     train_embeddings: bool = False
     weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(
+        0.1, ge=0, lt=1, description="share of steps with a linearly rising rate, then linear decay"
+    )
+    class_weight: Literal["none", "balanced"] = Field(
+        "none", description="'balanced' weights the loss by inverse class frequency, so the minority class is learned"
+    )
     seed: int = 0
     privacy: PrivacySpec | None = None
 
@@ -203,9 +209,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
         try:
             plugin_params[name] = plugin.Params.model_validate(params)
         except ValidationError as exc:
-            problems.extend(
-                f"{where}: audits.{name}.{line}" for line in format_validation_errors(exc, plugin.Params)
-            )
+            problems.extend(f"{where}: audits.{name}.{line}" for line in format_validation_errors(exc, plugin.Params))
     if problems:
         raise SpecError(problems)
     return LoadedSpec(spec=spec, path=path.resolve(), plugin_params=plugin_params)

@@ -154,8 +154,7 @@ def _encoder_layers(model: PreTrainedModel) -> list[Any]:
         if node is not None:
             return list(node)
     raise ModelError(
-        f"training.train_layers: cannot find the encoder layers of {type(model).__name__}; "
-        "use train_layers: all"
+        f"training.train_layers: cannot find the encoder layers of {type(model).__name__}; use train_layers: all"
     )
 
 
@@ -223,8 +222,11 @@ def _train(
 
     torch.manual_seed(training.seed)
     texts = [data.texts[i] for i in data.train_idx]
-    encoded = tokenizer(texts, truncation=True, max_length=training.max_length, padding="max_length", return_tensors="pt")
+    encoded = tokenizer(
+        texts, truncation=True, max_length=training.max_length, padding="max_length", return_tensors="pt"
+    )
     labels = torch.as_tensor(data.labels[data.train_idx], dtype=torch.long)
+    class_weights = _class_weights(labels, training)
     dataset = TensorDataset(encoded["input_ids"], encoded["attention_mask"], labels)
     loader = DataLoader(
         dataset, batch_size=training.batch_size, shuffle=True, generator=torch.Generator().manual_seed(training.seed)
@@ -235,20 +237,32 @@ def _train(
     if training.privacy is not None:
         model, optimizer, loader, engine = _make_private(model, optimizer, loader, training, training.privacy)
 
+    schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
     accepted = set(inspect.signature(_unwrapped(model).forward).parameters)
     losses: list[float] = []
     for epoch in range(training.epochs):
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"train epoch {epoch + 1}/{training.epochs}", unit="batch", disable=not show_progress, leave=True)
+        bar = tqdm(
+            loader,
+            desc=f"train epoch {epoch + 1}/{training.epochs}",
+            unit="batch",
+            disable=not show_progress,
+            leave=True,
+        )
         for input_ids, attention_mask, batch_labels in bar:
             if len(batch_labels) == 0:  # Poisson sampling can draw an empty batch
                 continue
             width = int(attention_mask.sum(dim=1).max())
             inputs = _batch_inputs(input_ids[:, :width], attention_mask[:, :width], accepted)
-            loss = torch.nn.functional.cross_entropy(model(**inputs).logits, batch_labels)
+            # Mean of per-example losses, so Opacus's per-sample gradients scale with the batch size as it expects.
+            logits = model(**inputs).logits
+            loss = torch.nn.functional.cross_entropy(
+                logits, batch_labels, weight=class_weights, reduction="none"
+            ).mean()
             with _opacus_hook_notice_silenced():
                 loss.backward()
             optimizer.step()
+            schedule.step()
             optimizer.zero_grad(set_to_none=True)
             total += loss.item() * len(batch_labels)
             count += len(batch_labels)
@@ -261,6 +275,26 @@ def _train(
     if engine is not None and training.privacy is not None:
         privacy = _privacy_record(engine, optimizer, loader, training, training.privacy, dataset_size=len(dataset))
     return model, losses, privacy
+
+
+def _schedule(optimizer: Any, training: TrainingSpec, *, steps_per_epoch: int) -> Any:
+    """Linear warm-up then linear decay, the usual schedule for fine-tuning BERT-style encoders."""
+    from transformers import get_linear_schedule_with_warmup
+
+    total = max(1, steps_per_epoch * training.epochs)
+    return get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=int(training.warmup_ratio * total), num_training_steps=total
+    )
+
+
+def _class_weights(labels: torch.Tensor, training: TrainingSpec) -> torch.Tensor | None:
+    """Inverse-frequency class weights (n / (2 * n_c)) when the spec asks for balanced training."""
+    import torch
+
+    if training.class_weight == "none":
+        return None
+    counts = torch.bincount(labels, minlength=2).clamp(min=1).float()
+    return len(labels) / (2 * counts)
 
 
 def _batch_inputs(input_ids: torch.Tensor, attention_mask: torch.Tensor, accepted: set[str]) -> dict[str, torch.Tensor]:
@@ -286,7 +320,9 @@ def _standard(model: Any) -> Any:
     return model.to_standard_module() if hasattr(model, "to_standard_module") else model
 
 
-def _make_private(model: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec) -> tuple[Any, Any, Any, Any]:
+def _make_private(
+    model: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec
+) -> tuple[Any, Any, Any, Any]:
     from opacus import PrivacyEngine
     from opacus.validators import ModuleValidator
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from fmaudit.cli import main
 from fmaudit.errors import ExitCode
 
 
 def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-def]
-    try:
+    with pytest.raises(SystemExit) as exit_:
         main(["--help"])
-    except SystemExit as exit_:
-        assert exit_.code == 0
+    assert exit_.value.code == 0
     out = capsys.readouterr().out
     for command in ("run", "validate", "plugins"):
         assert command in out
@@ -21,10 +22,8 @@ def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-de
 
 
 def test_run_help_documents_out_and_cache_dir(capsys) -> None:  # type: ignore[no-untyped-def]
-    try:
+    with pytest.raises(SystemExit):
         main(["run", "--help"])
-    except SystemExit:
-        pass
     out = capsys.readouterr().out
     assert "--out" in out and "--cache-dir" in out
 

@@ -24,7 +24,10 @@ def test_german_credit_prepares_with_groups_texts_and_stratified_split(spec_dict
     assert data.group_sizes()["sex"] == {"female": 310, "male": 690}
     assert data.group_sizes()["foreign_worker"] == {"no": 37, "yes": 963}
     assert set(data.sensitive["sex_x_age_group"]) == {
-        "female & under 25", "female & 25 and over", "male & under 25", "male & 25 and over"
+        "female & under 25",
+        "female & 25 and over",
+        "male & under 25",
+        "male & 25 and over",
     }
     assert data.texts[0].startswith("checking: ... < 0 DM; duration: 6 months; history: critical account")
     # Sensitive source columns and the label are not baseline features.
@@ -76,7 +79,7 @@ def test_missing_column_is_named_with_suggestion(spec_dict, tmp_path) -> None:
 
 def test_missing_template_column_is_named(spec_dict, tmp_path) -> None:
     spec = data_spec(spec_dict, template="income: {income}")
-    with pytest.raises(DataError, match="data.template: column 'income' not found"):
+    with pytest.raises(DataError, match=r"data\.template: column 'income' not found"):
         prepare(spec, base_dir=tmp_path)
 
 
@@ -96,7 +99,7 @@ def test_positive_value_must_occur(spec_dict, tmp_path) -> None:
 
 
 def test_missing_file_and_unknown_builtin(spec_dict, tmp_path) -> None:
-    with pytest.raises(DataError, match="data.source: file not found: .*nowhere.csv"):
+    with pytest.raises(DataError, match=r"data\.source: file not found: .*nowhere\.csv"):
         prepare(data_spec(spec_dict, source="nowhere.csv"), base_dir=tmp_path)
     with pytest.raises(DataError, match="unknown built-in data set 'adult'"):
         prepare(data_spec(spec_dict, source="builtin:adult"), base_dir=tmp_path)
@@ -109,8 +112,14 @@ def test_user_parquet_file_relative_to_the_spec(spec_dict, tmp_path) -> None:
     )
     frame.to_parquet(tmp_path / "loans.parquet")
     spec = data_spec(
-        spec_dict, source="loans.parquet", label="approved", positive=1,
-        sensitive={"gender": {"column": "gender"}}, intersections=[], template="income {income:.1f}", max_rows=50,
+        spec_dict,
+        source="loans.parquet",
+        label="approved",
+        positive=1,
+        sensitive={"gender": {"column": "gender"}},
+        intersections=[],
+        template="income {income:.1f}",
+        max_rows=50,
     )
     data = prepare(spec, base_dir=tmp_path)
     assert data.n_rows == 50

@@ -60,8 +60,12 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
     spec["data"]["max_rows"] = 300
     spec["data"]["sensitive"]["sex"]["map"]["female : divorced/separated/married"] = "female <F>"
     spec["training"] = {
-        "epochs": 1, "batch_size": 32, "max_length": 64, "train_layers": 1,
-        "head_learning_rate": 0.01, "privacy": {"target_epsilon": 8, "delta": 1e-4},
+        "epochs": 1,
+        "batch_size": 32,
+        "max_length": 64,
+        "train_layers": 1,
+        "head_learning_rate": 0.01,
+        "privacy": {"target_epsilon": 8, "delta": 1e-4},
     }
     spec["audits"] = {
         "performance": {},
@@ -70,7 +74,11 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "robustness": {"recipes": ["DeepWordBugGao2018"], "samples": 3, "query_budget": 60},
         "privacy": {},
     }
-    spec["gates"] = ["privacy.epsilon <= 8.01", "performance.accuracy >= 0", "robustness.DeepWordBugGao2018.skipped == 0"]
+    spec["gates"] = [
+        "privacy.epsilon <= 8.01",
+        "performance.accuracy >= 0",
+        "robustness.DeepWordBugGao2018.skipped == 0",
+    ]
     spec.update(changes)
     return spec
 
@@ -87,7 +95,15 @@ def first(tiny_bert: Path, workspace: Path) -> tuple[Run, list[str]]:
     with pytest.MonkeyPatch.context() as patch:
         attempts = guard_network(patch)
         code, stdout = run_cli(
-            ["run", str(spec_path), "--out", str(workspace / "reports"), "--cache-dir", str(workspace / "cache"), "--quiet"]
+            [
+                "run",
+                str(spec_path),
+                "--out",
+                str(workspace / "reports"),
+                "--cache-dir",
+                str(workspace / "cache"),
+                "--quiet",
+            ]
         )
     return load_run(code, stdout), attempts
 
@@ -110,7 +126,16 @@ def test_predictions_csv_has_one_row_per_test_example(first) -> None:  # type: i
     run, _ = first
     frame = run.predictions
     assert len(frame) == 90 and frame["row_id"].is_unique
-    assert list(frame.columns) == ["row_id", "label", "score", "decision", "sex", "age_group", "foreign_worker", "sex_x_age_group"]
+    assert list(frame.columns) == [
+        "row_id",
+        "label",
+        "score",
+        "decision",
+        "sex",
+        "age_group",
+        "foreign_worker",
+        "sex_x_age_group",
+    ]
     assert ((frame["score"] >= 0.5).astype(int) == frame["decision"]).all()
 
 
@@ -119,7 +144,9 @@ def test_performance_equals_sklearn_on_the_predictions(first) -> None:  # type: 
     frame, perf = run.predictions, run.findings["metrics"]["performance"]
     assert perf["accuracy"]["value"] == pytest.approx(accuracy_score(frame["label"], frame["decision"]))
     assert perf["roc_auc"]["value"] == pytest.approx(roc_auc_score(frame["label"], frame["score"]))
-    assert perf["baselines"]["majority"]["accuracy"]["value"] == pytest.approx(max(frame["label"].mean(), 1 - frame["label"].mean()))
+    assert perf["baselines"]["majority"]["accuracy"]["value"] == pytest.approx(
+        max(frame["label"].mean(), 1 - frame["label"].mean())
+    )
 
 
 def test_fairness_equals_fairlearn_on_the_predictions(first) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +175,9 @@ def test_reported_epsilon_equals_a_fresh_opacus_accountant(first) -> None:  # ty
     privacy = run.findings["training"]["privacy"]
     accountant = create_accountant(mechanism=privacy["accountant"])
     accountant.history = [(privacy["noise_multiplier"], privacy["sample_rate"], privacy["steps"])]
-    assert run.findings["metrics"]["privacy"]["epsilon"]["value"] == pytest.approx(accountant.get_epsilon(delta=privacy["delta"]), rel=1e-6)
+    assert run.findings["metrics"]["privacy"]["epsilon"]["value"] == pytest.approx(
+        accountant.get_epsilon(delta=privacy["delta"]), rel=1e-6
+    )
     assert privacy["epsilon"] <= 8.01
     assert privacy["sample_rate"] == pytest.approx(1 / 7)  # Opacus: 1 / batches per epoch = 1 / ceil(210 / 32)
     assert privacy["dataset_size"] == 210
@@ -179,8 +208,17 @@ def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: igno
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "&lt;script&gt;alert(" in html
     assert "female &lt;F&gt;" in html and "female <F>" not in html
-    for section in ("Verdict", "Model and training", "Data", "Performance", "Fairness", "Explanations",
-                    "Adversarial robustness", "Privacy", "Provenance"):
+    for section in (
+        "Verdict",
+        "Model and training",
+        "Data",
+        "Performance",
+        "Fairness",
+        "Explanations",
+        "Adversarial robustness",
+        "Privacy",
+        "Provenance",
+    ):
         assert f">{section}</h2>" in html
     provenance = run.findings["provenance"]
     for key in ("spec_sha256", "data_sha256", "base_model_sha256", "weights_sha256"):

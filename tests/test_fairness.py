@@ -37,11 +37,15 @@ def test_disparities_equal_fairlearn(predictions) -> None:  # type: ignore[no-un
     assert result.disparities["demographic_parity_difference"] == pytest.approx(
         demographic_parity_difference(labels, decisions, **kwargs)
     )
-    assert result.disparities["demographic_parity_ratio"] == pytest.approx(demographic_parity_ratio(labels, decisions, **kwargs))
+    assert result.disparities["demographic_parity_ratio"] == pytest.approx(
+        demographic_parity_ratio(labels, decisions, **kwargs)
+    )
     assert result.disparities["equalized_odds_difference"] == pytest.approx(
         equalized_odds_difference(labels, decisions, **kwargs)
     )
-    assert result.disparities["equalized_odds_ratio"] == pytest.approx(equalized_odds_ratio(labels, decisions, **kwargs))
+    assert result.disparities["equalized_odds_ratio"] == pytest.approx(
+        equalized_odds_ratio(labels, decisions, **kwargs)
+    )
     for group in "abc":
         mask = (groups == group).to_numpy()
         row = result.by_group.loc[group]

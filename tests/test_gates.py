@@ -42,7 +42,9 @@ def test_unmeasured_metric_fails_its_gate_with_the_reason() -> None:
 
 def test_unknown_metric_path_is_a_spec_error_with_suggestions() -> None:
     with pytest.raises(SpecError) as caught:
-        check_gate_paths([parse_gate("performance.rocauc >= 0.7")], ["performance.roc_auc", "performance.f1"], where="s.yaml")
+        check_gate_paths(
+            [parse_gate("performance.rocauc >= 0.7")], ["performance.roc_auc", "performance.f1"], where="s.yaml"
+        )
     [line] = caught.value.problems
     assert line == (
         "s.yaml: gates: 'performance.rocauc >= 0.7' names unknown metric 'performance.rocauc'; "

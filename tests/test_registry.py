@@ -24,7 +24,9 @@ class EchoPlugin(AuditPlugin[PluginParams]):
         return ["echo.rows"]
 
     def run(self, context, params):  # type: ignore[no-untyped-def]
-        return PluginFindings(plugin=self.name, title=self.title, summary="", metrics=(Metric("echo.rows", 1.0, "rows"),))
+        return PluginFindings(
+            plugin=self.name, title=self.title, summary="", metrics=(Metric("echo.rows", 1.0, "rows"),)
+        )
 
 
 class NotAPlugin:
@@ -40,7 +42,9 @@ def third_party(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def
 
     def install(*entries: tuple[str, str]) -> None:
         points = [EntryPoint(name=n, value=v, group=registry.ENTRY_POINT_GROUP) for n, v in entries]
-        monkeypatch.setattr(registry, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
+        monkeypatch.setattr(
+            registry, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else []
+        )
 
     return install
 
@@ -72,7 +76,7 @@ def test_a_name_registered_twice_is_an_error(third_party) -> None:  # type: igno
 
 def test_entry_point_must_be_an_audit_plugin(third_party) -> None:  # type: ignore[no-untyped-def]
     third_party(("stray", "thirdparty_fmaudit:NotAPlugin"))
-    with pytest.raises(PluginError, match="is not a subclass of fmaudit.plugins.base.AuditPlugin"):
+    with pytest.raises(PluginError, match=r"is not a subclass of fmaudit\.plugins\.base\.AuditPlugin"):
         registry.lookup_plugin("stray")
 
 
@@ -83,5 +87,5 @@ def test_entry_point_name_must_match_the_class(third_party) -> None:  # type: ig
 
 
 def test_unknown_name_suggests_the_nearest() -> None:
-    with pytest.raises(SpecError, match="unknown plugin 'robustnes'; did you mean 'robustness'?"):
+    with pytest.raises(SpecError, match=r"unknown plugin 'robustnes'; did you mean 'robustness'\?"):
         registry.lookup_plugin("robustnes")

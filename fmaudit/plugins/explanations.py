@@ -10,13 +10,16 @@ Captum's convergence delta, reported with the figures.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
 
-from fmaudit.findings import Bar, BarChart, Highlight, Metric, PluginFindings, Table, Token, metric_key
+from fmaudit.findings import Bar, BarChart, Highlight, Metric, PluginFindings, Table, Token
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
+
+if TYPE_CHECKING:
+    from fmaudit.model import TextClassifier
 
 TEMPLATE_TEXT = "(template text)"
 
@@ -30,17 +33,20 @@ class ExplanationsParams(PluginParams):
 
 
 def token_attributions(
-    context: AuditContext, texts: list[str], params: ExplanationsParams
+    classifier: TextClassifier, texts: list[str], params: ExplanationsParams
 ) -> tuple[np.ndarray, np.ndarray, Any]:
-    """LIG attributions per token (rows x tokens), convergence deltas, and the encoding used."""
+    """LIG attributions of P(favourable) per token (rows x tokens), convergence deltas, and the encoding used."""
     import torch
     from captum.attr import LayerIntegratedGradients
 
-    classifier = context.model
     model, tokenizer = classifier.model, classifier.tokenizer
     encoded = tokenizer(
-        texts, truncation=True, max_length=classifier.max_length, padding="longest",
-        return_tensors="pt", return_offsets_mapping=True,
+        texts,
+        truncation=True,
+        max_length=classifier.max_length,
+        padding="longest",
+        return_tensors="pt",
+        return_offsets_mapping=True,
     )
     input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]
     special = torch.tensor(
@@ -90,7 +96,7 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
         rng = np.random.default_rng(params.seed)
         rows = np.sort(rng.choice(preds.row_ids, size=min(params.samples, len(preds.row_ids)), replace=False))
         texts = [data.texts[i] for i in rows]
-        attributions, deltas, encoded = token_attributions(context, texts, params)
+        attributions, deltas, encoded = token_attributions(context.model, texts, params)
         offsets = encoded["offset_mapping"].numpy()
         mask = encoded["attention_mask"].numpy().astype(bool)
 
@@ -118,9 +124,21 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
         top_tokens = sorted(((t, float(np.mean(v)), len(v)) for t, v in token_mass.items()), key=lambda x: -x[1])[:15]
 
         metrics = (
-            Metric("explanations.convergence_delta.mean_abs", float(np.abs(deltas).mean()), "IG convergence delta, mean |δ|", "lower"),
-            Metric("explanations.convergence_delta.max_abs", float(np.abs(deltas).max()), "IG convergence delta, max |δ|", "lower"),
-            Metric("explanations.sensitive_share", sensitive_share, "Share of attribution on sensitive fields", "lower"),
+            Metric(
+                "explanations.convergence_delta.mean_abs",
+                float(np.abs(deltas).mean()),
+                "IG convergence delta, mean |δ|",
+                "lower",
+            ),
+            Metric(
+                "explanations.convergence_delta.max_abs",
+                float(np.abs(deltas).max()),
+                "IG convergence delta, max |δ|",
+                "lower",
+            ),
+            Metric(
+                "explanations.sensitive_share", sensitive_share, "Share of attribution on sensitive fields", "lower"
+            ),
         )
         fields_chart = BarChart(
             title="Global field importance (mean share of |attribution|)",
@@ -153,7 +171,9 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
         )
 
 
-def _highlight(text: str, attribution: np.ndarray, offsets: np.ndarray, mask: np.ndarray, row: int, preds: Any) -> Highlight:
+def _highlight(
+    text: str, attribution: np.ndarray, offsets: np.ndarray, mask: np.ndarray, row: int, preds: Any
+) -> Highlight:
     """Reassemble the original text piece by piece, each token carrying its scaled attribution."""
     scale = float(np.abs(attribution).max()) or 1.0
     tokens: list[Token] = []
@@ -169,7 +189,8 @@ def _highlight(text: str, attribution: np.ndarray, offsets: np.ndarray, mask: np
     if cursor < len(text):
         tokens.append(Token(text[cursor:], 0.0))
     position = int(np.flatnonzero(preds.row_ids == row)[0])
+    label = "favourable" if preds.labels[position] else "unfavourable"
     return Highlight(
-        title=f"Row {row}: score {preds.scores[position]:.3f}, label {'favourable' if preds.labels[position] else 'unfavourable'}",
+        title=f"Row {row}: score {preds.scores[position]:.3f}, label {label}",
         tokens=tuple(tokens),
     )

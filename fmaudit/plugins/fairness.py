@@ -12,23 +12,24 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from fmaudit.data import UNKNOWN_GROUP
-from fmaudit.findings import Bar, BarChart, Metric, PluginFindings, Table, metric_key
+from fmaudit.findings import Bar, BarChart, Better, Metric, PluginFindings, Table, metric_key
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
 
-GROUP_FIGURES = {
+GROUP_FIGURES: dict[str, tuple[str, Better]] = {
     "count": ("Rows", "none"),
     "selection_rate": ("Selection rate", "none"),
     "accuracy": ("Accuracy", "higher"),
     "tpr": ("True positive rate", "none"),
     "fpr": ("False positive rate", "none"),
 }
-DISPARITIES = {
+DISPARITIES: dict[str, tuple[str, Better]] = {
     "demographic_parity_difference": ("Demographic parity difference", "lower"),
     "demographic_parity_ratio": ("Demographic parity ratio", "higher"),
     "equalized_odds_difference": ("Equalized odds difference", "lower"),
@@ -39,7 +40,9 @@ FOUR_FIFTHS = 0.8
 
 class FairnessParams(PluginParams):
     min_group_size: int = Field(20, ge=1, description="groups with fewer test rows are not compared")
-    min_group_share: float = Field(0.02, ge=0, lt=1, description="groups below this share of the test split are not compared")
+    min_group_share: float = Field(
+        0.02, ge=0, lt=1, description="groups below this share of the test split are not compared"
+    )
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,7 @@ class AttributeResult:
     disparities: dict[str, float | None]
 
 
-def audit_attribute(
-    labels: np.ndarray, decisions: np.ndarray, groups: pd.Series, *, min_size: int
-) -> AttributeResult:
+def audit_attribute(labels: np.ndarray, decisions: np.ndarray, groups: pd.Series, *, min_size: int) -> AttributeResult:
     """Per-group metrics over all groups; disparities over the groups large enough to compare."""
     from fairlearn.metrics import (
         MetricFrame,
@@ -103,7 +104,10 @@ def audit_attribute(
             "equalized_odds_ratio": equalized_odds_ratio(*args, sensitive_features=features),
         }
     return AttributeResult(
-        by_group=frame, eligible=eligible, excluded=excluded, disparities={k: _finite(v) for k, v in disparities.items()}
+        by_group=frame,
+        eligible=eligible,
+        excluded=excluded,
+        disparities={k: _finite(v) for k, v in disparities.items()},
     )
 
 
@@ -160,7 +164,7 @@ def _attribute_metrics(attribute: str, result: AttributeResult) -> list[Metric]:
     for key, value in result.disparities.items():
         label, better = DISPARITIES[key]
         note = "" if value is not None else "fewer than two groups large enough to compare"
-        metrics.append(Metric(f"fairness.{attribute}.{key}", value, f"{label} ({attribute})", better, note=note))  # type: ignore[arg-type]
+        metrics.append(Metric(f"fairness.{attribute}.{key}", value, f"{label} ({attribute})", better, note=note))
     for group, row in result.by_group.iterrows():
         for figure, (label, better) in GROUP_FIGURES.items():
             value = _finite(row[figure])
@@ -169,7 +173,7 @@ def _attribute_metrics(attribute: str, result: AttributeResult) -> list[Metric]:
                     f"fairness.{attribute}.groups.{metric_key(str(group))}.{figure}",
                     value,
                     f"{label} ({attribute} = {group})",
-                    better,  # type: ignore[arg-type]
+                    better,
                     note=result.excluded.get(str(group), "") if value is not None else "undefined for this group",
                 )
             )
@@ -208,7 +212,11 @@ def _selection_chart(attribute: str, result: AttributeResult) -> BarChart:
     frame = result.by_group
     eligible = frame.loc[frame.index.isin(result.eligible), "selection_rate"]
     bars = tuple(
-        Bar(label=f"{group} (n={int(row['count'])})", value=float(row["selection_rate"]), flag="excluded" if str(group) in result.excluded else "")
+        Bar(
+            label=f"{group} (n={int(row['count'])})",
+            value=float(row["selection_rate"]),
+            flag="excluded" if str(group) in result.excluded else "",
+        )
         for group, row in frame.iterrows()
     )
     return BarChart(
@@ -219,8 +227,8 @@ def _selection_chart(attribute: str, result: AttributeResult) -> BarChart:
     )
 
 
-def _finite(value: object) -> float | None:
+def _finite(value: Any) -> float | None:
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     return number if math.isfinite(number) else None

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from fmaudit.findings import Metric, PluginFindings, Table
+from fmaudit.findings import Better, Metric, PluginFindings, Table
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
 
-FIGURES = {
+FIGURES: dict[str, tuple[str, Better]] = {
     "accuracy": ("Accuracy", "higher"),
     "balanced_accuracy": ("Balanced accuracy", "higher"),
     "f1": ("F1 (favourable class)", "higher"),
@@ -43,7 +43,9 @@ def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, *, bins: 
     return float(total)
 
 
-def score_figures(labels: np.ndarray, scores: np.ndarray, *, threshold: float = 0.5, ece_bins: int = 10) -> dict[str, float | None]:
+def score_figures(
+    labels: np.ndarray, scores: np.ndarray, *, threshold: float = 0.5, ece_bins: int = 10
+) -> dict[str, float | None]:
     """All performance figures for one set of scores (None where undefined, e.g. AUC on one class)."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
@@ -134,7 +136,7 @@ class PerformancePlugin(AuditPlugin[PerformanceParams]):
 
 def _metric(path: str, value: float | None, figure: str) -> Metric:
     label, better = FIGURES[figure]
-    return Metric(path=path, value=value, label=label, better=better, note="" if value is not None else "undefined")  # type: ignore[arg-type]
+    return Metric(path=path, value=value, label=label, better=better, note="" if value is not None else "undefined")
 
 
 def _fmt(value: float | None) -> str:

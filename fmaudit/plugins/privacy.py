@@ -7,10 +7,10 @@ trained without DP-SGD is reported as carrying no formal guarantee.
 
 from __future__ import annotations
 
-from fmaudit.findings import Metric, PluginFindings, Table
+from fmaudit.findings import Better, Metric, PluginFindings, Table
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
 
-FIGURES = {
+FIGURES: dict[str, tuple[str, Better]] = {
     "epsilon": ("Epsilon reached", "lower"),
     "delta": ("Delta", "lower"),
     "noise_multiplier": ("Noise multiplier", "none"),
@@ -32,7 +32,9 @@ class PrivacyPlugin(AuditPlugin[PluginParams]):
         record = context.training.privacy
         if record is None:
             metrics = [Metric("privacy.dp", 0.0, "Trained with DP-SGD (1 = yes)")]
-            metrics += [Metric(f"privacy.{f}", None, label, better, note=NO_GUARANTEE) for f, (label, better) in FIGURES.items()]  # type: ignore[arg-type]
+            metrics += [
+                Metric(f"privacy.{f}", None, label, better, note=NO_GUARANTEE) for f, (label, better) in FIGURES.items()
+            ]
             return PluginFindings(
                 plugin=self.name,
                 title=self.title,
@@ -49,7 +51,7 @@ class PrivacyPlugin(AuditPlugin[PluginParams]):
             "max_grad_norm": record.max_grad_norm,
         }
         metrics = [Metric("privacy.dp", 1.0, "Trained with DP-SGD (1 = yes)")]
-        metrics += [Metric(f"privacy.{f}", values[f], label, better) for f, (label, better) in FIGURES.items()]  # type: ignore[arg-type]
+        metrics += [Metric(f"privacy.{f}", values[f], label, better) for f, (label, better) in FIGURES.items()]
         trained = ", ".join(context.training.trained_modules)
         statement = (
             ("Unit of privacy", "one training example (add/remove adjacency)"),
@@ -63,8 +65,14 @@ class PrivacyPlugin(AuditPlugin[PluginParams]):
             ("Poisson sampling", "on" if record.poisson_sampling else "off"),
             ("Epochs / optimizer steps", f"{record.epochs} / {record.steps}"),
             ("Parameters covered", f"{trained} (frozen parameters are public and not covered)"),
-            ("Secure RNG", "on" if record.secure_mode else "off (fine for experiments; retrain with secure_mode for production)"),
-            ("Outside the guarantee", "the base model's pretraining data, the test split, and the choice of hyper-parameters"),
+            (
+                "Secure RNG",
+                "on" if record.secure_mode else "off (fine for experiments; retrain with secure_mode for production)",
+            ),
+            (
+                "Outside the guarantee",
+                "the base model's pretraining data, the test split, and the choice of hyper-parameters",
+            ),
         )
         return PluginFindings(
             plugin=self.name,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-from typing import Any
 from importlib.metadata import entry_points
+from typing import Any
 
 from fmaudit.errors import PluginError, SpecError
 from fmaudit.plugins.base import AuditPlugin

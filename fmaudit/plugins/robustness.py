@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from fmaudit.findings import Metric, PluginFindings, Table
+from fmaudit.findings import Better, Metric, PluginFindings, Table
 from fmaudit.offline import prepare_textattack
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from fmaudit.model import TextClassifier
 
 Recipe = Literal["DeepWordBugGao2018", "Pruthi2019", "InputReductionFeng2018"]
-FIGURES = {
+DEFAULT_RECIPES: tuple[Recipe, ...] = ("DeepWordBugGao2018", "Pruthi2019")
+FIGURES: dict[str, tuple[str, Better]] = {
     "attack_success_rate": ("Attack success rate", "lower"),
     "accuracy_under_attack": ("Accuracy under attack", "higher"),
     "original_accuracy": ("Original accuracy", "higher"),
@@ -42,7 +43,7 @@ FIGURES = {
 
 
 class RobustnessParams(PluginParams):
-    recipes: list[Recipe] = Field(default_factory=lambda: ["DeepWordBugGao2018", "Pruthi2019"], min_length=1)
+    recipes: list[Recipe] = Field(default_factory=lambda: list(DEFAULT_RECIPES), min_length=1)
     samples: int = Field(10, ge=1, description="correctly classified test rows attacked per recipe")
     query_budget: int = Field(500, ge=1, description="model queries allowed per example")
     seed: int = 0
@@ -153,8 +154,13 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
             seconds = time.perf_counter() - started
             figures = summarise(results)
             metrics += [
-                Metric(f"robustness.{recipe}.{f}", figures[f], f"{label} ({recipe})", better,  # type: ignore[arg-type]
-                       note="" if figures[f] is not None else "no attack was attempted or succeeded")
+                Metric(
+                    f"robustness.{recipe}.{f}",
+                    figures[f],
+                    f"{label} ({recipe})",
+                    better,
+                    note="" if figures[f] is not None else "no attack was attempted or succeeded",
+                )
                 for f, (label, better) in FIGURES.items()
             ]
             summary_rows.append((recipe, *(figures[f] for f in FIGURES), round(seconds / max(len(dataset), 1), 2)))
@@ -179,7 +185,11 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
                     "accuracy is 100% by construction. A smaller query budget lowers the success rate: "
                     "the verdict holds for this budget only.",
                 ),
-                Table(title="Example perturbations", columns=("Recipe", "Original", "Perturbed", "Score change"), rows=tuple(example_rows)),
+                Table(
+                    title="Example perturbations",
+                    columns=("Recipe", "Original", "Perturbed", "Score change"),
+                    rows=tuple(example_rows),
+                ),
             ),
             notes=(
                 "Character-level recipes (DeepWordBug: swaps, deletions, insertions of characters; Pruthi: keyboard "
@@ -191,7 +201,7 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
 def _examples(recipe: str, results: list[Any], limit: int) -> list[tuple[Any, ...]]:
     from textattack.attack_results import SuccessfulAttackResult
 
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for result in results:
         if isinstance(result, SuccessfulAttackResult) and len(rows) < limit:
             before = float(result.original_result.output)
@@ -206,5 +216,5 @@ def _examples(recipe: str, results: list[Any], limit: int) -> list[tuple[Any, ..
     return rows
 
 
-def _pct(value: object) -> str:
-    return "n/a" if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{float(value):.0%}"

@@ -1,0 +1,85 @@
+"""Model resolution offline, layer freezing, the cache key, and Opacus's refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fmaudit.errors import ModelError
+from fmaudit.model import BUNDLED_MINILM, TextClassifier, load_pretrained, resolve_base_model
+from fmaudit.spec import DataSpec, TrainingSpec
+from fmaudit.training import _freeze, cache_key
+
+
+def test_bundled_minilm_resolves_to_its_package_directory(tmp_path: Path) -> None:
+    directory = resolve_base_model(BUNDLED_MINILM, base_dir=tmp_path)
+    assert (directory / "model.safetensors").is_file() and (directory / "vocab.txt").is_file()
+
+
+def test_local_directory_relative_to_the_spec(tiny_bert: Path) -> None:
+    assert resolve_base_model(tiny_bert.name, base_dir=tiny_bert.parent) == tiny_bert
+
+
+def test_a_directory_without_config_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "weights").mkdir()
+    with pytest.raises(ModelError, match="has no config.json"):
+        resolve_base_model("weights", base_dir=tmp_path)
+
+
+def test_an_uncached_hub_id_is_refused_without_touching_the_network(tmp_path, monkeypatch, no_network) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ModelError, match="fmaudit never downloads at run time"):
+        resolve_base_model("some-org/not-cached-model", base_dir=tmp_path)
+    assert no_network == []
+
+
+def test_freezing_trains_only_the_top_layers_and_the_head(tiny_bert: Path) -> None:
+    model, _ = load_pretrained(tiny_bert)
+    trained = _freeze(model, TrainingSpec(train_layers=1))
+    assert trained == ["encoder layers 1-1", "pooler", "classifier head"]
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert any(name.startswith("bert.encoder.layer.1.") for name in trainable)
+    assert not any(name.startswith(("bert.encoder.layer.0.", "bert.embeddings.")) for name in trainable)
+    assert {"classifier.weight", "classifier.bias"} <= trainable
+
+
+def test_asking_for_more_layers_than_the_model_has(tiny_bert: Path) -> None:
+    model, _ = load_pretrained(tiny_bert)
+    with pytest.raises(ModelError, match="training.train_layers: 5 asked, the model has 2 encoder layers"):
+        _freeze(model, TrainingSpec(train_layers=5))
+
+
+def test_cache_key_tracks_what_determines_the_weights(spec_dict) -> None:  # type: ignore[no-untyped-def]
+    data = DataSpec.model_validate(spec_dict["data"])
+    key = cache_key(base_model_sha256="a", data_spec=data, data_sha256="d", training=TrainingSpec())
+    assert key == cache_key(base_model_sha256="a", data_spec=data, data_sha256="d", training=TrainingSpec())
+    assert key != cache_key(base_model_sha256="b", data_spec=data, data_sha256="d", training=TrainingSpec())
+    assert key != cache_key(base_model_sha256="a", data_spec=data, data_sha256="e", training=TrainingSpec())
+    assert key != cache_key(base_model_sha256="a", data_spec=data, data_sha256="d", training=TrainingSpec(epochs=4))
+    # Regrouping sensitive attributes changes the audit, not the weights.
+    regrouped = data.model_copy(update={"intersections": []})
+    assert key == cache_key(base_model_sha256="a", data_spec=regrouped, data_sha256="d", training=TrainingSpec())
+
+
+def test_predictions_pad_to_the_longest_text_not_to_model_max_length(tiny_bert: Path) -> None:
+    model, tokenizer = load_pretrained(tiny_bert)
+    classifier = TextClassifier(model, tokenizer, max_length=64)
+    assert classifier.encode(["short", "a somewhat longer text here"])["input_ids"].shape == (2, 7)
+    scores = classifier.predict_proba(["a", "b c", "d e f"])
+    assert scores.shape == (3,) and ((scores > 0) & (scores < 1)).all()
+
+
+def test_opacus_refusal_names_the_layer(tiny_bert: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from fmaudit.training import _make_private
+
+    model, _ = load_pretrained(tiny_bert)
+    model.bert.pooler.activation = torch.nn.Sequential(torch.nn.BatchNorm1d(32), torch.nn.Tanh())
+    training = TrainingSpec.model_validate({"privacy": {"target_epsilon": 8, "delta": 1e-5}})
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(4, 3)), batch_size=2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert training.privacy is not None
+    with pytest.raises(ModelError, match="Opacus cannot compute per-sample gradients.*BatchNorm"):
+        _make_private(model.train(), optimizer, loader, training, training.privacy)

@@ -1,0 +1,89 @@
+"""Report stage: findings tree, number formatting, and atomic writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fmaudit import report
+from fmaudit.findings import Findings, Metric, PluginFindings, metric_key
+from fmaudit.provenance import sha256_dir, sha256_json
+
+
+def test_findings_tree_nests_by_metric_path() -> None:
+    findings = Findings(
+        sections=(
+            PluginFindings(
+                plugin="fairness",
+                title="Fairness",
+                summary="",
+                metrics=(Metric("fairness.sex.demographic_parity_ratio", 0.9, "r", "higher", lower=0.8, upper=1.0),),
+            ),
+        )
+    )
+    node = findings.to_tree()["fairness"]["sex"]["demographic_parity_ratio"]
+    assert node == {"value": 0.9, "lower": 0.8, "upper": 1.0, "better": "higher", "label": "r"}
+
+
+def test_metric_values_must_be_finite_or_none() -> None:
+    with pytest.raises(ValueError, match="must be finite or None"):
+        Metric("a.b", float("inf"), "x")
+
+
+def test_metric_key_makes_group_names_path_safe() -> None:
+    assert metric_key("female & under 25") == "female_under_25"
+    assert metric_key("A/B (test)") == "A_B_test"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "n/a"),
+        (True, "yes"),
+        (1500, "1,500"),
+        (300.0, "300"),
+        (1.0, "1.000"),
+        (0.12345, "0.123"),
+        (2e-05, "2e-05"),
+    ],
+)
+def test_number_formatting(value: object, text: str) -> None:
+    assert report._format_number(value) == text
+
+
+def test_a_failed_render_leaves_no_report_and_no_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(document: dict) -> str:  # type: ignore[type-arg]
+        raise RuntimeError("template failed")
+
+    monkeypatch.setattr(report, "build_document", lambda **kwargs: {"name": "x"})
+    monkeypatch.setattr(
+        report, "predictions_frame", lambda plan, predictions: __import__("pandas").DataFrame({"a": [1]})
+    )
+    monkeypatch.setattr(report, "render_html", broken)
+    with pytest.raises(RuntimeError, match="template failed"):
+        report.write_report(
+            tmp_path,
+            plan=None,  # type: ignore[arg-type]
+            predictions=None,  # type: ignore[arg-type]
+            record=None,  # type: ignore[arg-type]
+            findings=Findings(),
+            gate_results=[],
+            provenance=SimpleNamespace(run_id="run-1"),  # type: ignore[arg-type]
+            seconds=0.0,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_template_ships_with_the_package() -> None:
+    assert (report.template_dir() / report.TEMPLATE).is_file()
+
+
+def test_hashes_are_content_hashes(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "w.bin").write_bytes(b"weights")
+    first = sha256_dir(tmp_path / "a")
+    (tmp_path / "a" / "w.bin").write_bytes(b"weights2")
+    assert sha256_dir(tmp_path / "a") != first
+    assert sha256_json({"b": 1, "a": 2}) == sha256_json({"a": 2, "b": 1})
