@@ -127,10 +127,12 @@ def run(
         f"model: {'loaded from cache' if record.from_cache else f'trained in {record.seconds:.0f} s'} "
         f"({record.cache_key[:12]})" + (f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else "")
     )
+    from tqdm.auto import tqdm
+
     texts = [data.texts[i] for i in data.test_idx]
-    predictions = Predictions(
-        row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=classifier.predict_proba(texts)
-    )
+    with tqdm(total=len(texts), desc="score test split", unit="row", disable=not show_progress_bars) as bar:
+        scores = classifier.predict_proba(texts, progress=bar)
+    predictions = Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
     context = AuditContext(
         spec=spec,
         data=data,
@@ -140,6 +142,7 @@ def run(
         work_dir=cache_dir / "work",
         show_progress=show_progress_bars,
         plan=the_plan.audit_plan,
+        say=progress,
     )
     sections = []
     for name, plugin in the_plan.plugins.items():

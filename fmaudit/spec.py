@@ -115,7 +115,7 @@ class TrainingSpec(StrictModel):
     batch_size: int = Field(16, ge=1)
     max_length: int = Field(128, ge=8)
     train_layers: int | Literal["all"] = Field(
-        2, description="how many of the top encoder layers train; the head always trains"
+        2, description="how many of the top encoder layers (with the pooler) train; 0 trains the head alone"
     )
     train_embeddings: bool = False
     weight_decay: float = Field(0.01, ge=0)

@@ -177,7 +177,8 @@ def _freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
         for layer in top:
             for param in layer.parameters():
                 param.requires_grad = True
-        pooler = getattr(base, "pooler", None)
+        # The pooler sits on top of the last layer and trains with it; train_layers: 0 trains the head alone.
+        pooler = getattr(base, "pooler", None) if top else None
         if pooler is not None:
             for param in pooler.parameters():
                 param.requires_grad = True

@@ -83,3 +83,9 @@ def test_opacus_refusal_names_the_layer(tiny_bert: Path, spec_dict) -> None:  # 
     assert training.privacy is not None
     with pytest.raises(ModelError, match="Opacus cannot compute per-sample gradients.*BatchNorm"):
         _make_private(model.train(), optimizer, loader, training, training.privacy)
+
+
+def test_zero_layers_trains_the_head_alone(tiny_bert: Path) -> None:
+    model, _ = load_pretrained(tiny_bert)
+    assert _freeze(model, TrainingSpec(train_layers=0)) == ["classifier head"]
+    assert {name for name, p in model.named_parameters() if p.requires_grad} == {"classifier.weight", "classifier.bias"}

@@ -8,6 +8,7 @@ HTML, and never train the model.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
@@ -72,7 +73,10 @@ class AuditContext:
     work_dir: Path
     """A directory the plugin may write scratch files to (e.g. offline NLTK data)."""
     show_progress: bool = True
+    """Whether long steps may draw progress bars."""
     plan: AuditPlan = field(default_factory=AuditPlan.placeholder)
+    say: Callable[[str], None] = field(default=lambda message: None)
+    """Where a plugin announces a long step (the console in ``fmaudit run``)."""
 
 
 P = TypeVar("P", bound=PluginParams)

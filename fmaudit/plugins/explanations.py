@@ -28,6 +28,7 @@ class ExplanationsParams(PluginParams):
     samples: int = Field(12, ge=1, description="seeded sample of test rows to explain")
     n_steps: int = Field(32, ge=2, description="integration steps of Integrated Gradients")
     internal_batch_size: int = Field(64, ge=1, description="interpolation steps evaluated per forward pass")
+    chunk_size: int = Field(4, ge=1, description="rows attributed together (memory grows with it)")
     seed: int = 0
     examples: int = Field(3, ge=0, description="highlighted examples shown in the report")
 
@@ -95,10 +96,7 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
         data, preds = context.data, context.predictions
         rng = np.random.default_rng(params.seed)
         rows = np.sort(rng.choice(preds.row_ids, size=min(params.samples, len(preds.row_ids)), replace=False))
-        texts = [data.texts[i] for i in rows]
-        attributions, deltas, encoded = token_attributions(context.model, texts, params)
-        offsets = encoded["offset_mapping"].numpy()
-        mask = encoded["attention_mask"].numpy().astype(bool)
+        attributions, deltas, offsets, mask = _attribute_in_chunks(context, rows, params)
 
         field_mass: dict[str, list[float]] = defaultdict(list)
         token_mass: dict[str, list[float]] = defaultdict(list)
@@ -169,6 +167,32 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
                 "Field shares are of absolute attribution, so they show influence, not direction.",
             ),
         )
+
+
+def _attribute_in_chunks(
+    context: AuditContext, rows: np.ndarray, params: ExplanationsParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Attribute a few rows at a time (with a progress bar), padded to one common width afterwards."""
+    from tqdm.auto import tqdm
+
+    chunks = [rows[i : i + params.chunk_size] for i in range(0, len(rows), params.chunk_size)]
+    parts = []
+    for chunk in tqdm(chunks, desc="integrated gradients", unit="chunk", disable=not context.show_progress):
+        attributions, deltas, encoded = token_attributions(
+            context.model, [context.data.texts[i] for i in chunk], params
+        )
+        parts.append((attributions, deltas, encoded["offset_mapping"].numpy(), encoded["attention_mask"].numpy()))
+    width = max(part[0].shape[1] for part in parts)
+
+    def padded(index: int) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.pad(part[index], [(0, 0), (0, width - part[index].shape[1])] + [(0, 0)] * (part[index].ndim - 2))
+                for part in parts
+            ]
+        )
+
+    return padded(0), np.concatenate([part[1] for part in parts]), padded(2), padded(3).astype(bool)
 
 
 def _highlight(

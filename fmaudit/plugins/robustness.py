@@ -71,15 +71,22 @@ def make_model_wrapper(classifier: TextClassifier) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet_textattack() -> Iterator[None]:
-    """TextAttack prints the attack's description to stdout even when silent, and its closing summary
-    averages word-level changes with numpy, which warns when no success changed a whole word."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+def _quiet_textattack(*, progress_bar: bool = True) -> Iterator[None]:
+    """TextAttack prints the attack's description to stdout even when silent, draws its progress bar on
+    stderr whatever it is told, and its closing summary averages word-level changes with numpy, which
+    warns when no success changed a whole word."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        if not progress_bar:
+            stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
 
-def run_recipe(recipe: str, wrapper: Any, dataset: list[tuple[str, int]], params: RobustnessParams) -> list[Any]:
+def run_recipe(
+    recipe: str, wrapper: Any, dataset: list[tuple[str, int]], params: RobustnessParams, *, progress_bar: bool = True
+) -> list[Any]:
     """Attack every example with one TextAttack recipe; return TextAttack's AttackResults."""
     import textattack
     from textattack import attack_recipes
@@ -102,7 +109,7 @@ def run_recipe(recipe: str, wrapper: Any, dataset: list[tuple[str, int]], params
         checkpoint_interval=None,
     )
     attacker = textattack.Attacker(attack, textattack.datasets.Dataset(dataset), args)
-    with _quiet_textattack():
+    with _quiet_textattack(progress_bar=progress_bar):
         return list(attacker.attack_dataset())
 
 
@@ -149,8 +156,9 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
         summary_rows: list[tuple[Any, ...]] = []
         example_rows: list[tuple[Any, ...]] = []
         for recipe in params.recipes:
+            context.say(f"robustness: {recipe} on {len(dataset)} rows, query budget {params.query_budget}")
             started = time.perf_counter()
-            results = run_recipe(recipe, wrapper, dataset, params)
+            results = run_recipe(recipe, wrapper, dataset, params, progress_bar=context.show_progress)
             seconds = time.perf_counter() - started
             figures = summarise(results)
             metrics += [
