@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import traceback
 from pathlib import Path
 
 from fmaudit import __version__
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         _error("interrupted", ["no report was written"])
+        return ExitCode.INTERNAL_ERROR
+    except Exception:  # a bug, not bad input: exit 3, never the gate-failure code 1
+        _error("internal error (please report it)", traceback.format_exc().splitlines())
         return ExitCode.INTERNAL_ERROR
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import string
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fmaudit.errors import DataError
-from fmaudit.spec import DataSpec, SensitiveSpec
+from fmaudit.spec import DataSpec, SensitiveSpec, SplitSpec
 
 UNKNOWN_GROUP = "unknown"
 """Group name for rows whose sensitive value is missing: counted, never dropped."""
@@ -41,14 +43,38 @@ class PreparedData:
     spans: list[dict[str, tuple[int, int]]]
     labels: np.ndarray
     sensitive: pd.DataFrame
-    train_idx: np.ndarray
-    test_idx: np.ndarray
     source_path: Path
     feature_columns: list[str]
+    split: SplitSpec
 
     @property
     def n_rows(self) -> int:
         return len(self.frame)
+
+    @property
+    def n_train(self) -> int:
+        """Training rows, known without splitting: scikit-learn puts ceil(test_size * n) rows in the test set."""
+        return self.n_rows - math.ceil(self.split.test_size * self.n_rows)
+
+    @cached_property
+    def _split_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.model_selection import train_test_split  # only when a stage needs the split
+
+        train, test = train_test_split(
+            np.arange(self.n_rows),
+            test_size=self.split.test_size,
+            random_state=self.split.seed,
+            stratify=self.labels if self.split.stratify else None,
+        )
+        return np.sort(train), np.sort(test)
+
+    @property
+    def train_idx(self) -> np.ndarray:
+        return self._split_indices[0]
+
+    @property
+    def test_idx(self) -> np.ndarray:
+        return self._split_indices[1]
 
     def group_sizes(self) -> dict[str, dict[str, int]]:
         """Rows per group for each sensitive attribute, over the whole data set."""
@@ -192,7 +218,6 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
         sensitive[intersection_name(combo)] = sensitive[combo].agg(" & ".join, axis=1)
 
     rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
-    train_idx, test_idx = _split(labels, spec)
     sensitive_columns = {s.column for s in spec.sensitive.values()}
     features = [c for c in frame.columns if c != spec.label and c not in sensitive_columns]
     return PreparedData(
@@ -201,10 +226,9 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
         spans=[r.spans for r in rendered],
         labels=labels,
         sensitive=sensitive,
-        train_idx=train_idx,
-        test_idx=test_idx,
         source_path=path,
         feature_columns=features,
+        split=spec.split,
     )
 
 
@@ -243,16 +267,3 @@ def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
             f"data.positive: {spec.positive!r} is not a value of column {spec.label!r}; values: {sorted(set(values))}"
         )
     return (values == positive).to_numpy(dtype=np.int64)
-
-
-def _split(labels: np.ndarray, spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    indices = np.arange(len(labels))
-    train, test = train_test_split(
-        indices,
-        test_size=spec.split.test_size,
-        random_state=spec.split.seed,
-        stratify=labels if spec.split.stratify else None,
-    )
-    return np.sort(train), np.sort(test)

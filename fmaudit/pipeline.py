@@ -65,7 +65,7 @@ def plan(spec_path: str | Path) -> Plan:
     spec = loaded.spec
     data = prepare(spec.data, base_dir=loaded.base_dir)
     privacy = spec.training.privacy
-    n_train = len(data.train_idx)
+    n_train = data.n_train
     if privacy is not None and privacy.delta >= 1 / n_train:
         raise SpecError(
             f"{loaded.path}: training.privacy.delta: must be below 1/N = {1 / n_train:.2e} "

@@ -91,3 +91,15 @@ def test_validate_does_not_import_the_heavy_stack(spec_dict, write_spec) -> None
         [sys.executable, "-c", code, str(write_spec(spec_dict))], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().endswith("0 []")
+
+
+def test_an_unexpected_error_exits_3_not_1(spec_dict, write_spec, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import fmaudit.pipeline
+
+    def broken(path):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(fmaudit.pipeline, "plan", broken)
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert "internal error" in err and "ZeroDivisionError: a bug" in err

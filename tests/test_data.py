@@ -125,3 +125,11 @@ def test_user_parquet_file_relative_to_the_spec(spec_dict, tmp_path) -> None:
     assert data.n_rows == 50
     assert UNKNOWN_GROUP in set(data.sensitive["gender"])
     assert data.texts[0].startswith("income ")
+
+
+@pytest.mark.parametrize(("rows", "test_size"), [(1000, 0.3), (301, 0.25), (77, 0.1)])
+def test_training_count_is_known_before_splitting(spec_dict, tmp_path, rows, test_size) -> None:  # type: ignore[no-untyped-def]
+    spec = data_spec(spec_dict, max_rows=rows, split={"test_size": test_size, "seed": 2})
+    data = prepare(spec, base_dir=tmp_path)
+    assert data.n_train == len(data.train_idx)
+    assert len(data.train_idx) + len(data.test_idx) == rows
