@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import os
 import shutil
 import time
 import warnings
@@ -109,10 +110,9 @@ def fine_tune(
     base_sha = sha256_dir(model_dir)
     key = cache_key(base_model_sha256=base_sha, data_spec=data_spec, data_sha256=data_sha256, training=training)
     cached = cache_dir / key
-    if (cached / RECORD_FILE).is_file():
-        record = TrainingRecord.from_json(json.loads((cached / RECORD_FILE).read_text()))
-        classifier = TextClassifier.load(cached, max_length=training.max_length)
-        return classifier, replace(record, from_cache=True)
+    hit = _load_cached(cached, max_length=training.max_length)
+    if hit is not None:
+        return hit
 
     model, tokenizer = load_pretrained(model_dir)
     trained_modules = _freeze(model, training)
@@ -120,7 +120,7 @@ def fine_tune(
     model, losses, privacy = _train(model, tokenizer, data=data, training=training, show_progress=show_progress)
     classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
 
-    tmp = cache_dir / f".{key}.partial"
+    tmp = cache_dir / f".{key}.{os.getpid()}.partial"  # per process: two runs may train the same key
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     classifier.save(tmp)
@@ -142,6 +142,15 @@ def fine_tune(
     shutil.rmtree(cached, ignore_errors=True)
     tmp.rename(cached)
     return classifier, record
+
+
+def _load_cached(directory: Path, *, max_length: int) -> tuple[TextClassifier, TrainingRecord] | None:
+    """The cached model and its record, or None when absent or unreadable (then it is trained again)."""
+    try:
+        record = TrainingRecord.from_json(json.loads((directory / RECORD_FILE).read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return TextClassifier.load(directory, max_length=max_length), replace(record, from_cache=True)
 
 
 def _encoder_layers(model: PreTrainedModel) -> list[Any]:

@@ -89,3 +89,11 @@ def test_zero_layers_trains_the_head_alone(tiny_bert: Path) -> None:
     model, _ = load_pretrained(tiny_bert)
     assert _freeze(model, TrainingSpec(train_layers=0)) == ["classifier head"]
     assert {name for name, p in model.named_parameters() if p.requires_grad} == {"classifier.weight", "classifier.bias"}
+
+
+def test_an_unreadable_cache_entry_counts_as_a_miss(tmp_path: Path) -> None:
+    from fmaudit.training import RECORD_FILE, _load_cached
+
+    assert _load_cached(tmp_path / "absent", max_length=32) is None
+    (tmp_path / RECORD_FILE).write_text('{"base_model": "x"')  # cut off mid-write
+    assert _load_cached(tmp_path, max_length=32) is None
