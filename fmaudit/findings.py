@@ -28,8 +28,8 @@ class Metric:
     value: float | None
     label: str
     better: Better = "none"
-    lower: float | None = None
-    upper: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
     note: str = ""
 
     def __post_init__(self) -> None:
@@ -116,8 +116,8 @@ class Findings:
                 node = node.setdefault(part, {})
             node[leaf] = {
                 "value": metric.value,
-                "lower": metric.lower,
-                "upper": metric.upper,
+                "ci_low": metric.ci_low,
+                "ci_high": metric.ci_high,
                 "better": metric.better,
                 "label": metric.label,
                 **({"note": metric.note} if metric.note else {}),

@@ -1,7 +1,8 @@
 """Gates: thresholds declared in the spec, checked as a pure function of the findings.
 
-A gate reads ``"<metric path> <op> <number>"``. The path may end in ``.lower`` or
-``.upper`` to gate on an interval bound instead of the point estimate.
+A gate reads ``"<metric path> <op> <number>"``. The path may end in ``.ci_low`` or
+``.ci_high`` to gate on a confidence-interval bound instead of the point estimate
+(``fairness.sex.demographic_parity_ratio.ci_low >= 0.8`` passes only when the lower bound clears it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
 }
-BOUNDS = ("lower", "upper")
+BOUNDS = ("ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Gate:
 
     @property
     def metric_path(self) -> str:
-        """The metric the gate reads, without a trailing ``.lower``/``.upper``."""
+        """The metric the gate reads, without a trailing ``.ci_low``/``.ci_high``."""
         head, _, tail = self.path.rpartition(".")
         return head if tail in BOUNDS else self.path
 

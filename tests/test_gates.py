@@ -27,9 +27,9 @@ def test_operators(text: str, value: float, passed: bool) -> None:
 
 
 def test_gate_on_an_interval_bound_reads_the_bound() -> None:
-    metric = Metric("fairness.sex.demographic_parity_ratio", 0.9, "r", lower=0.7, upper=1.0)
-    gate = parse_gate("fairness.sex.demographic_parity_ratio.lower >= 0.8")
-    assert gate.metric_path == "fairness.sex.demographic_parity_ratio" and gate.bound == "lower"
+    metric = Metric("fairness.sex.demographic_parity_ratio", 0.9, "r", ci_low=0.7, ci_high=1.0)
+    gate = parse_gate("fairness.sex.demographic_parity_ratio.ci_low >= 0.8")
+    assert gate.metric_path == "fairness.sex.demographic_parity_ratio" and gate.bound == "ci_low"
     [result] = evaluate([gate], {metric.path: metric})
     assert (result.observed, result.passed) == (0.7, False)
 
@@ -53,7 +53,7 @@ def test_unknown_metric_path_is_a_spec_error_with_suggestions() -> None:
 
 
 def test_bound_suffix_is_checked_against_the_metric_path() -> None:
-    check_gate_paths([parse_gate("performance.roc_auc.lower >= 0.7")], ["performance.roc_auc"], where="s.yaml")
+    check_gate_paths([parse_gate("performance.roc_auc.ci_low >= 0.7")], ["performance.roc_auc"], where="s.yaml")
 
 
 def test_malformed_gate() -> None:

@@ -19,12 +19,12 @@ def test_findings_tree_nests_by_metric_path() -> None:
                 plugin="fairness",
                 title="Fairness",
                 summary="",
-                metrics=(Metric("fairness.sex.demographic_parity_ratio", 0.9, "r", "higher", lower=0.8, upper=1.0),),
+                metrics=(Metric("fairness.sex.demographic_parity_ratio", 0.9, "r", "higher", ci_low=0.8, ci_high=1.0),),
             ),
         )
     )
     node = findings.to_tree()["fairness"]["sex"]["demographic_parity_ratio"]
-    assert node == {"value": 0.9, "lower": 0.8, "upper": 1.0, "better": "higher", "label": "r"}
+    assert node == {"value": 0.9, "ci_low": 0.8, "ci_high": 1.0, "better": "higher", "label": "r"}
 
 
 def test_metric_values_must_be_finite_or_none() -> None:
