@@ -24,6 +24,8 @@ UNKNOWN_GROUP = "unknown"
 """Group name for rows whose sensitive value is missing: counted, never dropped."""
 
 BUILTIN_PREFIX = "builtin:"
+INTERSECTION_JOIN = " & "
+"""Joins the component groups of an intersection group, e.g. ``female & under 25``."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ def serialise(row: dict[str, object], template: str) -> Serialised:
 def derive_group(series: pd.Series, spec: SensitiveSpec, *, name: str) -> pd.Series:
     """Map a raw column to group names; missing values become the 'unknown' group."""
     missing = series.isna()
+    if missing.all():
+        raise DataError(f"data.sensitive.{name}.column: column {spec.column!r} has no values at all")
     if spec.map is not None:
         as_text = series.astype("string")
         unmapped = sorted(set(as_text[~missing]) - set(spec.map))
@@ -215,7 +219,7 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
     labels = _binary_labels(frame[spec.label], spec, path)
     sensitive = pd.DataFrame({name: derive_group(frame[s.column], s, name=name) for name, s in spec.sensitive.items()})
     for combo in spec.intersections:
-        sensitive[intersection_name(combo)] = sensitive[combo].agg(" & ".join, axis=1)
+        sensitive[intersection_name(combo)] = sensitive[combo].agg(INTERSECTION_JOIN.join, axis=1)
 
     rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
     sensitive_columns = {s.column for s in spec.sensitive.values()}

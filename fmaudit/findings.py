@@ -11,7 +11,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Cell = str | int | float | bool | None
+
+@dataclass(frozen=True)
+class Estimate:
+    """A table cell holding a point estimate with its confidence interval."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+Cell = str | int | float | bool | Estimate | None
 Better = Literal["higher", "lower", "none"]
 """Which direction of a metric is favourable; "none" for descriptive figures."""
 
@@ -52,6 +62,8 @@ class Bar:
     label: str
     value: float
     flag: str = ""
+    ci_low: float | None = None
+    ci_high: float | None = None
 
 
 @dataclass(frozen=True)

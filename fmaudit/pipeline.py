@@ -7,6 +7,7 @@ any training when its input is wrong.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fmaudit.data import PreparedData, intersection_name, prepare
+from fmaudit.data import INTERSECTION_JOIN, PreparedData, intersection_name, prepare
 from fmaudit.errors import ExitCode, PluginError, SpecError
 from fmaudit.findings import Findings, PluginFindings
 from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
@@ -72,11 +73,26 @@ def plan(spec_path: str | Path) -> Plan:
             f"for N = {n_train} training rows; got {privacy.delta:g}"
         )
     attributes = {name: sorted(data.sensitive[name].unique()) for name in spec.data.sensitive}
+    # Every combination of an intersection, including those with no rows: an empty cell is a finding too.
     attributes.update(
-        {intersection_name(c): sorted(data.sensitive[intersection_name(c)].unique()) for c in spec.data.intersections}
+        {
+            intersection_name(c): [INTERSECTION_JOIN.join(p) for p in itertools.product(*(attributes[a] for a in c))]
+            for c in spec.data.intersections
+        }
     )
-    audit_plan = AuditPlan(attributes=attributes, private=privacy is not None)
+    audit_plan = AuditPlan(
+        attributes=attributes,
+        private=privacy is not None,
+        intersections=tuple(intersection_name(c) for c in spec.data.intersections),
+    )
     plugins = {name: lookup_plugin(name) for name in spec.audits}
+    problems = [
+        f"{loaded.path}: audits.{name}.{problem}"
+        for name, plugin in plugins.items()
+        for problem in plugin.check(loaded.plugin_params[name], audit_plan)
+    ]
+    if problems:
+        raise SpecError(problems)
     paths = {name: plugins[name].metric_paths(loaded.plugin_params[name], audit_plan) for name in plugins}
     gates = [parse_gate(text) for text in spec.gates]
     check_gate_paths(gates, [p for group in paths.values() for p in group], where=str(loaded.path))

@@ -39,6 +39,8 @@ class AuditPlan:
     """Each sensitive attribute (and intersection) with its group names."""
     private: bool
     """Whether training uses DP-SGD."""
+    intersections: tuple[str, ...] = ()
+    """Which of ``attributes`` are intersections of others."""
 
     @classmethod
     def placeholder(cls) -> AuditPlan:
@@ -92,6 +94,11 @@ class AuditPlugin(ABC, Generic[P]):
     @abstractmethod
     def metric_paths(self, params: P, plan: AuditPlan) -> list[str]:
         """Every dotted metric path ``run`` will produce for this plan (used to check gates up front)."""
+
+    def check(self, params: P, plan: AuditPlan) -> list[str]:
+        """Problems with ``params`` that only the plan reveals (e.g. an unknown group name), as
+        ``key: expected ...; got ...`` lines relative to the plugin's parameters. None by default."""
+        return []
 
     @abstractmethod
     def run(self, context: AuditContext, params: P) -> PluginFindings:
