@@ -103,3 +103,24 @@ def test_an_unexpected_error_exits_3_not_1(spec_dict, write_spec, monkeypatch, c
     assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert "internal error" in err and "ZeroDivisionError: a bug" in err
+
+
+def test_a_sensitive_column_with_no_values_exits_2(spec_dict, write_spec, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    frame = pd.DataFrame({"y": ["good", "bad"] * 20, "sex": [None] * 40, "x": range(40)})
+    frame.to_csv(tmp_path / "nosex.csv", index=False)
+    spec_dict["data"].update(
+        source="nosex.csv", label="y", sensitive={"sex": {"column": "sex"}}, intersections=[], template="{x}"
+    )
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert "data.sensitive.sex.column: column 'sex' has no values at all" in capsys.readouterr().err
+
+
+def test_an_unknown_reference_group_exits_2(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["audits"]["fairness"] = {"reference": {"sex": "woman"}}
+    path = write_spec(spec_dict)
+    assert main(["validate", str(path)]) == ExitCode.INPUT_ERROR
+    assert f"{path}: audits.fairness.reference.sex: unknown group 'woman'; expected one of: female, male" in (
+        capsys.readouterr().err
+    )

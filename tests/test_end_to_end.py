@@ -78,6 +78,7 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "privacy.epsilon <= 8.01",
         "performance.accuracy >= 0",
         "robustness.DeepWordBugGao2018.skipped == 0",
+        "fairness.sex.demographic_parity_ratio.ci_low >= 0",
     ]
     spec.update(changes)
     return spec
@@ -112,7 +113,7 @@ def test_run_passes_its_gates_and_opens_no_socket(first) -> None:  # type: ignor
     run, attempts = first
     assert attempts == []
     assert run.code == ExitCode.OK, run.stdout
-    assert "3 passed, 0 failed" in run.stdout
+    assert "4 passed, 0 failed" in run.stdout
     assert run.findings["verdict"] == "pass"
 
 
