@@ -21,7 +21,7 @@ from fairlearn.metrics import (
 
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness import group_metrics as gm
-from fmaudit.plugins.fairness import MOST_FAVOURED, audit_attribute
+from fmaudit.fairness.attribute import MOST_FAVOURED, audit_attribute
 
 
 def synthetic(n: int, *, gap: float = 0.15, seed: int = 3, shares=(0.5, 0.4, 0.1)):  # type: ignore[no-untyped-def]
@@ -202,3 +202,10 @@ def test_fewer_than_two_comparable_groups_gives_no_disparity() -> None:
     ones = np.ones(43, dtype=int)
     audit = run(ones, ones, ones.astype(float), groups, min_size=10)
     assert all(estimate.value is None for estimate in audit.disparities.values())
+
+
+def test_every_computed_group_figure_has_a_report_label() -> None:
+    from fmaudit.fairness.attribute import GROUP_FIGURES
+    from fmaudit.plugins import fairness
+
+    assert tuple(fairness.GROUP_FIGURES) == GROUP_FIGURES
