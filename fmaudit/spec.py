@@ -118,6 +118,9 @@ class TrainingSpec(StrictModel):
         2, description="how many of the top encoder layers (with the pooler) train; 0 trains the head alone"
     )
     train_embeddings: bool = False
+    optimizer: Literal["adamw", "sgd"] = Field(
+        "adamw", description="'sgd' (momentum 0.9) often suits DP-SGD better: Adam rescales the noise up"
+    )
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(
         0.1, ge=0, lt=1, description="share of steps with a linearly rising rate, then linear decay"

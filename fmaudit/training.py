@@ -205,7 +205,7 @@ def _freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
 
 
 def _optimizer(model: PreTrainedModel, training: TrainingSpec) -> torch.optim.Optimizer:
-    """AdamW with a separate (usually higher) rate for the newly initialised head."""
+    """AdamW or SGD with momentum, with a separate (usually higher) rate for the newly initialised head."""
     import torch
 
     base_ids = {id(p) for p in model.base_model.parameters()}
@@ -214,6 +214,8 @@ def _optimizer(model: PreTrainedModel, training: TrainingSpec) -> torch.optim.Op
     groups = [{"params": head, "lr": training.head_learning_rate or training.learning_rate}]
     if body:
         groups.append({"params": body, "lr": training.learning_rate})
+    if training.optimizer == "sgd":
+        return torch.optim.SGD(groups, momentum=0.9, weight_decay=training.weight_decay)
     return torch.optim.AdamW(groups, weight_decay=training.weight_decay)
 
 
