@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when the training code changes what a given key would produce."""
 RECORD_FILE = "training.json"
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
@@ -204,6 +204,17 @@ def _freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
     return trained
 
 
+def _fix_frozen(model: PreTrainedModel, training: TrainingSpec) -> None:
+    """Run frozen layers in eval mode: as fixed feature extractors they should not apply dropout."""
+    if training.train_layers == "all":
+        return
+    layers = _encoder_layers(model)
+    for layer in layers[: len(layers) - training.train_layers]:
+        layer.eval()
+    if not training.train_embeddings:
+        getattr(model.base_model, "embeddings", model.get_input_embeddings()).eval()
+
+
 def _optimizer(model: PreTrainedModel, training: TrainingSpec) -> torch.optim.Optimizer:
     """AdamW or SGD with momentum, with a separate (usually higher) rate for the newly initialised head."""
     import torch
@@ -249,6 +260,7 @@ def _train(
     if training.privacy is not None:
         model, optimizer, loader, engine = _make_private(model, optimizer, loader, training, training.privacy)
 
+    _fix_frozen(_unwrapped(model), training)
     schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
     accepted = set(inspect.signature(_unwrapped(model).forward).parameters)
     losses: list[float] = []

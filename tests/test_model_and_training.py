@@ -97,3 +97,15 @@ def test_an_unreadable_cache_entry_counts_as_a_miss(tmp_path: Path) -> None:
     assert _load_cached(tmp_path / "absent", max_length=32) is None
     (tmp_path / RECORD_FILE).write_text('{"base_model": "x"')  # cut off mid-write
     assert _load_cached(tmp_path, max_length=32) is None
+
+
+def test_frozen_layers_train_without_dropout(tiny_bert: Path) -> None:
+    from fmaudit.training import _fix_frozen
+
+    model, _ = load_pretrained(tiny_bert)
+    settings = TrainingSpec(train_layers=1)
+    _freeze(model, settings)
+    model.train()
+    _fix_frozen(model, settings)
+    assert not model.bert.embeddings.training and not model.bert.encoder.layer[0].training
+    assert model.bert.encoder.layer[1].training and model.dropout.training
