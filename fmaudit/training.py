@@ -206,11 +206,10 @@ def _freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
 
 def _fix_frozen(model: PreTrainedModel, training: TrainingSpec) -> None:
     """Run frozen layers in eval mode: as fixed feature extractors they should not apply dropout."""
-    if training.train_layers == "all":
-        return
-    layers = _encoder_layers(model)
-    for layer in layers[: len(layers) - training.train_layers]:
-        layer.eval()
+    if training.train_layers != "all":
+        layers = _encoder_layers(model)
+        for layer in layers[: len(layers) - training.train_layers]:
+            layer.eval()
     if not training.train_embeddings:
         getattr(model.base_model, "embeddings", model.get_input_embeddings()).eval()
 
