@@ -194,8 +194,8 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
                     "the verdict holds for this budget only.",
                 ),
                 Table(
-                    title="Example perturbations",
-                    columns=("Recipe", "Original", "Perturbed", "Score change"),
+                    title="Example perturbations that flipped the decision",
+                    columns=("Recipe", "Original", "Perturbed", "P(favourable) before", "after"),
                     rows=tuple(example_rows),
                 ),
             ),
@@ -212,13 +212,14 @@ def _examples(recipe: str, results: list[Any], limit: int) -> list[tuple[Any, ..
     rows: list[tuple[Any, ...]] = []
     for result in results:
         if isinstance(result, SuccessfulAttackResult) and len(rows) < limit:
-            before = float(result.original_result.output)
+            original, perturbed = result.original_result, result.perturbed_result
             rows.append(
                 (
                     recipe,
-                    result.original_result.attacked_text.text,
-                    result.perturbed_result.attacked_text.text,
-                    f"label {before:g} → {float(result.perturbed_result.output):g}",
+                    original.attacked_text.text,
+                    perturbed.attacked_text.text,
+                    float(original.raw_output[1]),
+                    float(perturbed.raw_output[1]),
                 )
             )
     return rows
