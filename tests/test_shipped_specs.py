@@ -1,0 +1,36 @@
+"""The example specs in audits/ stay valid, and the failing-gate demo reuses the no-DP model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fmaudit.pipeline import plan
+from fmaudit.training import cache_key
+
+AUDITS = Path(__file__).resolve().parent.parent / "audits"
+
+
+@pytest.mark.parametrize("name", ["credit.yaml", "credit-nodp.yaml", "credit-failing-gate.yaml"])
+def test_shipped_spec_is_valid(name: str) -> None:
+    the_plan = plan(AUDITS / name)
+    assert the_plan.gates, "every shipped spec demonstrates gates"
+
+
+def test_the_demo_trains_with_dp_within_epsilon_8() -> None:
+    spec = plan(AUDITS / "credit.yaml").loaded.spec
+    assert spec.training.privacy is not None and spec.training.privacy.target_epsilon <= 8
+    assert "privacy.epsilon <= 8" in spec.gates
+
+
+def test_the_failing_gate_demo_reuses_the_no_dp_model() -> None:
+    def key(name: str) -> str:
+        loaded = plan(AUDITS / name)
+        spec = loaded.loaded.spec
+        return cache_key(
+            base_model_sha256="x", data_spec=spec.data, data_sha256=loaded.data_sha256, training=spec.training
+        )
+
+    assert key("credit-failing-gate.yaml") == key("credit-nodp.yaml")
+    assert "performance.roc_auc >= 0.72" in plan(AUDITS / "credit-nodp.yaml").loaded.spec.gates
