@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 """Bump when the training code changes what a given key would produce."""
 RECORD_FILE = "training.json"
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
@@ -114,6 +114,9 @@ def fine_tune(
     if hit is not None:
         return hit
 
+    import torch
+
+    torch.manual_seed(training.seed)  # the new classifier head is initialised from torch's global RNG
     model, tokenizer = load_pretrained(model_dir)
     trained_modules = _freeze(model, training)
     started = time.perf_counter()

@@ -109,3 +109,29 @@ def test_frozen_layers_train_without_dropout(tiny_bert: Path) -> None:
     _fix_frozen(model, settings)
     assert not model.bert.embeddings.training and not model.bert.encoder.layer[0].training
     assert model.bert.encoder.layer[1].training and model.dropout.training
+
+
+def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_path: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]
+    """A base model without a classifier gets a fresh head; with the seed fixed, two runs give the same weights."""
+    from transformers import BertModel
+
+    from fmaudit.data import prepare
+    from fmaudit.training import fine_tune
+
+    headless = tmp_path / "headless"
+    BertModel.from_pretrained(tiny_bert).save_pretrained(headless)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (headless / name).write_bytes((tiny_bert / name).read_bytes())
+    spec_dict["data"]["max_rows"] = 80
+    data_spec = DataSpec.model_validate(spec_dict["data"])
+    data = prepare(data_spec, base_dir=tmp_path)
+    training = TrainingSpec(epochs=1, batch_size=16, max_length=32, train_layers=1, seed=3)
+    records = [
+        fine_tune(
+            base=str(headless), base_dir=tmp_path, data=data, data_spec=data_spec, data_sha256="d",
+            training=training, cache_dir=tmp_path / f"cache{i}", show_progress=False,
+        )[1]
+        for i in range(2)
+    ]
+    assert records[0].weights_sha256 == records[1].weights_sha256
+    assert records[0].epoch_losses == records[1].epoch_losses
