@@ -128,7 +128,7 @@ def run(
         f"sensitive: {', '.join(the_plan.audit_plan.attributes)}"
     )
     cache_dir = cache_dir or default_cache_dir()
-    progress(f"model: fine-tuning {spec.model.base}" + (" with DP-SGD" if spec.training.privacy else ""))
+    progress(f"model: {spec.model.base}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}")
     classifier, record = fine_tune(
         base=spec.model.base,
         base_dir=the_plan.loaded.base_dir,

@@ -128,8 +128,14 @@ def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_pa
     training = TrainingSpec(epochs=1, batch_size=16, max_length=32, train_layers=1, seed=3)
     records = [
         fine_tune(
-            base=str(headless), base_dir=tmp_path, data=data, data_spec=data_spec, data_sha256="d",
-            training=training, cache_dir=tmp_path / f"cache{i}", show_progress=False,
+            base=str(headless),
+            base_dir=tmp_path,
+            data=data,
+            data_spec=data_spec,
+            data_sha256="d",
+            training=training,
+            cache_dir=tmp_path / f"cache{i}",
+            show_progress=False,
         )[1]
         for i in range(2)
     ]
