@@ -95,7 +95,10 @@ def run_recipe(
     previous = textattack_logger.level
     textattack_logger.setLevel(logging.WARNING)  # 'goal function compatible with model' notices
     try:
-        attack = getattr(attack_recipes, recipe).build(wrapper)
+        with warnings.catch_warnings():
+            # For models it does not know, TextAttack warns through the deprecated Logger.warn.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="textattack")
+            attack = getattr(attack_recipes, recipe).build(wrapper)
     finally:
         textattack_logger.setLevel(previous)
     args = textattack.AttackArgs(
