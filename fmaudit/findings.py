@@ -140,6 +140,14 @@ class Findings:
         return {"metrics": self.to_tree(), "sections": [asdict(section) for section in self.sections]}
 
 
+def finite(value: Any) -> float | None:
+    """A number fit for a Metric or a table: None where it is missing, NaN or infinite."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def metric_key(name: str) -> str:
     """Make a group or recipe name usable as one part of a dotted metric path."""
     cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name.strip())

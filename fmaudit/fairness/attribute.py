@@ -4,7 +4,6 @@ that are large enough to compare, and bootstrap intervals around all of them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ import pandas as pd
 
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness import group_metrics as gm
-from fmaudit.findings import Estimate
+from fmaudit.findings import Estimate, finite
 from fmaudit.intervals import percentile_interval, resample_cell_counts, row_weights
 
 GROUP_FIGURES = (
@@ -191,12 +190,5 @@ def _point_disparities(by_group: pd.DataFrame, eligible: np.ndarray, reference: 
     """
     table = {column: by_group[column].to_numpy()[None] for column in ("selection_rate", "tpr", "fpr", "precision")}
     return {
-        name: _finite(gm.disparity(table, name, eligible=eligible, reference=reference)[0]) for name in gm.DISPARITIES
+        name: finite(gm.disparity(table, name, eligible=eligible, reference=reference)[0]) for name in gm.DISPARITIES
     }
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness.attribute import MOST_FAVOURED, AttributeAudit, audit_attribute
-from fmaudit.findings import Bar, BarChart, Better, Estimate, Metric, PluginFindings, Table, metric_key
+from fmaudit.findings import Bar, BarChart, Better, Estimate, Metric, PluginFindings, Table, finite, metric_key
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
 
 GROUP_FIGURES: dict[str, tuple[str, Better]] = {
@@ -237,15 +237,15 @@ def _attribute_metrics(audit: AttributeAudit, p_values: dict[str, float]) -> lis
         prefix = f"fairness.{a}.groups.{metric_key(group)}"
         excluded = audit.excluded.get(group, "")
         for figure, (label, better) in GROUP_FIGURES.items():
-            value = _finite(audit.by_group.loc[group, figure])
+            value = finite(audit.by_group.loc[group, figure])
             metrics.append(
                 Metric(
                     f"{prefix}.{figure}",
                     value,
                     f"{label} ({a} = {group})",
                     better,
-                    ci_low=_finite(audit.ci_low.loc[group, figure]),
-                    ci_high=_finite(audit.ci_high.loc[group, figure]),
+                    ci_low=finite(audit.ci_low.loc[group, figure]),
+                    ci_high=finite(audit.ci_high.loc[group, figure]),
                     note=excluded or ("" if value is not None else "undefined for this group"),
                 )
             )
@@ -266,11 +266,11 @@ def _impact_table(audit: AttributeAudit) -> Table:
     """The bias-audit table of NYC Local Law 144 (6 RCNY 5-301): category, applicants, rate, impact ratio."""
     rows = []
     for group, row in audit.by_group.iterrows():
-        ratio = _finite(row["impact_ratio"])
+        ratio = finite(row["impact_ratio"])
         flag = audit.excluded.get(str(group), "")
         if ratio is not None and ratio < FOUR_FIFTHS:
             flag = "below four-fifths"
-        rows.append((str(group), int(row["count"]), _finite(row["selection_rate"]), ratio, flag))
+        rows.append((str(group), int(row["count"]), finite(row["selection_rate"]), ratio, flag))
     reference = "the most selected compared group" if audit.reference == MOST_FAVOURED else f"'{audit.reference}'"
     return Table(
         title=f"Impact ratios by {audit.attribute}",
@@ -289,9 +289,9 @@ def _group_table(audit: AttributeAudit) -> Table:
         for figure in figures:
             cells.append(
                 Estimate(
-                    _finite(row[figure]),
-                    _finite(audit.ci_low.loc[group, figure]),
-                    _finite(audit.ci_high.loc[group, figure]),
+                    finite(row[figure]),
+                    finite(audit.ci_low.loc[group, figure]),
+                    finite(audit.ci_high.loc[group, figure]),
                 )
             )
         rows.append(tuple(cells))
@@ -365,10 +365,10 @@ def _selection_chart(audit: AttributeAudit, confidence: float) -> BarChart:
     bars = tuple(
         Bar(
             label=f"{group} (n={int(row['count'])})",
-            value=_finite(row["selection_rate"]) or 0.0,
+            value=finite(row["selection_rate"]) or 0.0,
             flag="excluded" if group in audit.excluded else "",
-            ci_low=_finite(audit.ci_low.loc[group, "selection_rate"]),
-            ci_high=_finite(audit.ci_high.loc[group, "selection_rate"]),
+            ci_low=finite(audit.ci_low.loc[group, "selection_rate"]),
+            ci_high=finite(audit.ci_high.loc[group, "selection_rate"]),
         )
         for group, row in table.iterrows()
     )
@@ -422,8 +422,8 @@ def _counterfactuals(
             threshold=preds.threshold,
         )
         metrics += [
-            Metric(paths[0], _finite(result.flip_rate), f"Decisions flipped by changing {audit.attribute}", "lower"),
-            Metric(paths[1], _finite(result.mean_shift), f"Mean score shift when changing {audit.attribute}", "none"),
+            Metric(paths[0], finite(result.flip_rate), f"Decisions flipped by changing {audit.attribute}", "lower"),
+            Metric(paths[1], finite(result.mean_shift), f"Mean score shift when changing {audit.attribute}", "none"),
         ]
         summary_rows += [
             (
@@ -501,7 +501,7 @@ def _mitigations(
                 "equalized_odds_difference_after": result.equalized_odds_difference_after,
             }
             metrics += [
-                Metric(f"{prefix}.{f}", _finite(values[f]), f"{label} ({audit.attribute}, {constraint})", better)
+                Metric(f"{prefix}.{f}", finite(values[f]), f"{label} ({audit.attribute}, {constraint})", better)
                 for f, (label, better) in MITIGATION_FIGURES.items()
             ]
             rows.append(
@@ -554,10 +554,3 @@ def _summary(audits: list[AttributeAudit], comparisons: list[dict[str, Any]], pa
         + (": " + ", ".join(f"{c['attribute']} = {c['group']}" for c in significant) if significant else "")
     )
     return "; ".join(parts) + ". " + tail + "."
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
