@@ -145,6 +145,7 @@ def test_performance_equals_sklearn_on_the_predictions(first) -> None:  # type: 
     frame, perf = run.predictions, run.findings["metrics"]["performance"]
     assert perf["accuracy"]["value"] == pytest.approx(accuracy_score(frame["label"], frame["decision"]))
     assert perf["roc_auc"]["value"] == pytest.approx(roc_auc_score(frame["label"], frame["score"]))
+    assert perf["roc_auc"]["ci_low"] < perf["roc_auc"]["value"] < perf["roc_auc"]["ci_high"]
     assert perf["baselines"]["majority"]["accuracy"]["value"] == pytest.approx(
         max(frame["label"].mean(), 1 - frame["label"].mean())
     )

@@ -34,3 +34,33 @@ def test_figures_equal_sklearn() -> None:
 
 def test_auc_is_undefined_with_one_class() -> None:
     assert score_figures(np.ones(10, dtype=int), np.linspace(0, 1, 10))["roc_auc"] is None
+
+
+def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
+    from fmaudit.plugins.performance import PerformanceParams, bootstrap_intervals
+
+    def width(n: int) -> tuple[float, float, float]:
+        rng = np.random.default_rng(1)
+        labels = rng.integers(0, 2, n)
+        scores = np.clip(0.5 + 0.2 * (labels - 0.5) + rng.normal(0, 0.2, n), 0, 1)
+        intervals = bootstrap_intervals(labels, scores, PerformanceParams(n_boot=300))
+        auc = roc_auc_score(labels, scores)
+        return intervals["roc_auc"].low, auc, intervals["roc_auc"].high
+
+    low, auc, high = width(200)
+    assert low < auc < high
+    wide = high - low
+    low, auc, high = width(3200)
+    assert low < auc < high
+    # Standard errors shrink like 1/sqrt(n): 16x the rows, about a quarter of the width.
+    assert (high - low) == pytest.approx(wide / 4, rel=0.35)
+
+
+def test_intervals_are_seeded() -> None:
+    from fmaudit.plugins.performance import PerformanceParams, bootstrap_intervals
+
+    rng = np.random.default_rng(2)
+    labels, scores = rng.integers(0, 2, 100), rng.random(100)
+    first = bootstrap_intervals(labels, scores, PerformanceParams(n_boot=50, seed=4))
+    assert first == bootstrap_intervals(labels, scores, PerformanceParams(n_boot=50, seed=4))
+    assert first != bootstrap_intervals(labels, scores, PerformanceParams(n_boot=50, seed=5))

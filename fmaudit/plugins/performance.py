@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from fmaudit.findings import Better, Metric, PluginFindings, Table
+from fmaudit.findings import Better, Estimate, Metric, PluginFindings, Table
+from fmaudit.intervals import Interval, percentile_interval
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
 
 FIGURES: dict[str, tuple[str, Better]] = {
@@ -26,6 +27,9 @@ BASELINES = ("majority", "logistic_regression")
 
 class PerformanceParams(PluginParams):
     ece_bins: int = Field(10, ge=2, description="equal-width score bins for the calibration error")
+    n_boot: int = Field(1000, ge=0, description="bootstrap resamples of the test rows for intervals (0: none)")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = 0
 
 
 def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, *, bins: int = 10) -> float:
@@ -57,6 +61,24 @@ def score_figures(
         "f1": float(f1_score(labels, decisions, zero_division=0)),
         "roc_auc": float(roc_auc_score(labels, scores)) if both_classes else None,
         "ece": expected_calibration_error(labels, scores, bins=ece_bins),
+    }
+
+
+def bootstrap_intervals(
+    labels: np.ndarray, scores: np.ndarray, params: PerformanceParams, *, threshold: float = 0.5
+) -> dict[str, Interval]:
+    """Percentile intervals of every figure over resamples of the test rows (the same scheme as fairness)."""
+    rng = np.random.default_rng(params.seed)
+    n = len(labels)
+    samples: dict[str, list[float]] = {figure: [] for figure in FIGURES}
+    for _ in range(params.n_boot):
+        rows = rng.integers(0, n, n)
+        for figure, value in score_figures(
+            labels[rows], scores[rows], threshold=threshold, ece_bins=params.ece_bins
+        ).items():
+            samples[figure].append(np.nan if value is None else value)
+    return {
+        figure: percentile_interval(np.array(values), level=params.confidence) for figure, values in samples.items()
     }
 
 
@@ -104,11 +126,20 @@ class PerformancePlugin(AuditPlugin[PerformanceParams]):
             name: score_figures(preds.labels, scores, ece_bins=params.ece_bins)
             for name, scores in baseline_scores(context).items()
         }
-        metrics = [_metric(f"performance.{figure}", model[figure], figure) for figure in FIGURES]
+        intervals = (
+            bootstrap_intervals(preds.labels, preds.scores, params, threshold=preds.threshold) if params.n_boot else {}
+        )
+        metrics = [_metric(f"performance.{figure}", model[figure], figure, intervals.get(figure)) for figure in FIGURES]
         for name, figures in baselines.items():
             metrics += [_metric(f"performance.baselines.{name}.{f}", figures[f], f) for f in FIGURES]
         rows = tuple(
-            (FIGURES[f][0], model[f], baselines["majority"][f], baselines["logistic_regression"][f]) for f in FIGURES
+            (
+                FIGURES[f][0],
+                Estimate(model[f], *((intervals[f].low, intervals[f].high) if f in intervals else (None, None))),
+                baselines["majority"][f],
+                baselines["logistic_regression"][f],
+            )
+            for f in FIGURES
         )
         lr_auc = baselines["logistic_regression"]["roc_auc"]
         beats = model["roc_auc"] is not None and lr_auc is not None and model["roc_auc"] >= lr_auc
@@ -128,15 +159,25 @@ class PerformancePlugin(AuditPlugin[PerformanceParams]):
                     title="Test-split figures against baselines fitted on the same split",
                     columns=("Figure", "Fine-tuned model", "Majority class", "Logistic regression"),
                     rows=rows,
-                    note=f"Decision threshold {preds.threshold:g} on P(favourable); ECE over {params.ece_bins} bins.",
+                    note=f"Decision threshold {preds.threshold:g} on P(favourable); ECE over {params.ece_bins} bins. "
+                    f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the "
+                    f"test rows (seed {params.seed}).",
                 ),
             ),
         )
 
 
-def _metric(path: str, value: float | None, figure: str) -> Metric:
+def _metric(path: str, value: float | None, figure: str, interval: Interval | None = None) -> Metric:
     label, better = FIGURES[figure]
-    return Metric(path=path, value=value, label=label, better=better, note="" if value is not None else "undefined")
+    return Metric(
+        path=path,
+        value=value,
+        label=label,
+        better=better,
+        ci_low=interval.low if interval else None,
+        ci_high=interval.high if interval else None,
+        note="" if value is not None else "undefined",
+    )
 
 
 def _fmt(value: float | None) -> str:
