@@ -7,6 +7,7 @@ Exit codes (a pre-deploy gate for CI): 0 all gates pass, 1 a gate failed,
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import traceback
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted", ["no report was written"])
         return ExitCode.INTERNAL_ERROR
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
     except Exception:  # a bug, not bad input: exit 3, never the gate-failure code 1
         _error("internal error (please report it)", traceback.format_exc().splitlines())
         return ExitCode.INTERNAL_ERROR

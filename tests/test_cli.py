@@ -124,3 +124,11 @@ def test_an_unknown_reference_group_exits_2(spec_dict, write_spec, capsys) -> No
     assert f"{path}: audits.fairness.reference.sex: unknown group 'woman'; expected one of: female, male" in (
         capsys.readouterr().err
     )
+
+
+def test_piping_into_head_is_not_an_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run(
+        f"{sys.executable} -m fmaudit plugins | head -n 1", shell=True, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("performance")
+    assert "internal error" not in result.stderr
