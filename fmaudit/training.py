@@ -123,16 +123,12 @@ def fine_tune(
     model, losses, privacy = _train(model, tokenizer, data=data, training=training, show_progress=show_progress)
     classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
 
-    tmp = cache_dir / f".{key}.{os.getpid()}.partial"  # per process: two runs may train the same key
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    classifier.save(tmp)
     record = TrainingRecord(
         base_model=base,
         base_model_dir=str(model_dir),
         base_model_sha256=base_sha,
         cache_key=key,
-        weights_sha256=sha256_file(tmp / "model.safetensors"),
+        weights_sha256="",
         seconds=round(time.perf_counter() - started, 2),
         epoch_losses=losses,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -141,10 +137,24 @@ def fine_tune(
         settings=training.model_dump(mode="json"),
         privacy=privacy,
     )
-    (tmp / RECORD_FILE).write_text(json.dumps(asdict(record), indent=2))
-    shutil.rmtree(cached, ignore_errors=True)
-    tmp.rename(cached)
-    return classifier, record
+    return classifier, _store(classifier, record, cached)
+
+
+def _store(classifier: TextClassifier, record: TrainingRecord, directory: Path) -> TrainingRecord:
+    """Save the model and its record under ``directory`` atomically; return the record with the weights' hash."""
+    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.partial")  # per process: two runs may race
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        classifier.save(tmp)
+        record = replace(record, weights_sha256=sha256_file(tmp / "model.safetensors"))
+        (tmp / RECORD_FILE).write_text(json.dumps(asdict(record), indent=2))
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return record
 
 
 def _load_cached(directory: Path, *, max_length: int) -> tuple[TextClassifier, TrainingRecord] | None:
