@@ -45,3 +45,12 @@ def test_attributions_are_complete_up_to_captums_convergence_delta(tiny_bert: Pa
 def test_integration_steps_must_be_at_least_two() -> None:
     with pytest.raises(ValueError, match="n_steps"):
         ExplanationsParams(n_steps=1)
+
+
+def test_field_shares_average_over_every_explained_row() -> None:
+    """A field absent from a row counts as zero there, wherever in the sample that row sits."""
+    from fmaudit.plugins.explanations import mean_field_shares
+
+    shares = mean_field_shares([{"a": 1.0}, {"a": 0.5, "b": 0.5}])
+    assert shares == {"a": 0.75, "b": 0.25}
+    assert sum(shares.values()) == 1.0

@@ -50,9 +50,7 @@ def token_attributions(
         return_offsets_mapping=True,
     )
     input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]
-    special = torch.tensor(
-        [[tokenizer.convert_ids_to_tokens(int(t)) in tokenizer.all_special_tokens for t in row] for row in input_ids]
-    )
+    special = torch.isin(input_ids, torch.tensor(tokenizer.all_special_ids))
     baseline = torch.where(special, input_ids, torch.full_like(input_ids, tokenizer.pad_token_id))
 
     def favourable_probability(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -80,6 +78,12 @@ def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> s
     return TEMPLATE_TEXT
 
 
+def mean_field_shares(per_row: list[dict[str, float]]) -> dict[str, float]:
+    """Each field's share of absolute attribution, averaged over all explained rows (absent = 0)."""
+    fields = {field for row in per_row for field in row}
+    return {field: float(np.mean([row.get(field, 0.0) for row in per_row])) for field in fields}
+
+
 class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
     name = "explanations"
     title = "Explanations"
@@ -98,7 +102,7 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
         rows = np.sort(rng.choice(preds.row_ids, size=min(params.samples, len(preds.row_ids)), replace=False))
         attributions, deltas, offsets, mask = _attribute_in_chunks(context, rows, params)
 
-        field_mass: dict[str, list[float]] = defaultdict(list)
+        per_row: list[dict[str, float]] = []
         token_mass: dict[str, list[float]] = defaultdict(list)
         highlights = []
         for k, row in enumerate(rows):
@@ -111,11 +115,10 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
                 share = abs(attributions[k, j]) / total
                 per_field[field_of_token(start, end, data.spans[row])] += share
                 token_mass[data.texts[row][start:end].lower()].append(share)
-            for field in set(per_field) | set(field_mass):
-                field_mass[field].append(per_field.get(field, 0.0))
+            per_row.append(per_field)
             if k < params.examples:
                 highlights.append(_highlight(data.texts[row], attributions[k], offsets[k], mask[k], row, preds))
-        field_share = {f: float(np.mean(v)) for f, v in field_mass.items()}
+        field_share = mean_field_shares(per_row)
         sensitive_fields = {s.column for s in context.spec.data.sensitive.values()}
         sensitive_share = float(sum(v for f, v in field_share.items() if f in sensitive_fields))
         ranked = sorted(field_share.items(), key=lambda item: -item[1])
