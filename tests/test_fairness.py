@@ -209,3 +209,24 @@ def test_every_computed_group_figure_has_a_report_label() -> None:
     from fmaudit.plugins import fairness
 
     assert tuple(fairness.GROUP_FIGURES) == GROUP_FIGURES
+
+
+def test_score_metric_intervals_do_not_hold_every_resample_weight_at_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Row weights come in chunks; the audit must use them chunk by chunk, and get the same intervals."""
+    from fmaudit import intervals
+
+    labels, decisions, scores, groups = synthetic(600)
+    whole = run(labels, decisions, scores, groups, rng=np.random.default_rng(9))
+    monkeypatch.setattr(intervals, "WEIGHTS_PER_CHUNK", 600 * 7)  # 200 resamples in chunks of 7
+    seen: list[int] = []
+    original = gm.score_metrics
+
+    def spy(weights, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(len(weights))
+        return original(weights, *args, **kwargs)
+
+    monkeypatch.setattr(gm, "score_metrics", spy)
+    chunked = run(labels, decisions, scores, groups, rng=np.random.default_rng(9))
+    assert max(seen) == 7 and sum(seen) == 200
+    pd.testing.assert_frame_equal(chunked.ci_low, whole.ci_low)
+    pd.testing.assert_frame_equal(chunked.ci_high, whole.ci_high)

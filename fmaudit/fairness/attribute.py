@@ -80,8 +80,12 @@ def audit_attribute(
     if n_boot > 0 and sizes.sum() > 0:
         resampled = gm.rates(resample_cell_counts(counts, n_boot=n_boot, rng=rng))
         resampled["impact_ratio"] = _impact_ratio(resampled["selection_rate"], eligible, reference_index)
-        weights = np.concatenate(list(row_weights(len(labels), n_boot=n_boot, rng=rng)))
-        resampled.update(gm.score_metrics(weights, codes, labels, scores, n_groups=len(names)))
+        # Score metrics chunk by chunk: only the per-group results of all resamples are kept, never all weights.
+        chunks = [
+            gm.score_metrics(weights, codes, labels, scores, n_groups=len(names))
+            for weights in row_weights(len(labels), n_boot=n_boot, rng=rng)
+        ]
+        resampled.update({figure: np.concatenate([c[figure] for c in chunks]) for figure in gm.SCORE_METRICS})
         for figure in GROUP_FIGURES:
             if figure == "count":
                 continue
