@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fmaudit.data import INTERSECTION_JOIN, PreparedData, intersection_name, prepare
 from fmaudit.errors import ExitCode, PluginError, SpecError
@@ -23,7 +23,11 @@ from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_ga
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, Predictions
 from fmaudit.plugins.registry import lookup_plugin
 from fmaudit.provenance import Provenance, sha256_file, sha256_json
-from fmaudit.spec import LoadedSpec, load_spec
+from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
+
+if TYPE_CHECKING:
+    from fmaudit.model import TextClassifier
+    from fmaudit.training import TrainingRecord
 
 Progress = Callable[[str], None]
 
@@ -118,7 +122,6 @@ def run(
 ) -> RunResult:
     """Run a whole audit and write its report; the returned exit code is the gate verdict."""
     from fmaudit.report import write_report
-    from fmaudit.training import fine_tune
 
     started = time.perf_counter()
     the_plan = plan(spec_path)
@@ -129,26 +132,12 @@ def run(
     )
     cache_dir = cache_dir or default_cache_dir()
     progress(f"model: {spec.model.base}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}")
-    classifier, record = fine_tune(
-        base=spec.model.base,
-        base_dir=the_plan.loaded.base_dir,
-        data=data,
-        data_spec=spec.data,
-        data_sha256=the_plan.data_sha256,
-        training=spec.training,
-        cache_dir=cache_dir / "models",
-        show_progress=show_progress_bars,
-    )
+    classifier, record = train(the_plan, spec.training, cache_dir=cache_dir, show_progress=show_progress_bars)
     progress(
         f"model: {'loaded from cache' if record.from_cache else f'trained in {record.seconds:.0f} s'} "
         f"({record.cache_key[:12]})" + (f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else "")
     )
-    from tqdm.auto import tqdm
-
-    texts = [data.texts[i] for i in data.test_idx]
-    with tqdm(total=len(texts), desc="score test split", unit="row", disable=not show_progress_bars) as bar:
-        scores = classifier.predict_proba(texts, progress=bar)
-    predictions = Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
+    predictions = score_test_split(the_plan, classifier, show_progress=show_progress_bars)
     context = AuditContext(
         spec=spec,
         data=data,
@@ -160,15 +149,7 @@ def run(
         plan=the_plan.audit_plan,
         say=progress,
     )
-    sections = []
-    for name, plugin in the_plan.plugins.items():
-        progress(f"audit: {name} ...")
-        began = time.perf_counter()
-        section = plugin.run(context, the_plan.loaded.plugin_params[name])
-        section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
-        progress(f"audit: {name} done in {section.seconds:.1f} s")
-        sections.append(section)
-    findings = Findings(sections=tuple(sections))
+    findings = audit(the_plan, context, progress=progress)
     gate_results = evaluate(the_plan.gates, findings.metrics())
 
     now = datetime.now(timezone.utc)
@@ -198,6 +179,49 @@ def run(
         seconds=time.perf_counter() - started,
     )
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
+
+
+def train(
+    the_plan: Plan, training: TrainingSpec, *, cache_dir: Path, show_progress: bool = True
+) -> tuple[TextClassifier, TrainingRecord]:
+    """Runner stage: the planned model fine-tuned with ``training`` settings (cached by content)."""
+    from fmaudit.training import fine_tune
+
+    spec = the_plan.loaded.spec
+    return fine_tune(
+        base=spec.model.base,
+        base_dir=the_plan.loaded.base_dir,
+        data=the_plan.data,
+        data_spec=spec.data,
+        data_sha256=the_plan.data_sha256,
+        training=training,
+        cache_dir=cache_dir / "models",
+        show_progress=show_progress,
+    )
+
+
+def score_test_split(the_plan: Plan, classifier: TextClassifier, *, show_progress: bool = True) -> Predictions:
+    """The model's scores on the test split, computed once and shared by every plugin."""
+    from tqdm.auto import tqdm
+
+    data = the_plan.data
+    texts = [data.texts[i] for i in data.test_idx]
+    with tqdm(total=len(texts), desc="score test split", unit="row", disable=not show_progress) as bar:
+        scores = classifier.predict_proba(texts, progress=bar)
+    return Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
+
+
+def audit(the_plan: Plan, context: AuditContext, *, progress: Progress = lambda message: None) -> Findings:
+    """Run every planned plugin on one model's context, holding each to its contract."""
+    sections = []
+    for name, plugin in the_plan.plugins.items():
+        progress(f"audit: {name} ...")
+        began = time.perf_counter()
+        section = plugin.run(context, the_plan.loaded.plugin_params[name])
+        section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
+        progress(f"audit: {name} done in {section.seconds:.1f} s")
+        sections.append(section)
+    return Findings(sections=tuple(sections))
 
 
 def _checked(name: str, section: PluginFindings, declared: list[str], *, seconds: float) -> PluginFindings:
