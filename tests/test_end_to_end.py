@@ -70,7 +70,7 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
     spec["audits"] = {
         "performance": {},
         "fairness": {"min_group_size": 5},
-        "explanations": {"samples": 4, "n_steps": 8},
+        "explanations": {"samples": 4, "notices": 4, "n_steps": 8, "random_orders": 1},
         "robustness": {"recipes": ["DeepWordBugGao2018"], "samples": 3, "query_budget": 60},
         "privacy": {},
     }
@@ -195,13 +195,26 @@ def test_robustness_reports_textattack_outcomes_for_every_sample(first) -> None:
         assert figures["attack_success_rate"]["value"] == pytest.approx(figures["successful"]["value"] / 3)
 
 
-def test_explanations_report_convergence_and_field_shares(first) -> None:  # type: ignore[no-untyped-def]
+def test_explanations_report_fields_reason_codes_and_faithfulness(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
     section = next(s for s in run.findings["sections"] if s["plugin"] == "explanations")
-    shares = {bar["label"]: bar["value"] for bar in section["charts"][0]["bars"]}
-    assert sum(shares.values()) == pytest.approx(1.0)
-    assert "credit_history" in shares and "(template text)" in shares
-    assert run.findings["metrics"]["explanations"]["convergence_delta"]["mean_abs"]["value"] >= 0
+    for chart in section["charts"][:2]:  # global importance, one chart per method
+        shares = {bar["label"]: bar["value"] for bar in chart["bars"]}
+        assert set(shares) == {
+            "status_of_existing_checking_account",
+            "duration_in_month",
+            "credit_history",
+            "personal_status_and_sex",
+            "age_in_years",
+        }
+        assert sum(shares.values()) == pytest.approx(1.0)
+    explanations = run.findings["metrics"]["explanations"]
+    assert explanations["convergence_delta"]["mean_abs"]["value"] >= 0
+    adverse = int((run.predictions["decision"] == 0).sum())
+    assert explanations["reasons"]["notices"]["value"] == min(4, adverse)
+    assert {"deletion_gain", "insertion_gain", "infidelity"} <= set(explanations["feature_ablation"])
+    assert explanations["integrated_gradients"]["sensitivity_max"]["value"] is None  # text: token ids
+    assert "<polyline" in run.html  # faithfulness curves
 
 
 def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: ignore[no-untyped-def]
@@ -216,7 +229,7 @@ def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: igno
         "Data",
         "Performance",
         "Fairness",
-        "Explanations",
+        "Explanations and reason codes",
         "Adversarial robustness",
         "Privacy",
         "Provenance",

@@ -1,16 +1,115 @@
-"""Explanations: Captum's completeness holds for our token attributions, and tokens map to template fields."""
+"""Explanations: field attributions (text and tabular) against the Reg B reference applicant, reason codes,
+faithfulness, on synthetic models whose answer is known."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from fmaudit.data import serialise
+from fmaudit.data import PreparedData, prepare, serialise, template_fields
+from fmaudit.explanations.fields import (
+    TEMPLATE_TEXT,
+    field_model,
+    field_of_token,
+    integrated_gradients,
+    per_field,
+    perturbation_attributions,
+)
+from fmaudit.explanations.reasons import principal_reasons
+from fmaudit.explanations.reference import reference_applicant
+from fmaudit.findings import PluginFindings
 from fmaudit.model import TextClassifier, load_pretrained
-from fmaudit.plugins.explanations import TEMPLATE_TEXT, ExplanationsParams, field_of_token, token_attributions
+from fmaudit.plugins.base import AuditContext, AuditPlan, Predictions
+from fmaudit.plugins.explanations import ExplanationsParams, ExplanationsPlugin
+from fmaudit.spec import Spec
+from fmaudit.tabular import TabularClassifier, TabularEncoder
+
+WIDE_TEMPLATE = (
+    "checking: {status_of_existing_checking_account}; duration: {duration_in_month} months; "
+    "history: {credit_history}; purpose: {purpose}; amount: {credit_amount} DM; "
+    "savings: {savings_account_and_bonds}; employed: {present_employment_since}; housing: {housing}; "
+    "sex: {personal_status_and_sex}; age: {age_in_years}"
+)
+
+
+@pytest.fixture
+def wide_spec(spec_dict: dict[str, Any]) -> Spec:
+    spec_dict["data"]["template"] = WIDE_TEMPLATE
+    spec_dict["data"]["max_rows"] = 240
+    spec_dict["model"] = {"kind": "tabular"}
+    spec_dict["training"] = {"epochs": 1}
+    return Spec.model_validate(spec_dict)
+
+
+@pytest.fixture
+def wide_data(wide_spec: Spec, tmp_path: Path) -> PreparedData:
+    return prepare(wide_spec.data, base_dir=tmp_path)
+
+
+def synthetic_classifier(data: PreparedData, weights: dict[str, Any]) -> TabularClassifier:
+    """A linear-logit model on the encoded columns that reads only the columns in ``weights``
+    (a category -> logit map for categorical columns, a slope for standardised numeric ones)."""
+    fields = template_fields(WIDE_TEMPLATE)
+    encoder = TabularEncoder.fit(data.frame.iloc[data.train_idx][fields])
+    linear = torch.nn.Linear(len(encoder.feature_columns), 2)
+    with torch.no_grad():
+        linear.weight.zero_()
+        linear.bias.zero_()
+        position = 0
+        for column in encoder.columns:
+            weight = weights.get(column.column)
+            if isinstance(weight, dict):
+                for j, category in enumerate(column.categories):
+                    linear.weight[1, position + j] = weight.get(category, 0.0)
+            elif weight is not None:
+                linear.weight[1, position] = weight
+            position += column.width
+    return TabularClassifier(torch.nn.Sequential(linear), encoder, hidden=[])
+
+
+def context_for(spec: Spec, data: PreparedData, classifier: Any, tmp_path: Path) -> AuditContext:
+    rows = data.test_idx
+    fields = tuple(template_fields(spec.data.template))
+    sensitive = {s.column for s in spec.data.sensitive.values()}
+    return AuditContext(
+        spec=spec,
+        data=data,
+        model=classifier,
+        predictions=Predictions(rows, data.labels[rows], classifier.predict_rows(data, rows)),
+        training=None,  # type: ignore[arg-type]  # explanations never read the training record
+        work_dir=tmp_path,
+        show_progress=False,
+        plan=AuditPlan(
+            attributes={name: sorted(data.sensitive[name].unique()) for name in data.sensitive.columns},
+            private=False,
+            intersections=("sex_x_age_group",),
+            model_kind="tabular",
+            fields=fields,
+            sensitive_fields=tuple(f for f in fields if f in sensitive),
+        ),
+    )
+
+
+def table(findings: PluginFindings, title: str) -> Any:
+    return next(t for t in findings.tables if t.title.startswith(title))
+
+
+def metric(findings: PluginFindings, path: str) -> float | None:
+    return next(m.value for m in findings.metrics if m.path == path)
+
+
+HISTORY_WEIGHTS = {
+    "critical account/ other credits existing (not at this bank)": 3.0,
+    "existing credits paid back duly till now": 2.0,
+    "delay in paying off in the past": -3.0,
+    "all credits at this bank paid back duly": -3.0,
+    "no credits taken/ all credits paid back duly": -3.0,
+}
 
 
 def test_tokens_map_to_the_field_whose_value_they_came_from() -> None:
@@ -22,35 +121,178 @@ def test_tokens_map_to_the_field_whose_value_they_came_from() -> None:
     assert field_of_token(age, age + 2, out.spans) == "age"
 
 
-def test_attributions_are_complete_up_to_captums_convergence_delta(tiny_bert: Path) -> None:
-    """Integrated Gradients' completeness: attributions sum to f(input) - f(baseline), the gap being Captum's delta."""
+def test_the_one_field_the_model_reads_is_the_top_reason_of_every_adverse_decision(
+    wide_spec: Spec, wide_data: PreparedData, tmp_path: Path
+) -> None:
+    classifier = synthetic_classifier(wide_data, {"credit_history": HISTORY_WEIGHTS})
+    context = context_for(wide_spec, wide_data, classifier, tmp_path)
+    params = ExplanationsParams(samples=30, notices=30, chunk_size=60, reasons={"credit_history": "Credit history"})
+    findings = ExplanationsPlugin().run(context, params)
+
+    adverse = int((context.predictions.decisions == 0).sum())
+    assert adverse >= 10
+    notices = table(findings, "Sample adverse-action notices").rows
+    assert notices and all(row[3] == "Credit history" and row[4] == "" for row in notices)
+    assert table(findings, "How often each reason is given").rows == (
+        ("Credit history", "credit_history", adverse, 1.0),
+    )
+    assert metric(findings, "explanations.reasons.coverage") == 1.0
+    assert metric(findings, "explanations.reasons.reliable_share") == 1.0
+    for method in ("integrated_gradients", "feature_ablation"):
+        assert metric(findings, f"explanations.{method}.deletion_gain") > 0.05  # type: ignore[operator]
+        assert metric(findings, f"explanations.{method}.insertion_gain") > 0.05  # type: ignore[operator]
+    assert metric(findings, "explanations.sensitive_share") == 0.0
+    # A linear-logit model in one field: every method gives that field all the attribution, fields agree exactly.
+    importance = findings.charts[0]
+    assert importance.bars[0].label == "credit_history" and importance.bars[0].value == pytest.approx(1.0)  # type: ignore[union-attr]
+
+
+def test_sensitive_fields_are_never_reasons_but_are_flagged(
+    wide_spec: Spec, wide_data: PreparedData, tmp_path: Path
+) -> None:
+    """A model that leans on age: age never appears as a reason; the notices where it would have are flagged."""
+    classifier = synthetic_classifier(wide_data, {"credit_history": HISTORY_WEIGHTS, "age_in_years": 2.5})
+    context = context_for(wide_spec, wide_data, classifier, tmp_path)
+    findings = ExplanationsPlugin().run(context, ExplanationsParams(samples=30, notices=30, chunk_size=60))
+
+    sensitive = {"age_in_years", "personal_status_and_sex"}
+    reasons = table(findings, "How often each reason is given").rows
+    assert reasons and not {row[1] for row in reasons} & sensitive
+    notices = table(findings, "Sample adverse-action notices").rows
+    assert any(row[-1] == "age_in_years" for row in notices)
+    assert metric(findings, "explanations.reasons.sensitive_flagged_share") > 0  # type: ignore[operator]
+    assert findings.summary.startswith("WARNING: a sensitive attribute (age_in_years)")
+    assert metric(findings, "explanations.sensitive_share") > 0.1  # type: ignore[operator]
+    by_age = metric(findings, "explanations.by_group.age_group.sensitive_share_gap")
+    assert by_age is not None and by_age >= 0
+
+
+def test_reason_codes_are_deterministic_under_a_seed(wide_spec: Spec, wide_data: PreparedData, tmp_path: Path) -> None:
+    classifier = synthetic_classifier(wide_data, {"credit_history": HISTORY_WEIGHTS, "duration_in_month": -1.0})
+    context = context_for(wide_spec, wide_data, classifier, tmp_path)
+    params = ExplanationsParams(
+        samples=10, notices=8, seed=3, perturbation="shapley_value_sampling", shapley_samples=2, sensitivity_samples=3
+    )
+    first, second = (ExplanationsPlugin().run(context, params) for _ in range(2))
+    assert first.tables == second.tables and first.metrics == second.metrics
+    other = ExplanationsPlugin().run(context, params.model_copy(update={"seed": 4}))
+    assert table(other, "Sample adverse-action notices").rows != table(first, "Sample adverse-action notices").rows
+
+
+def test_one_hot_attributions_summed_per_column_equal_the_column_attribution(
+    wide_spec: Spec, wide_data: PreparedData
+) -> None:
+    """IG: Captum's per-feature attributions summed over each one-hot group are the column's attribution, and the
+    columns add up to f(x) - f(reference). Feature ablation: a column's attribution is the score change when
+    that raw column takes the reference applicant's value."""
+    from captum.attr import IntegratedGradients
+
+    torch.manual_seed(0)
+    fields = template_fields(WIDE_TEMPLATE)
+    encoder = TabularEncoder.fit(wide_data.frame.iloc[wide_data.train_idx][fields])
+    mlp = torch.nn.Sequential(torch.nn.Linear(len(encoder.feature_columns), 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    classifier = TabularClassifier(mlp, encoder, hidden=[8])
+    rows = wide_data.test_idx[:6]
+    reference = reference_applicant(
+        wide_data.frame.iloc[wide_data.test_idx][fields].reset_index(drop=True),
+        classifier.predict_rows(wide_data, wide_data.test_idx),
+        threshold=0.5,
+        basis="all",
+        band=0.2,
+    ).record
+    explained = field_model(classifier, wide_data, fields=fields, reference=reference, template=WIDE_TEMPLATE)
+    batch = explained.build(rows)
+
+    positions, deltas = integrated_gradients(explained, batch, n_steps=64, internal_batch_size=None)
+    columns = per_field(positions, batch.field_mask.numpy(), len(fields), reduce="sum")
+    features = IntegratedGradients(classifier.favourable_probability).attribute(
+        batch.inputs, baselines=batch.baselines, n_steps=64
+    )
+    by_column = pd.DataFrame(features.detach().numpy().T).groupby(np.array(encoder.feature_columns)).sum()
+    assert np.allclose(columns, by_column.loc[fields].to_numpy().T, atol=1e-6)
+    assert any(c.kind == "categorical" and c.width > 2 for c in encoder.columns)  # real one-hot groups were summed
+    gap = classifier.predict_rows(wide_data, rows) - classifier.predict_records([reference], template="")[0]
+    assert np.allclose(columns.sum(axis=1), gap - deltas, atol=1e-5)
+
+    ablation = perturbation_attributions(explained, batch, method="feature_ablation", shapley_samples=1, seed=0)
+    records = wide_data.frame.iloc[rows].to_dict("records")
+    for k, column in enumerate(fields):
+        changed = classifier.predict_records([{**r, column: reference[column]} for r in records], template="")
+        assert np.allclose(ablation[:, k], classifier.predict_records(records, template="") - changed, atol=1e-6)
+
+
+def test_text_baseline_is_the_reference_applicant_aligned_to_each_row(
+    tiny_bert: Path, spec_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """Template tokens are shared; each field's tokens hold the reference value, cut or [PAD]-filled to length."""
+    spec_dict["data"]["max_rows"] = 30
+    spec = Spec.model_validate(spec_dict)
+    data = prepare(spec.data, base_dir=tmp_path)
     model, tokenizer = load_pretrained(tiny_bert)
-    classifier = TextClassifier(model, tokenizer, max_length=32)
-    texts = ["checking account: none; purpose: car", "savings: little; duration: 24 months; age: 40"]
-    attributions, deltas, encoded = token_attributions(classifier, texts, ExplanationsParams(n_steps=64))
+    classifier = TextClassifier(model, tokenizer, max_length=64)
+    fields = template_fields(spec.data.template)
+    reference = dict(data.frame.iloc[0][fields]) | {"credit_history": "delay in paying off in the past"}
+    explained = field_model(classifier, data, fields=fields, reference=reference, template=spec.data.template)
+    rows = np.array([1, 2, 3])
+    batch = explained.build(rows)
 
-    ids, mask = encoded["input_ids"], encoded["attention_mask"]
-    special = torch.isin(ids, torch.tensor(tokenizer.all_special_ids))
-    baseline = torch.where(special, ids, torch.full_like(ids, tokenizer.pad_token_id))
+    assert batch.baselines.shape == batch.inputs.shape
+    outside = batch.field_mask == len(fields)
+    assert torch.equal(batch.baselines[outside], batch.inputs[outside])
+    history = fields.index("credit_history")
+    wanted = tokenizer("delay in paying off in the past", add_special_tokens=False)["input_ids"]
+    for k in range(len(rows)):
+        placed = batch.baselines[k][batch.field_mask[k] == history].tolist()
+        expected = (wanted + [tokenizer.pad_token_id] * len(placed))[: len(placed)]
+        assert placed == expected
+
+    # Integrated Gradients is complete against this baseline, and only field tokens carry attribution.
+    positions, deltas = integrated_gradients(explained, batch, n_steps=64, internal_batch_size=32)
     with torch.inference_mode():
-        f_input = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1)[:, 1].numpy()
-        f_base = torch.softmax(model(input_ids=baseline, attention_mask=mask).logits, -1)[:, 1].numpy()
-    totals = attributions.sum(axis=1)
-    assert np.allclose(totals - (f_input - f_base), deltas, atol=1e-5)
-    assert np.abs(deltas).max() < 0.05 * max(np.abs(f_input - f_base).max(), 1e-3) + 1e-4
-    # Padding and special tokens carry no attribution.
-    assert (attributions[special.numpy() | ~mask.bool().numpy()] == 0).all()
+        f_input = explained.forward(batch.inputs, *batch.extra).numpy()
+        f_base = explained.forward(batch.baselines, *batch.extra).numpy()
+    assert np.allclose(positions.sum(axis=1) - (f_input - f_base), deltas, atol=1e-5)
+    assert (positions[outside.numpy()] == 0).all()
 
 
-def test_integration_steps_must_be_at_least_two() -> None:
+def test_principal_reasons_are_at_most_four_push_toward_denial_and_skip_sensitive_fields() -> None:
+    attributions = np.array([-0.3, 0.2, -0.1, -0.5, -0.0005, -0.2, -0.05, -0.4])
+    found = principal_reasons(attributions, sensitive=[3], min_contribution=0.001)
+    assert found.reasons == (7, 0, 5, 2)
+    assert found.contributions == (-0.4, -0.3, -0.2, -0.1)
+    assert found.sensitive == (3,)
+    assert principal_reasons(np.array([0.1, 0.2]), sensitive=[]).reasons == ()
+    # A sensitive field outside the top four is not flagged.
+    assert principal_reasons(attributions, sensitive=[6], max_reasons=2).sensitive == ()
+
+
+def test_reference_applicant_follows_regulation_b() -> None:
+    frame = pd.DataFrame({"amount": [100, 200, 300, 400, 1000], "history": ["bad", "good", "good", "ok", "ok"]})
+    scores = np.array([0.1, 0.55, 0.6, 0.9, 0.95])
+    approved = reference_applicant(frame, scores, threshold=0.5, basis="approved", band=0.2)
+    assert approved.record == {"amount": 475, "history": "good"} and approved.rows == 4  # tie good/ok: by name
+    near = reference_applicant(frame, scores, threshold=0.5, basis="threshold", band=0.5)
+    assert near.record == {"amount": 250, "history": "good"} and near.rows == 2
+    nobody = reference_applicant(frame, scores, threshold=0.99, basis="approved", band=0.2)
+    assert nobody.rows == 5 and "no applicant was approved" in nobody.describe()
+
+
+def test_reason_map_keys_must_be_non_sensitive_model_fields() -> None:
+    plan = AuditPlan(
+        attributes={"sex": ["f", "m"]},
+        private=False,
+        fields=("credit_history", "personal_status_and_sex"),
+        sensitive_fields=("personal_status_and_sex",),
+    )
+    params = ExplanationsParams(reasons={"credit_histroy": "x", "personal_status_and_sex": "y", "credit_history": "z"})
+    problems = ExplanationsPlugin().check(params, plan)
+    assert len(problems) == 2
+    assert problems[0].startswith("reasons.credit_histroy: not a field of the model's input")
+    assert problems[1].startswith("reasons.personal_status_and_sex: a sensitive attribute is never given as a reason")
+
+
+def test_at_most_four_reasons_and_two_integration_steps() -> None:
+    with pytest.raises(ValueError, match="max_reasons"):
+        ExplanationsParams(max_reasons=5)
     with pytest.raises(ValueError, match="n_steps"):
         ExplanationsParams(n_steps=1)
-
-
-def test_field_shares_average_over_every_explained_row() -> None:
-    """A field absent from a row counts as zero there, wherever in the sample that row sits."""
-    from fmaudit.plugins.explanations import mean_field_shares
-
-    shares = mean_field_shares([{"a": 1.0}, {"a": 0.5, "b": 0.5}])
-    assert shares == {"a": 0.75, "b": 0.25}
-    assert sum(shares.values()) == 1.0

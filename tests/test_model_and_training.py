@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fmaudit.errors import ModelError
 from fmaudit.model import BUNDLED_MINILM, TextClassifier, load_pretrained, resolve_base_model
-from fmaudit.spec import DataSpec, TrainingSpec
+from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
 from fmaudit.training import _freeze, cache_key
 
 
@@ -94,9 +95,12 @@ def test_zero_layers_trains_the_head_alone(tiny_bert: Path) -> None:
 def test_an_unreadable_cache_entry_counts_as_a_miss(tmp_path: Path) -> None:
     from fmaudit.training import RECORD_FILE, _load_cached
 
-    assert _load_cached(tmp_path / "absent", max_length=32) is None
+    def load(directory: Path) -> Any:
+        raise AssertionError("a miss must not load weights")
+
+    assert _load_cached(tmp_path / "absent", load) is None
     (tmp_path / RECORD_FILE).write_text('{"base_model": "x"')  # cut off mid-write
-    assert _load_cached(tmp_path, max_length=32) is None
+    assert _load_cached(tmp_path, load) is None
 
 
 def test_frozen_layers_train_without_dropout(tiny_bert: Path) -> None:
@@ -128,7 +132,7 @@ def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_pa
     training = TrainingSpec(epochs=1, batch_size=16, max_length=32, train_layers=1, seed=3)
     records = [
         fine_tune(
-            base=str(headless),
+            model_spec=ModelSpec(base=str(headless)),
             base_dir=tmp_path,
             data=data,
             data_spec=data_spec,

@@ -1,21 +1,20 @@
 """Counterfactual flips: does the decision change when only the sensitive attribute changes?
 
-Each test row is serialised again with its sensitive column set to a value
-typical of another group (its most frequent raw value; the median for numeric
-columns) and scored. The share of decisions that flip and the mean score shift
-show whether the model uses the attribute directly, which group rates alone
-cannot (Kusner et al. 2017 motivate the test; this is its observational form).
+Each test row is scored again with its sensitive column set to a value typical
+of another group (its most frequent raw value; the median for numeric columns):
+a text model reads the row serialised again, a tabular model the changed column.
+The share of decisions that flip and the mean score shift show whether the model
+uses the attribute directly, which group rates alone cannot (Kusner et al. 2017
+motivate the test; this is its observational form).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from fmaudit.data import serialise
 
 
 @dataclass(frozen=True)
@@ -74,25 +73,25 @@ def counterfactual_flips(
     groups: pd.Series,
     rows: np.ndarray,
     scores: np.ndarray,
-    template: str,
-    score_texts: Callable[[Sequence[str]], np.ndarray],
+    score_records: Callable[[Sequence[Mapping[str, object]]], np.ndarray],
     target_groups: Sequence[str],
     threshold: float = 0.5,
     examples: int = 3,
 ) -> CounterfactualResult:
-    """Swap ``column`` to each other target group's typical value for every row in ``rows`` and re-score."""
+    """Swap ``column`` to each other target group's typical value for every row in ``rows`` and re-score
+    the changed raw rows with ``score_records``."""
     typical = representative_values(frame[column], groups)
     records = frame.iloc[rows].to_dict("records")
     pairs: list[tuple[int, str, str, object, float]] = []
-    texts: list[str] = []
+    changed: list[dict[str, object]] = []
     for position, (row, record) in enumerate(zip(rows, records, strict=True)):
         own = str(groups.iloc[row])
         for target in target_groups:
             if target == own or target not in typical:
                 continue
-            texts.append(serialise({**record, column: typical[target]}, template).text)
+            changed.append({**record, column: typical[target]})
             pairs.append((int(row), own, target, record[column], float(scores[position])))
-    new_scores = score_texts(texts) if texts else np.zeros(0)
+    new_scores = score_records(changed) if changed else np.zeros(0)
     before = np.array([p[4] for p in pairs])
     shift = new_scores - before
     flipped = (new_scores >= threshold) != (before >= threshold)

@@ -20,7 +20,7 @@ from fmaudit.findings import PluginFindings
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
-    from fmaudit.model import TextClassifier
+    from fmaudit.model import Classifier
     from fmaudit.spec import Spec
     from fmaudit.training import TrainingRecord
 
@@ -41,6 +41,12 @@ class AuditPlan:
     """Whether training uses DP-SGD."""
     intersections: tuple[str, ...] = ()
     """Which of ``attributes`` are intersections of others."""
+    model_kind: str = "text"
+    """The spec's ``model.kind``: 'text' or 'tabular'."""
+    fields: tuple[str, ...] = ()
+    """The columns the model reads (the template's fields), in template order."""
+    sensitive_fields: tuple[str, ...] = ()
+    """Which of ``fields`` hold a sensitive attribute."""
 
     @classmethod
     def placeholder(cls) -> AuditPlan:
@@ -69,7 +75,8 @@ class AuditContext:
 
     spec: Spec
     data: PreparedData
-    model: TextClassifier
+    model: Classifier
+    """Text or tabular; plugins that need text check ``model.kind``."""
     predictions: Predictions
     training: TrainingRecord
     work_dir: Path

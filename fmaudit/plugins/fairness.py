@@ -10,6 +10,7 @@ The four-fifths rule (29 CFR 1607.4(D)) is shown as a screening flag, not a verd
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -416,8 +417,7 @@ def _counterfactuals(
             groups=context.data.sensitive[audit.attribute],
             rows=preds.row_ids[take],
             scores=preds.scores[take],
-            template=spec.template,
-            score_texts=context.model.predict_proba,
+            score_records=functools.partial(context.model.predict_records, template=spec.template),
             target_groups=targets,
             threshold=preds.threshold,
         )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from fmaudit.errors import PluginError
 from fmaudit.findings import Better, Metric, PluginFindings, Table
 from fmaudit.offline import prepare_textattack
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
@@ -146,7 +147,16 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
     def metric_paths(self, params: RobustnessParams, plan: AuditPlan) -> list[str]:
         return [f"robustness.{recipe}.{figure}" for recipe in params.recipes for figure in FIGURES]
 
+    def check(self, params: RobustnessParams, plan: AuditPlan) -> list[str]:
+        if plan.model_kind != "text":
+            return [f"recipes: TextAttack recipes attack text; got model.kind: {plan.model_kind} (remove this audit)"]
+        return []
+
     def run(self, context: AuditContext, params: RobustnessParams) -> PluginFindings:
+        from fmaudit.model import TextClassifier
+
+        if not isinstance(context.model, TextClassifier):
+            raise PluginError(f"robustness: TextAttack attacks text; the audited model is {context.model.kind}")
         prepare_textattack(context.work_dir / "nltk_data")
         preds = context.predictions
         correct = np.flatnonzero(preds.decisions == preds.labels)

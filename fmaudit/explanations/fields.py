@@ -1,0 +1,305 @@
+"""Field-level attributions for text and tabular models, through Captum.
+
+Both kinds of model are seen the same way: a batch of rows as the model reads
+them (token ids, or one-hot / standardised features), the reference applicant
+aligned to them position by position, and for each position the field it belongs
+to. Template text, special tokens and padding belong to no field and are
+identical in input and baseline, so they carry no attribution.
+
+- Integrated Gradients (Sundararajan et al. 2017): on the input embeddings for
+  text (``LayerIntegratedGradients``), on the encoded features for tabular
+  models; per-position attributions are summed per field, so one-hot groups sum
+  back to their column.
+- A perturbation method (``FeatureAblation`` or ``ShapleyValueSampling``) with
+  the fields as feature groups: a field's attribution is the score change when
+  it takes the reference applicant's value.
+
+For text, the reference applicant's value of each field is placed where the
+applicant's value is, truncated or padded with [PAD] to the applicant's token
+count for that field, so input and baseline have the same length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from fmaudit.data import serialise
+
+if TYPE_CHECKING:
+    import torch
+
+    from fmaudit.data import PreparedData
+    from fmaudit.model import Classifier
+
+Perturbation = Literal["feature_ablation", "shapley_value_sampling"]
+SCORING_BATCH = 64
+TEMPLATE_TEXT = "(template text)"
+
+
+def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> str:
+    """The template field whose value holds characters [start, end), else the template's own text."""
+    for field, (lo, hi) in spans.items():
+        if start < hi and end > lo:
+            return field
+    return TEMPLATE_TEXT
+
+
+@dataclass(frozen=True)
+class FieldInputs:
+    """Rows as the model reads them, the reference applicant aligned to them, and each position's field."""
+
+    inputs: torch.Tensor
+    """Token ids (rows x tokens) or encoded features (rows x features)."""
+    baselines: torch.Tensor
+    """The reference applicant, same shape and alignment as ``inputs``."""
+    field_mask: torch.Tensor
+    """Field index of every position; ``len(fields)`` for positions outside any field."""
+    extra: tuple[torch.Tensor, ...]
+    """Further forward arguments (the attention mask for text)."""
+    fields: tuple[str, ...]
+    offsets: np.ndarray | None = None
+    """Text only: each token's character span in its row's text (rows x tokens x 2)."""
+
+
+def subset(batch: FieldInputs, rows: np.ndarray) -> FieldInputs:
+    """The same batch restricted to some of its rows."""
+    import torch
+
+    take = torch.as_tensor(rows, dtype=torch.long)
+    return FieldInputs(
+        inputs=batch.inputs[take],
+        baselines=batch.baselines[take],
+        field_mask=batch.field_mask[take],
+        extra=tuple(tensor[take] for tensor in batch.extra),
+        fields=batch.fields,
+        offsets=None if batch.offsets is None else batch.offsets[rows],
+    )
+
+
+@dataclass(frozen=True)
+class FieldModel:
+    """A classifier seen field by field: how to build its inputs, and P(favourable) from them."""
+
+    forward: Callable[..., torch.Tensor]
+    """P(favourable) from (inputs, *extra); differentiable."""
+    layer: Any
+    """The layer Integrated Gradients attributes at (text: input embeddings); None: the inputs themselves."""
+    parameters: Callable[[], Iterator[torch.Tensor]]
+    build: Callable[[np.ndarray], FieldInputs]
+    """FieldInputs for rows of the prepared data."""
+
+
+def field_model(
+    classifier: Classifier,
+    data: PreparedData,
+    *,
+    fields: Sequence[str],
+    reference: dict[str, object],
+    template: str,
+) -> FieldModel:
+    """The field-level view of a text or tabular classifier against a reference applicant."""
+    from fmaudit.model import TextClassifier
+    from fmaudit.tabular import TabularClassifier
+
+    if isinstance(classifier, TabularClassifier):
+        return _tabular_model(classifier, data, fields=fields, reference=reference)
+    if isinstance(classifier, TextClassifier):
+        return _text_model(classifier, data, fields=fields, reference=reference, template=template)
+    raise TypeError(f"no field-level explanations for a {type(classifier).__name__}")
+
+
+def _tabular_model(
+    classifier: Any, data: PreparedData, *, fields: Sequence[str], reference: dict[str, object]
+) -> FieldModel:
+    import pandas as pd
+    import torch
+
+    columns = classifier.encoder.feature_columns
+    mask_row = torch.tensor([list(fields).index(c) if c in fields else len(fields) for c in columns])
+    baseline_row = classifier.features(pd.DataFrame([reference]))
+
+    def build(rows: np.ndarray) -> FieldInputs:
+        inputs = classifier.features(data.frame.iloc[rows])
+        return FieldInputs(
+            inputs=inputs,
+            baselines=baseline_row.expand_as(inputs).clone(),
+            field_mask=mask_row.expand_as(inputs).clone(),
+            extra=(),
+            fields=tuple(fields),
+        )
+
+    return FieldModel(
+        forward=classifier.favourable_probability,
+        layer=None,
+        parameters=classifier.model.parameters,
+        build=build,
+    )
+
+
+def _text_model(
+    classifier: Any,
+    data: PreparedData,
+    *,
+    fields: Sequence[str],
+    reference: dict[str, object],
+    template: str,
+) -> FieldModel:
+    import torch
+
+    model, tokenizer = classifier.model, classifier.tokenizer
+    index = {field: k for k, field in enumerate(fields)}
+    outside = len(fields)
+    ref = serialise(reference, template)
+    ref_encoded = tokenizer(ref.text, truncation=True, max_length=classifier.max_length, return_offsets_mapping=True)
+    special_ids = set(tokenizer.all_special_ids)
+    ref_tokens: dict[str, list[int]] = {field: [] for field in fields}
+    for token, (start, end) in zip(ref_encoded["input_ids"], ref_encoded["offset_mapping"], strict=True):
+        field = field_of_token(start, end, ref.spans) if token not in special_ids and end > start else None
+        if field in ref_tokens:
+            ref_tokens[field].append(token)
+
+    def build(rows: np.ndarray) -> FieldInputs:
+        encoded = tokenizer(
+            [data.texts[i] for i in rows],
+            truncation=True,
+            max_length=classifier.max_length,
+            padding="longest",
+            return_tensors="pt",
+            return_offsets_mapping=True,
+        )
+        ids, offsets = encoded["input_ids"], encoded["offset_mapping"].numpy()
+        special = torch.isin(ids, torch.tensor(sorted(special_ids))).numpy()
+        baselines = ids.clone()
+        field_mask = torch.full_like(ids, outside)
+        for k, row in enumerate(rows):
+            positions: dict[str, list[int]] = {}
+            for j in range(ids.shape[1]):
+                start, end = offsets[k, j]
+                if special[k, j] or end <= start:
+                    continue
+                field = field_of_token(int(start), int(end), data.spans[row])
+                if field in index:
+                    positions.setdefault(field, []).append(j)
+            for field, where in positions.items():
+                field_mask[k, where] = index[field]
+                replacement = (ref_tokens[field] + [tokenizer.pad_token_id] * len(where))[: len(where)]
+                baselines[k, where] = torch.tensor(replacement)
+        return FieldInputs(
+            inputs=ids,
+            baselines=baselines,
+            field_mask=field_mask,
+            extra=(encoded["attention_mask"],),
+            fields=tuple(fields),
+            offsets=offsets,
+        )
+
+    def forward(ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(model(input_ids=ids, attention_mask=attention_mask).logits, dim=-1)[:, 1]
+
+    return FieldModel(forward=forward, layer=model.get_input_embeddings(), parameters=model.parameters, build=build)
+
+
+@contextlib.contextmanager
+def no_parameter_gradients(explained: FieldModel) -> Iterator[None]:
+    """Attributions need gradients with respect to the inputs only: skipping the weights' gradients saves
+    a large part of every backward pass."""
+    params = list(explained.parameters())
+    previous = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, previous, strict=True):
+            p.requires_grad_(flag)
+
+
+def integrated_gradients(
+    explained: FieldModel, batch: FieldInputs, *, n_steps: int, internal_batch_size: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """IG attributions of P(favourable) per position (rows x positions) and Captum's convergence deltas."""
+    from captum.attr import IntegratedGradients, LayerIntegratedGradients
+
+    method: Any = (
+        IntegratedGradients(explained.forward)
+        if explained.layer is None
+        else LayerIntegratedGradients(explained.forward, explained.layer)
+    )
+    with no_parameter_gradients(explained):
+        attributions, delta = method.attribute(
+            inputs=batch.inputs,
+            baselines=batch.baselines,
+            additional_forward_args=batch.extra or None,
+            n_steps=n_steps,
+            # Captum needs at least one interpolation step of every row per forward pass.
+            internal_batch_size=None if internal_batch_size is None else max(internal_batch_size, len(batch.inputs)),
+            return_convergence_delta=True,
+        )
+    attributions = attributions.detach()
+    if explained.layer is not None:
+        attributions = attributions.sum(dim=-1)
+    return attributions.numpy().astype(np.float64), delta.detach().numpy().astype(np.float64)
+
+
+def perturbation_attributions(
+    explained: FieldModel, batch: FieldInputs, *, method: Perturbation, shapley_samples: int, seed: int
+) -> np.ndarray:
+    """Field attributions (rows x fields) by ablating each field to the reference applicant's value
+    (FeatureAblation) or by sampled Shapley values over the fields."""
+    import torch
+    from captum.attr import FeatureAblation, ShapleyValueSampling
+
+    n_fields = len(batch.fields)
+    kwargs: dict[str, Any] = {
+        "inputs": batch.inputs,
+        "baselines": batch.baselines,
+        "additional_forward_args": batch.extra or None,
+        "feature_mask": batch.field_mask,
+        "perturbations_per_eval": max(1, SCORING_BATCH // len(batch.inputs)),
+    }
+    with torch.inference_mode():
+        if method == "feature_ablation":
+            per_position = FeatureAblation(explained.forward).attribute(**kwargs)
+        else:
+            torch.manual_seed(seed)  # ShapleyValueSampling draws its permutations from torch's global RNG
+            per_position = ShapleyValueSampling(explained.forward).attribute(n_samples=shapley_samples, **kwargs)
+    return per_field(per_position.numpy().astype(np.float64), batch.field_mask.numpy(), n_fields, reduce="mean")
+
+
+def per_field(
+    per_position: np.ndarray, field_mask: np.ndarray, n_fields: int, *, reduce: Literal["sum", "mean"]
+) -> np.ndarray:
+    """Rows x fields from rows x positions: summed (gradient methods: one-hot groups sum back to their column)
+    or averaged (perturbation methods give every position of a group the group's attribution)."""
+    rows = np.repeat(np.arange(len(per_position)), per_position.shape[1])
+    flat_fields = field_mask.reshape(-1)
+    totals = np.zeros((len(per_position), n_fields + 1))
+    np.add.at(totals, (rows, flat_fields), per_position.reshape(-1))
+    if reduce == "mean":
+        counts = np.zeros_like(totals)
+        np.add.at(counts, (rows, flat_fields), 1.0)
+        totals = np.divide(totals, counts, out=np.zeros_like(totals), where=counts > 0)
+    return totals[:, :n_fields]
+
+
+def scores_with_fields(explained: FieldModel, batch: FieldInputs, rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """P(favourable) of batch row ``rows[i]`` with only the fields where ``keep[i]`` is true taken from the
+    applicant, the others from the reference applicant (the primitive of every deletion check)."""
+    import torch
+
+    keep_all = torch.as_tensor(np.concatenate([keep, np.ones((len(keep), 1), dtype=bool)], axis=1))
+    scores = []
+    with torch.inference_mode():
+        for start in range(0, len(rows), SCORING_BATCH):
+            chosen = torch.as_tensor(rows[start : start + SCORING_BATCH])
+            masks = batch.field_mask[chosen]
+            kept = torch.gather(keep_all[start : start + SCORING_BATCH], 1, masks)
+            inputs = torch.where(kept, batch.inputs[chosen], batch.baselines[chosen])
+            extra = tuple(tensor[chosen] for tensor in batch.extra)
+            scores.append(explained.forward(inputs, *extra).numpy().astype(np.float64))
+    return np.concatenate(scores) if scores else np.zeros(0)
