@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 4
 """Bump when the training code changes what a given key would produce."""
 RECORD_FILE = "training.json"
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")

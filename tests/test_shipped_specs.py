@@ -12,7 +12,7 @@ from fmaudit.training import cache_key
 AUDITS = Path(__file__).resolve().parent.parent / "audits"
 
 
-@pytest.mark.parametrize("name", ["credit.yaml", "credit-nodp.yaml", "credit-failing-gate.yaml"])
+@pytest.mark.parametrize("name", ["credit.yaml", "credit-nodp.yaml", "credit-failing-gate.yaml", "credit-tabular.yaml"])
 def test_shipped_spec_is_valid(name: str) -> None:
     the_plan = plan(AUDITS / name)
     assert the_plan.gates, "every shipped spec demonstrates gates"
