@@ -394,7 +394,7 @@ def _findings(
             if flagged
             else ""
         )
-        + f"Reason codes for {n_notices} adverse decisions "
+        + f"Reason codes for {n_notices} adverse decision{'' if n_notices == 1 else 's'} "
         + (f"(coverage {coverage:.0%}; most frequent reason: '{top_reason}'). " if coverage is not None else ". ")
         + f"Integrated Gradients ({params.n_steps} steps) and {METHOD_TITLES[methods[1]].lower()} against "
         f"{reference.describe()}; sensitive fields carry {sensitive_share:.1%} of IG attribution; "
