@@ -6,7 +6,7 @@ model's weights still requiring gradients). fmaudit: rows attributed together, i
 same reference-applicant baseline; the script prints rows/second for each, the speed-up, and the largest
 difference between the two sets of token attributions (they must agree to 1e-5).
 
-Run: .venv/bin/python bench/explanations_speed.py [--rows 200] [--chunk 4] [--internal-batch-size 100]
+Run: .venv/bin/python bench/explanations_speed.py [--rows 200] [--chunk 2] [--internal-batch-size 50]
 (trains and caches the demo model first if it is not cached yet).
 """
 
@@ -25,8 +25,8 @@ N_STEPS = 50
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200)
-    parser.add_argument("--chunk", type=int, default=4, help="rows attributed together by fmaudit")
-    parser.add_argument("--internal-batch-size", type=int, default=100, help="interpolation steps per forward pass")
+    parser.add_argument("--chunk", type=int, default=2, help="rows attributed together by fmaudit")
+    parser.add_argument("--internal-batch-size", type=int, default=50, help="interpolation steps per forward pass")
     args = parser.parse_args()
 
     from captum.attr import LayerIntegratedGradients
