@@ -79,7 +79,10 @@ class BarChart:
 
 @dataclass(frozen=True)
 class LineChart:
-    """Curves over a shared x axis (e.g. the score as more fields are deleted), one series per name."""
+    """Curves over a shared x axis (score as fields are deleted, ROC curves, a figure against epsilon).
+
+    On a log axis, values below ``x_min`` are drawn at that floor (e.g. FPR = 0 on a log-FPR ROC curve).
+    """
 
     title: str
     x_label: str
@@ -87,6 +90,14 @@ class LineChart:
     series: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...]
     """(name, xs, ys) per curve."""
     log_x: bool = False
+    x_min: float | None = None
+    x_max: float | None = None
+    y_min: float | None = None
+    y_max: float | None = None
+    dashed: tuple[str, ...] = ()
+    """Names of the series drawn dashed (references, baselines)."""
+    diagonal: bool = False
+    """Draw y = x (the chance line of a ROC curve)."""
     note: str = ""
 
 

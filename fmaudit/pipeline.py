@@ -16,16 +16,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fmaudit.data import INTERSECTION_JOIN, PreparedData, intersection_name, prepare, template_fields
 from fmaudit.errors import ExitCode, PluginError, SpecError
 from fmaudit.findings import Findings, PluginFindings
 from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
-from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, Predictions
+from fmaudit.plugins.base import (
+    AuditContext,
+    AuditPlan,
+    AuditPlugin,
+    ComparedModel,
+    MembershipInputs,
+    MembershipRequest,
+    Predictions,
+)
 from fmaudit.plugins.registry import lookup_plugin
 from fmaudit.provenance import Provenance, sha256_file, sha256_json
 from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 
 if TYPE_CHECKING:
+    from fmaudit.membership import MembershipSets
     from fmaudit.model import Classifier
     from fmaudit.training import TrainingRecord
 
@@ -52,6 +63,15 @@ class Plan:
     metric_paths: dict[str, list[str]]
     gates: list[Gate]
 
+    @property
+    def membership_request(self) -> MembershipRequest | None:
+        """What the first plugin asking for membership-inference inputs needs (only the privacy plugin does)."""
+        for name, plugin in self.plugins.items():
+            request = plugin.membership_request(self.loaded.plugin_params[name], self.audit_plan)
+            if request is not None:
+                return request
+        return None
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -71,10 +91,10 @@ def plan(spec_path: str | Path) -> Plan:
     data = prepare(spec.data, base_dir=loaded.base_dir)
     privacy = spec.training.privacy
     n_train = data.n_train
-    if privacy is not None and privacy.delta >= 1 / n_train:
+    if privacy is not None and privacy.delta >= 1 / n_train and not privacy.allow_large_delta:
         raise SpecError(
             f"{loaded.path}: training.privacy.delta: must be below 1/N = {1 / n_train:.2e} "
-            f"for N = {n_train} training rows; got {privacy.delta:g}"
+            f"for N = {n_train} training rows (or set allow_large_delta: true); got {privacy.delta:g}"
         )
     attributes = {name: sorted(data.sensitive[name].unique()) for name in spec.data.sensitive}
     # Every combination of an intersection, including those with no rows: an empty cell is a finding too.
@@ -93,6 +113,8 @@ def plan(spec_path: str | Path) -> Plan:
         model_kind=spec.model.kind,
         fields=fields,
         sensitive_fields=tuple(f for f in fields if f in sensitive_columns),
+        twin=privacy is not None and privacy.compare,
+        sweep=tuple(e for e in privacy.sweep if e != privacy.target_epsilon) if privacy is not None else (),
     )
     plugins = {name: lookup_plugin(name) for name in spec.audits}
     problems = [
@@ -139,13 +161,9 @@ def run(
     progress(
         f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
     )
-    classifier, record = train(the_plan, spec.training, cache_dir=cache_dir, show_progress=show_progress_bars)
-    progress(
-        f"model: {'loaded from cache' if record.from_cache else f'trained in {record.seconds:.0f} s'} "
-        f"({record.cache_key[:12]})" + (f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else "")
-    )
-    predictions = score_test_split(the_plan, classifier, show_progress=show_progress_bars)
-    context = AuditContext(
+    models = ModelTrainer(the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars)
+    classifier, record, predictions = models.train_and_score("model", spec.training)
+    base_context = AuditContext(
         spec=spec,
         data=data,
         model=classifier,
@@ -156,6 +174,28 @@ def run(
         plan=the_plan.audit_plan,
         say=progress,
     )
+    compared = []
+    privacy = spec.training.privacy
+    if the_plan.audit_plan.twin:
+        twin_training = spec.training.model_copy(update={"privacy": None})
+        twin, twin_record, twin_predictions = models.train_and_score("twin (no DP)", twin_training)
+        progress("audit: the non-private twin")
+        twin_context = replace(
+            base_context,
+            model=twin,
+            predictions=twin_predictions,
+            training=twin_record,
+            membership=models.membership_inputs(twin_training),
+        )
+        twin_findings = audit(the_plan, twin_context, progress=progress)
+        compared.append(ComparedModel("twin", "no-DP twin", twin, twin_record, twin_predictions, twin_findings))
+    for epsilon in the_plan.audit_plan.sweep:
+        assert privacy is not None  # a sweep is planned only under DP
+        point = spec.training.model_copy(update={"privacy": privacy.model_copy(update={"target_epsilon": epsilon})})
+        label = f"target ε = {epsilon:g}"
+        sweep_model, sweep_record, sweep_predictions = models.train_and_score(f"sweep {label}", point)
+        compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
+    context = replace(base_context, membership=models.membership_inputs(spec.training), compared=tuple(compared))
     findings = audit(the_plan, context, progress=progress)
     gate_results = evaluate(the_plan.gates, findings.metrics())
 
@@ -184,14 +224,71 @@ def run(
         gate_results=gate_results,
         provenance=provenance,
         seconds=time.perf_counter() - started,
+        compared=tuple(compared),
     )
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
 
 
+class ModelTrainer:
+    """Trains (or loads from the cache) every model one run audits, and the reference models its
+    membership-inference test needs; scores each on the test split once."""
+
+    def __init__(self, the_plan: Plan, *, cache_dir: Path, progress: Progress, show_progress: bool) -> None:
+        self.plan = the_plan
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self.show_progress = show_progress
+        self.request = the_plan.membership_request
+        self._sets: MembershipSets | None = None
+
+    def train_and_score(self, label: str, training: TrainingSpec) -> tuple[Classifier, TrainingRecord, Predictions]:
+        classifier, record = self._train(label, training)
+        return classifier, record, score_test_split(self.plan, classifier, show_progress=self.show_progress)
+
+    def membership_inputs(self, training: TrainingSpec) -> MembershipInputs | None:
+        """Members and non-members, and (if asked) a reference model trained like ``training`` without them."""
+        if self.request is None:
+            return None
+        sets = self.sets
+        if not self.request.reference_model:
+            return MembershipInputs(sets=sets)
+        label = "reference model" + (" (DP)" if training.privacy else " (no DP)")
+        reference, record = self._train(label, training, rows=sets.reference_rows)
+        return MembershipInputs(sets=sets, reference=reference, reference_training=record)
+
+    @property
+    def sets(self) -> MembershipSets:
+        """The run's one draw of members and non-members, shared by every model it audits."""
+        from fmaudit.membership import draw_sets
+
+        assert self.request is not None
+        if self._sets is None:
+            data = self.plan.data
+            self._sets = draw_sets(data.train_idx, data.test_idx, size=self.request.size, seed=self.request.seed)
+        return self._sets
+
+    def _train(
+        self, label: str, training: TrainingSpec, rows: np.ndarray | None = None
+    ) -> tuple[Classifier, TrainingRecord]:
+        classifier, record = train(
+            self.plan, training, cache_dir=self.cache_dir, rows=rows, show_progress=self.show_progress
+        )
+        how = "loaded from cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
+        epsilon = f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else ""
+        self.progress(f"{label}: {how} on {record.training_rows} rows ({record.cache_key[:12]}){epsilon}")
+        return classifier, record
+
+
 def train(
-    the_plan: Plan, training: TrainingSpec, *, cache_dir: Path, show_progress: bool = True
+    the_plan: Plan,
+    training: TrainingSpec,
+    *,
+    cache_dir: Path,
+    rows: np.ndarray | None = None,
+    show_progress: bool = True,
 ) -> tuple[Classifier, TrainingRecord]:
-    """Runner stage: the planned model (text or tabular) trained with ``training`` settings (cached by content)."""
+    """Runner stage: the planned model (text or tabular) trained with ``training`` settings (cached by content),
+    on the split's training rows or on ``rows`` among them."""
     from fmaudit.training import fine_tune
 
     spec = the_plan.loaded.spec
@@ -203,6 +300,7 @@ def train(
         data_sha256=the_plan.data_sha256,
         training=training,
         cache_dir=cache_dir / "models",
+        rows=rows,
         show_progress=show_progress,
     )
 
@@ -218,12 +316,15 @@ def score_test_split(the_plan: Plan, classifier: Classifier, *, show_progress: b
 
 
 def audit(the_plan: Plan, context: AuditContext, *, progress: Progress = lambda message: None) -> Findings:
-    """Run every planned plugin on one model's context, holding each to its contract."""
-    sections = []
-    for name, plugin in the_plan.plugins.items():
+    """Run every planned plugin on one model's context, holding each to its contract; plugins that read
+    other plugins' findings run last and see what ran before them."""
+    sections: list[PluginFindings] = []
+    order = sorted(the_plan.plugins.items(), key=lambda item: item[1].reads_findings)
+    for name, plugin in order:
         progress(f"audit: {name} ...")
         began = time.perf_counter()
-        section = plugin.run(context, the_plan.loaded.plugin_params[name])
+        seen = replace(context, findings=Findings(sections=tuple(sections)))
+        section = plugin.run(seen, the_plan.loaded.plugin_params[name])
         section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
         progress(f"audit: {name} done in {section.seconds:.1f} s")
         sections.append(section)

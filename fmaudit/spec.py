@@ -131,10 +131,34 @@ class PrivacySpec(StrictModel):
     """DP-SGD through Opacus, calibrated to reach a target (epsilon, delta)."""
 
     target_epsilon: float = Field(gt=0)
-    delta: float = Field(gt=0, lt=1)
+    delta: float = Field(gt=0, lt=1, description="must be below 1/N (N training rows) unless allow_large_delta")
+    allow_large_delta: bool = Field(
+        False, description="accept delta >= 1/N, which permits releasing a whole training example; experiments only"
+    )
     max_grad_norm: float = Field(1.0, gt=0)
     accountant: Literal["prv", "rdp", "gdp"] = "prv"
-    secure_mode: bool = False
+    secure_mode: bool = Field(False, description="cryptographically secure noise (torchcsprng); for production runs")
+    max_physical_batch_size: int = Field(
+        32,
+        ge=1,
+        description="rows per forward/backward pass (Opacus BatchMemoryManager); the logical batch is unchanged",
+    )
+    grad_sample_mode: Literal["hooks", "ghost"] = Field(
+        "hooks", description="'ghost' clips per-example gradients without materialising them (less memory)"
+    )
+    compare: bool = Field(
+        True, description="also train and audit the non-private twin: same data, split, seed, settings"
+    )
+    sweep: list[float] = Field(
+        default_factory=list, description="further target epsilons, one model each: the privacy-utility-fairness curve"
+    )
+
+    @field_validator("sweep")
+    @classmethod
+    def _positive_epsilons(cls, epsilons: list[float]) -> list[float]:
+        if any(epsilon <= 0 for epsilon in epsilons) or len(set(epsilons)) != len(epsilons):
+            raise ValueError("must be distinct target epsilons > 0")
+        return sorted(epsilons)
 
 
 class TrainingSpec(StrictModel):

@@ -35,8 +35,10 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 """Bump when the training code changes what a given key would produce."""
+NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
+"""Settings that choose which models a run audits, not what any one model's weights are."""
 RECORD_FILE = "training.json"
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
 
@@ -58,6 +60,8 @@ class PrivacyRecord:
     steps: int
     poisson_sampling: bool
     secure_mode: bool
+    max_physical_batch_size: int
+    grad_sample_mode: str
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class TrainingRecord:
     total_parameters: int
     trained_modules: list[str]
     settings: dict[str, Any]
+    training_rows: int
+    rows_sha256: str
+    """Hash of the training row ids: the split's train rows, or a subset (a membership-inference reference model)."""
     privacy: PrivacyRecord | None = None
     from_cache: bool = False
     notes: list[str] = field(default_factory=list)
@@ -85,7 +92,9 @@ class TrainingRecord:
         return cls(**raw, privacy=PrivacyRecord(**privacy) if privacy else None)
 
 
-def cache_key(*, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, training: TrainingSpec) -> str:
+def cache_key(
+    *, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, training: TrainingSpec, rows_sha256: str = ""
+) -> str:
     """Content hash of everything that determines the fine-tuned weights."""
     return sha256_json(
         {
@@ -93,7 +102,8 @@ def cache_key(*, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, 
             "base": base_model_sha256,
             "data": data_sha256,
             "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
-            "training": training.model_dump(mode="json"),
+            "training": training.model_dump(mode="json", exclude=NOT_IN_CACHE_KEY),
+            **({"rows": rows_sha256} if rows_sha256 else {}),
         }
     )[:32]
 
@@ -167,9 +177,13 @@ def fine_tune(
     data_sha256: str,
     training: TrainingSpec,
     cache_dir: Path,
+    rows: np.ndarray | None = None,
     show_progress: bool = True,
 ) -> tuple[Classifier, TrainingRecord]:
-    """Return the trained classifier (text or tabular), from the cache when an identical run made it before."""
+    """Return the trained classifier (text or tabular), from the cache when an identical run made it before.
+
+    ``rows`` (default: the split's training rows) lets a reference model train on a subset of them.
+    """
     from fmaudit.tabular import TabularClassifier
 
     if model_spec.kind == "tabular":
@@ -182,7 +196,16 @@ def fine_tune(
         model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir)
         origin = Origin(model_spec.base_model, str(model_dir), sha256_dir(model_dir))
         load = functools.partial(TextClassifier.load, max_length=training.max_length)
-    key = cache_key(base_model_sha256=origin.sha256, data_spec=data_spec, data_sha256=data_sha256, training=training)
+    subset = rows is not None
+    rows = np.sort(np.asarray(data.train_idx if rows is None else rows, dtype=np.int64))
+    rows_sha = sha256_json(rows.tolist())
+    key = cache_key(
+        base_model_sha256=origin.sha256,
+        data_spec=data_spec,
+        data_sha256=data_sha256,
+        training=training,
+        rows_sha256=rows_sha if subset else "",
+    )
     hit = _load_cached(cache_dir / key, load)
     if hit is not None:
         return hit
@@ -195,7 +218,7 @@ def fine_tune(
         model, feed, trained_modules, wrap = _tabular_model(model_spec, data, data_spec)
     else:
         model, feed, trained_modules, wrap = _text_model(Path(origin.directory), data, training)
-    model, losses, privacy = _train(model, feed, data=data, training=training, show_progress=show_progress)
+    model, losses, privacy = _train(model, feed, data=data, rows=rows, training=training, show_progress=show_progress)
     classifier = wrap(model)
     record = TrainingRecord(
         base_model=origin.name,
@@ -209,6 +232,8 @@ def fine_tune(
         total_parameters=sum(p.numel() for p in model.parameters()),
         trained_modules=trained_modules,
         settings=training.model_dump(mode="json"),
+        training_rows=len(rows),
+        rows_sha256=rows_sha,
         privacy=privacy,
     )
     return classifier, _store(classifier, record, cache_dir / key)
@@ -346,6 +371,7 @@ def _train(
     feed: Feed,
     *,
     data: PreparedData,
+    rows: np.ndarray,
     training: TrainingSpec,
     show_progress: bool,
 ) -> tuple[Any, list[float], PrivacyRecord | None]:
@@ -355,46 +381,54 @@ def _train(
     from tqdm.auto import tqdm
 
     torch.manual_seed(training.seed)
-    labels = torch.as_tensor(data.labels[data.train_idx], dtype=torch.long)
+    labels = torch.as_tensor(data.labels[rows], dtype=torch.long)
     class_weights = _class_weights(labels, training)
-    dataset = TensorDataset(*feed.inputs(data.train_idx), labels)
+    dataset = TensorDataset(*feed.inputs(rows), labels)
     loader = DataLoader(
         dataset, batch_size=training.batch_size, shuffle=True, generator=torch.Generator().manual_seed(training.seed)
     )
     model.train()  # from_pretrained returns eval mode, which Opacus refuses
     optimizer = _optimizer(feed.parameter_groups(model, training), training)
+    # Mean of per-example losses, so Opacus's per-sample gradients scale with the batch size as it expects.
+    criterion = torch.nn.CrossEntropyLoss(weight=class_weights, reduction="mean")
     engine = None
     if training.privacy is not None:
-        model, optimizer, loader, engine = _make_private(model, optimizer, loader, training, training.privacy)
+        model, optimizer, criterion, loader, engine = _make_private(
+            model, optimizer, criterion, loader, training, training.privacy
+        )
 
     feed.settle(_unwrapped(model))
     schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
     losses: list[float] = []
     for epoch in range(training.epochs):
         total, count = 0.0, 0
-        bar = tqdm(
-            loader,
-            desc=f"train epoch {epoch + 1}/{training.epochs}",
-            unit="batch",
-            disable=not show_progress,
-            leave=True,
-        )
-        for *inputs, batch_labels in bar:
-            if len(batch_labels) == 0:  # Poisson sampling can draw an empty batch
-                continue
-            # Mean of per-example losses, so Opacus's per-sample gradients scale with the batch size as it expects.
-            logits = feed.logits(model, inputs)
-            loss = torch.nn.functional.cross_entropy(
-                logits, batch_labels, weight=class_weights, reduction="none"
-            ).mean()
-            with _opacus_hook_notice_silenced():
-                loss.backward()
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            total += loss.item() * len(batch_labels)
-            count += len(batch_labels)
-            bar.set_postfix(loss=f"{total / count:.4f}")
+        with _physical_batches(loader, optimizer, training.privacy) as batches:
+            bar = tqdm(
+                batches,
+                desc=f"train epoch {epoch + 1}/{training.epochs}",
+                unit="batch",
+                disable=not show_progress,
+                leave=True,
+            )
+            for *inputs, batch_labels in bar:
+                if len(batch_labels) == 0:  # Poisson sampling can draw an empty batch: a noise-only DP step
+                    _empty_step(optimizer)
+                    schedule.step()
+                    continue
+                try:
+                    loss = _per_example_mean(criterion, feed.logits(model, inputs), batch_labels)
+                    with _opacus_hook_notice_silenced():
+                        loss.backward()
+                except NotImplementedError as exc:  # e.g. tied parameters under ghost clipping
+                    raise ModelError(f"training.privacy: Opacus cannot train this model: {exc}") from exc
+                optimizer.step()
+                # Within a logical batch Opacus only accumulates clipped gradients; the rate follows real steps.
+                if not getattr(optimizer, "_is_last_step_skipped", False):
+                    schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                total += loss.item() * len(batch_labels)
+                count += len(batch_labels)
+                bar.set_postfix(loss=f"{total / count:.4f}")
         losses.append(round(total / max(count, 1), 6))
 
     model = _standard(model)
@@ -448,9 +482,49 @@ def _standard(model: Any) -> Any:
     return model.to_standard_module() if hasattr(model, "to_standard_module") else model
 
 
+def _per_example_mean(criterion: Any, logits: torch.Tensor, labels: torch.Tensor) -> Any:
+    """Mean over the batch of per-example (class-weighted) losses, not PyTorch's weight-normalised mean;
+    Opacus's ghost-clipping criterion takes per-example losses and means them itself."""
+    import torch
+
+    if isinstance(criterion, torch.nn.CrossEntropyLoss):
+        return torch.nn.functional.cross_entropy(logits, labels, weight=criterion.weight, reduction="none").mean()
+    return criterion(logits, labels)
+
+
+@contextlib.contextmanager
+def _physical_batches(loader: Any, optimizer: Any, privacy: PrivacySpec | None) -> Iterator[Any]:
+    """Under DP, Opacus's BatchMemoryManager splits each sampled (logical) batch into physical batches of
+    at most ``max_physical_batch_size`` rows: memory is bounded, the privacy analysis is unchanged."""
+    if privacy is None:
+        yield loader
+        return
+    from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+    with BatchMemoryManager(
+        data_loader=loader, max_physical_batch_size=privacy.max_physical_batch_size, optimizer=optimizer
+    ) as batches:
+        yield batches
+
+
+def _empty_step(optimizer: Any) -> None:
+    """An empty Poisson batch still takes a DP step (noise only, and accounted), as the analysis assumes."""
+    import torch
+
+    params = getattr(optimizer, "params", None)
+    if params is None:  # non-private training never draws an empty batch
+        return
+    for param in params:
+        param.grad_sample = torch.zeros((0, *param.shape))
+        param.grad = torch.zeros_like(param)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def _make_private(
-    model: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec
-) -> tuple[Any, Any, Any, Any]:
+    model: Any, optimizer: Any, criterion: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Wrap model, optimizer, loss and loader for DP-SGD; refuse, naming the layers, what Opacus cannot handle."""
     from opacus import PrivacyEngine
     from opacus.validators import ModuleValidator
 
@@ -458,7 +532,7 @@ def _make_private(
     if errors:
         raise ModelError(
             "training.privacy: Opacus cannot compute per-sample gradients for this model: "
-            + "; ".join(str(error) for error in errors)
+            + "; ".join(_named_refusals(model) or [str(error) for error in errors])
         )
     with _secure_rng_notice_silenced():
         try:
@@ -467,20 +541,38 @@ def _make_private(
             raise ModelError(f"training.privacy.secure_mode: {exc}") from exc
     try:
         with _secure_rng_notice_silenced():
-            wrapped, dp_optimizer, dp_loader = engine.make_private_with_epsilon(
+            made = engine.make_private_with_epsilon(
                 module=model,
                 optimizer=optimizer,
+                criterion=criterion,
                 data_loader=loader,
                 target_epsilon=privacy.target_epsilon,
                 target_delta=privacy.delta,
                 epochs=training.epochs,
                 max_grad_norm=privacy.max_grad_norm,
                 poisson_sampling=True,
-                grad_sample_mode="hooks",
+                grad_sample_mode=privacy.grad_sample_mode,
             )
     except NotImplementedError as exc:
         raise ModelError(f"training.privacy: Opacus cannot wrap this model: {exc}") from exc
-    return wrapped, dp_optimizer, dp_loader, engine
+    if privacy.grad_sample_mode == "ghost":  # ghost clipping also wraps the loss: two backward passes in one
+        wrapped, dp_optimizer, criterion, dp_loader = made
+    else:
+        wrapped, dp_optimizer, dp_loader = made
+    return wrapped, dp_optimizer, criterion, dp_loader, engine
+
+
+def _named_refusals(model: Any) -> list[str]:
+    """Opacus's refusals, each with the name of the trained layer it is about (Opacus's own omit it)."""
+    from opacus.utils.module_utils import trainable_modules
+    from opacus.validators import ModuleValidator
+
+    refusals = []
+    for name, module in trainable_modules(model):
+        check = ModuleValidator.VALIDATORS.get(type(module))
+        for error in check(module) if check is not None else []:
+            refusals.append(f"layer {name} ({type(module).__name__}): {str(error).split('. ')[0]}")
+    return refusals
 
 
 @contextlib.contextmanager
@@ -523,4 +615,6 @@ def _privacy_record(
         steps=steps,
         poisson_sampling=True,
         secure_mode=privacy.secure_mode,
+        max_physical_batch_size=privacy.max_physical_batch_size,
+        grad_sample_mode=privacy.grad_sample_mode,
     )

@@ -67,6 +67,34 @@ def test_delta_must_be_below_one_over_n(spec_dict, write_spec, capsys) -> None: 
     assert "training.privacy.delta: must be below 1/N = 1.43e-03 for N = 700 training rows" in capsys.readouterr().err
 
 
+def test_delta_at_or_above_one_over_n_needs_the_explicit_override(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["training"]["privacy"] = {"target_epsilon": 8, "delta": 0.01, "allow_large_delta": True}
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.OK
+
+
+def test_privacy_gates_are_checked_before_training(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["audits"]["privacy"] = {}
+    spec_dict["gates"] = ["privacy.cost.accuracy_drop <= 0.1"]
+    path = write_spec(spec_dict)
+    assert main(["validate", str(path)]) == ExitCode.INPUT_ERROR  # no DP, so no twin and no cost figures
+    assert "names unknown metric 'privacy.cost.accuracy_drop'" in capsys.readouterr().err
+    spec_dict["training"]["privacy"] = {"target_epsilon": 8, "delta": 1e-5, "sweep": [2]}
+    spec_dict["gates"] = [
+        "privacy.epsilon <= 8",
+        "privacy.mia.auc <= 0.6",
+        "privacy.cost.accuracy_drop <= 0.1",
+        "privacy.cost.sex.demographic_parity_ratio_change <= 0.1",
+        "privacy.sweep.eps_2.roc_auc >= 0.5",
+    ]
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.OK
+
+
+def test_a_sweep_of_non_positive_epsilons_is_refused(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["training"]["privacy"] = {"target_epsilon": 8, "delta": 1e-5, "sweep": [2, 0]}
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert "training.privacy.sweep: must be distinct target epsilons > 0" in capsys.readouterr().err
+
+
 def test_plugins_lists_metric_paths(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["plugins"]) == ExitCode.OK
     out = capsys.readouterr().out

@@ -1,5 +1,6 @@
-"""One real run, end to end, offline: a tiny BERT fine-tuned with DP-SGD on German Credit,
-all five plugins, gates, report. Its figures are recomputed with the libraries that define them.
+"""One real run, end to end, offline: a tiny BERT fine-tuned with DP-SGD on German Credit, its
+non-private twin and the membership-inference reference models, all five plugins, gates, report.
+Its figures are recomputed with the libraries that define them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from fmaudit.cli import main
 from fmaudit.errors import ExitCode
+from fmaudit.model import load_pretrained
 from tests.conftest import GERMAN_CREDIT_SPEC, guard_network
 
 
@@ -79,6 +81,9 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "performance.accuracy >= 0",
         "robustness.DeepWordBugGao2018.skipped == 0",
         "fairness.sex.demographic_parity_ratio.ci_low >= 0",
+        "privacy.mia.auc <= 1",
+        "privacy.cost.accuracy_drop <= 1",
+        "privacy.cost.sex.demographic_parity_ratio_change <= 1",
     ]
     spec.update(changes)
     return spec
@@ -113,14 +118,67 @@ def test_run_passes_its_gates_and_opens_no_socket(first) -> None:  # type: ignor
     run, attempts = first
     assert attempts == []
     assert run.code == ExitCode.OK, run.stdout
-    assert "4 passed, 0 failed" in run.stdout
+    assert "7 passed, 0 failed" in run.stdout
     assert run.findings["verdict"] == "pass"
 
 
 def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
-    assert sorted(p.name for p in run.report_dir.iterdir()) == ["findings.json", "predictions.csv", "report.html"]
+    files = ["findings.json", "predictions.csv", "report.html"]
+    assert sorted(p.name for p in run.report_dir.iterdir()) == [*files, "twin"]
+    assert sorted(p.name for p in (run.report_dir / "twin").iterdir()) == files
     assert [p.name for p in run.report_dir.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_twin_differs_only_by_dp_and_has_its_own_report(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    twin = json.loads((run.report_dir / "twin" / "findings.json").read_text())
+    assert twin["role"] == "twin" and twin["training"]["privacy"] is None
+    settings = dict(run.findings["training"]["settings"], privacy=None)
+    assert twin["training"]["settings"] == settings
+    assert twin["metrics"]["privacy"]["dp"]["value"] == 0.0
+    assert "mia" in twin["metrics"]["privacy"] and "cost" not in twin["metrics"]["privacy"]
+    (listed,) = run.findings["compared_models"]
+    assert listed["role"] == "twin" and listed["report"] == "twin/report.html"
+    assert listed["training"]["weights_sha256"] == twin["provenance"]["weights_sha256"]
+    assert 'href="twin/report.html"' in run.html
+
+
+def test_privacy_cost_equals_the_two_prediction_files(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    twin = pd.read_csv(run.report_dir / "twin" / "predictions.csv")
+    twin_findings = json.loads((run.report_dir / "twin" / "findings.json").read_text())
+    dp = run.predictions
+    assert (twin["row_id"] == dp["row_id"]).all()
+    cost = run.findings["metrics"]["privacy"]["cost"]
+    assert cost["accuracy_drop"]["value"] == pytest.approx(
+        accuracy_score(twin["label"], twin["decision"]) - accuracy_score(dp["label"], dp["decision"])
+    )
+    assert cost["accuracy_drop"]["ci_low"] <= cost["accuracy_drop"]["value"] <= cost["accuracy_drop"]["ci_high"]
+    males = dp["sex"] == "male"
+    assert cost["sex"]["groups"]["male"]["accuracy_drop"]["value"] == pytest.approx(
+        accuracy_score(twin["label"][males], twin["decision"][males])
+        - accuracy_score(dp["label"][males], dp["decision"][males])
+    )
+    ratio = "demographic_parity_ratio"
+    assert cost["sex"][f"{ratio}_change"]["value"] == pytest.approx(
+        twin_findings["metrics"]["fairness"]["sex"][ratio]["value"]
+        - run.findings["metrics"]["fairness"]["sex"][ratio]["value"]
+    )
+
+
+def test_membership_inference_runs_both_attacks_on_balanced_sets(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    mia = run.findings["metrics"]["privacy"]["mia"]
+    assert mia["members"]["value"] == 90  # every test row; the other 120 train rows train the reference model
+    assert mia["auc"]["value"] == max(mia["loss"]["auc"]["value"], mia["calibrated"]["auc"]["value"])
+    for attack in ("loss", "calibrated"):
+        figures = mia[attack]
+        assert figures["auc"]["ci_low"] <= figures["auc"]["value"] <= figures["auc"]["ci_high"]
+        assert figures["tpr_at_fpr_0_1pct"]["value"] is None
+        assert figures["tpr_at_fpr_0_1pct"]["note"] == "needs at least 1000 non-members"
+        assert 0 <= figures["epsilon_lower_bound"]["value"] <= run.findings["training"]["privacy"]["epsilon"]
+    assert "Membership-inference ROC (log-scale false-positive rate)" in run.html
 
 
 def test_predictions_csv_has_one_row_per_test_example(first) -> None:  # type: ignore[no-untyped-def]
@@ -244,7 +302,8 @@ def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: igno
 def test_second_run_uses_the_cache_and_a_failing_gate_exits_1(first, tiny_bert: Path, workspace: Path) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
     spec = tiny_spec(tiny_bert, gates=["performance.accuracy >= 0.999", "privacy.epsilon <= 8.01"])
-    spec["audits"] = {"performance": {}, "privacy": {}}
+    spec["training"]["privacy"]["compare"] = False  # which models a run audits is not part of the cache key
+    spec["audits"] = {"performance": {}, "privacy": {"membership": False}}
     path = workspace / "failing.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     code, stdout = run_cli(
@@ -257,3 +316,28 @@ def test_second_run_uses_the_cache_and_a_failing_gate_exits_1(first, tiny_bert: 
     assert second.findings["training"]["from_cache"] is True
     assert second.findings["provenance"]["weights_sha256"] == run.findings["provenance"]["weights_sha256"]
     assert np.allclose(second.predictions["score"], run.predictions["score"])
+    assert not (second.report_dir / "twin").exists() and "mia" not in second.findings["metrics"]["privacy"]
+
+
+def test_dp_on_a_model_opacus_cannot_wrap_exits_2_naming_the_layer_and_writes_no_report(  # type: ignore[no-untyped-def]
+    tiny_bert: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import torch
+
+    from fmaudit import training
+
+    def with_batch_norm(model_dir: Path):  # type: ignore[no-untyped-def]
+        model, tokenizer = load_pretrained(model_dir)
+        model.bert.pooler.activation = torch.nn.Sequential(torch.nn.BatchNorm1d(32), torch.nn.Tanh())
+        return model, tokenizer
+
+    monkeypatch.setattr(training, "load_pretrained", with_batch_norm)
+    path = workspace / "batchnorm.yaml"
+    path.write_text(yaml.safe_dump(tiny_spec(tiny_bert), sort_keys=False))
+    out = workspace / "batchnorm-reports"
+    code, _ = run_cli(["run", str(path), "--out", str(out), "--cache-dir", str(workspace / "bn-cache"), "--quiet"])
+    assert code == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "training.privacy: Opacus cannot compute per-sample gradients for this model" in err
+    assert "BatchNorm" in err and "pooler" in err
+    assert not out.exists()

@@ -83,7 +83,7 @@ def test_opacus_refusal_names_the_layer(tiny_bert: Path, spec_dict) -> None:  # 
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     assert training.privacy is not None
     with pytest.raises(ModelError, match="Opacus cannot compute per-sample gradients.*BatchNorm"):
-        _make_private(model.train(), optimizer, loader, training, training.privacy)
+        _make_private(model.train(), optimizer, torch.nn.CrossEntropyLoss(), loader, training, training.privacy)
 
 
 def test_zero_layers_trains_the_head_alone(tiny_bert: Path) -> None:
@@ -145,3 +145,117 @@ def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_pa
     ]
     assert records[0].weights_sha256 == records[1].weights_sha256
     assert records[0].epoch_losses == records[1].epoch_losses
+
+
+def _train_private(tiny_bert: Path, tmp_path: Path, spec_dict, **privacy) -> object:  # type: ignore[no-untyped-def]
+    from fmaudit.data import prepare
+    from fmaudit.training import fine_tune
+
+    spec_dict["data"]["max_rows"] = 80
+    data_spec = DataSpec.model_validate(spec_dict["data"])
+    training = TrainingSpec.model_validate(
+        {
+            "epochs": 2,
+            "batch_size": 16,
+            "max_length": 32,
+            "train_layers": 1,
+            "privacy": {"target_epsilon": 8, "delta": 1e-3, "accountant": "rdp", **privacy},
+        }
+    )
+    return fine_tune(
+        model_spec=ModelSpec(base=str(tiny_bert)),
+        base_dir=tmp_path,
+        data=prepare(data_spec, base_dir=tmp_path),
+        data_spec=data_spec,
+        data_sha256="d",
+        training=training,
+        cache_dir=tmp_path / "cache",
+        show_progress=False,
+    )[1]
+
+
+def test_physical_batches_keep_the_logical_steps_and_ghost_clipping_matches_per_sample_gradients(  # type: ignore[no-untyped-def]
+    tiny_bert: Path, tmp_path: Path, spec_dict
+) -> None:
+    """BatchMemoryManager splits each sampled batch for memory only: the accountant sees the same steps.
+    Ghost clipping computes the same clipped sum without per-sample gradients: with the same noise, the
+    same training run."""
+    from opacus.accountants import create_accountant
+
+    split = _train_private(tiny_bert, tmp_path, spec_dict, max_physical_batch_size=4)
+    ghost = _train_private(tiny_bert, tmp_path, spec_dict, max_physical_batch_size=4, grad_sample_mode="ghost")
+    for record in (split, ghost):
+        privacy = record.privacy  # type: ignore[attr-defined]
+        assert privacy.steps == 2 * 4  # 2 epochs x ceil(56 train rows / 16): logical batches, not physical ones
+        accountant = create_accountant(mechanism="rdp")
+        accountant.history = [(privacy.noise_multiplier, privacy.sample_rate, privacy.steps)]
+        assert privacy.epsilon == pytest.approx(accountant.get_epsilon(delta=1e-3), rel=1e-6)
+    assert split.privacy.max_physical_batch_size == 4  # type: ignore[attr-defined]
+    assert ghost.privacy.grad_sample_mode == "ghost"  # type: ignore[attr-defined]
+    assert ghost.epoch_losses == pytest.approx(split.epoch_losses, abs=1e-4)  # type: ignore[attr-defined]
+
+
+def test_a_reference_model_trains_on_the_given_rows_under_its_own_cache_key(  # type: ignore[no-untyped-def]
+    tiny_bert: Path, tmp_path: Path, spec_dict
+) -> None:
+    from fmaudit.data import prepare
+    from fmaudit.training import fine_tune
+
+    spec_dict["data"]["max_rows"] = 80
+    data_spec = DataSpec.model_validate(spec_dict["data"])
+    data = prepare(data_spec, base_dir=tmp_path)
+    training = TrainingSpec(epochs=1, batch_size=16, max_length=32, train_layers=0)
+    common = {
+        "model_spec": ModelSpec(base=str(tiny_bert)),
+        "base_dir": tmp_path,
+        "data": data,
+        "data_spec": data_spec,
+        "data_sha256": "d",
+        "training": training,
+        "cache_dir": tmp_path / "cache",
+        "show_progress": False,
+    }
+    full = fine_tune(**common)[1]  # type: ignore[arg-type]
+    half = fine_tune(**common, rows=data.train_idx[::2])[1]  # type: ignore[arg-type]
+    assert full.training_rows == len(data.train_idx) and half.training_rows == len(data.train_idx[::2])
+    assert full.cache_key != half.cache_key and full.rows_sha256 != half.rows_sha256
+
+
+def test_twin_and_sweep_settings_do_not_change_the_cache_key(spec_dict) -> None:  # type: ignore[no-untyped-def]
+    data = DataSpec.model_validate(spec_dict["data"])
+    privacy = {"target_epsilon": 8, "delta": 1e-5}
+
+    def key(**extra: object) -> str:
+        training = TrainingSpec.model_validate({"privacy": {**privacy, **extra}})
+        return cache_key(base_model_sha256="a", data_spec=data, data_sha256="d", training=training)
+
+    assert key() == key(compare=False) == key(sweep=[1, 4])
+    assert key() != key(max_grad_norm=2.0)
+
+
+@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+def test_an_empty_poisson_batch_takes_an_accounted_noise_only_step(mode: str) -> None:
+    """DP-SGD's analysis assumes a noisy step at every sampling round, an empty one included."""
+    import torch
+    from opacus import PrivacyEngine
+
+    from fmaudit.training import _empty_step, _secure_rng_notice_silenced
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    data = torch.utils.data.TensorDataset(torch.randn(20, 4), torch.randint(0, 2, (20,)))
+    with _secure_rng_notice_silenced():
+        engine = PrivacyEngine()
+        made = engine.make_private(
+            module=model,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            data_loader=torch.utils.data.DataLoader(data, batch_size=5),
+            noise_multiplier=1.0,
+            max_grad_norm=1.0,
+            criterion=torch.nn.CrossEntropyLoss(),
+            grad_sample_mode=mode,
+        )
+    before = [p.detach().clone() for p in model.parameters()]
+    _empty_step(made[1])
+    assert engine.accountant.history == [(1.0, 0.25, 1)]
+    assert any(not torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))

@@ -87,3 +87,31 @@ def test_hashes_are_content_hashes(tmp_path: Path) -> None:
     (tmp_path / "a" / "w.bin").write_bytes(b"weights2")
     assert sha256_dir(tmp_path / "a") != first
     assert sha256_json({"b": 1, "a": 2}) == sha256_json({"a": 2, "b": 1})
+
+
+def test_line_chart_geometry_puts_log_axes_in_the_plot_and_clamps_zero_to_the_floor() -> None:
+    from dataclasses import asdict
+
+    from fmaudit.findings import LineChart
+
+    chart = LineChart(
+        title="ROC",
+        x_label="FPR",
+        y_label="TPR",
+        series=(("attack", (0.0, 0.01, 1.0), (0.0, 0.2, 1.0)),),
+        log_x=True,
+        x_min=0.001,
+        x_max=1.0,
+        y_min=0.0,
+        y_max=1.0,
+        diagonal=True,
+    )
+    geometry = report.line_chart_geometry(asdict(chart))
+    left, right = geometry["left"], geometry["plot_right"]
+    points = [tuple(map(float, p.split(","))) for p in geometry["lines"][0]["points"].split()]
+    assert points[0] == (left, geometry["plot_bottom"])  # FPR 0 drawn at the axis floor, not dropped
+    assert points[1][0] == pytest.approx(left + (right - left) / 3)  # 0.01 is one third of 1e-3..1 in log
+    assert points[2] == (right, geometry["top"])
+    assert [label for _, label in geometry["x_axis"]] == ["0.001", "0.01", "0.1", "1"]
+    assert not geometry["lines"][0]["dashed"]
+    assert geometry["diagonal"]

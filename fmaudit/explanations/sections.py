@@ -244,6 +244,7 @@ def _faithfulness_findings(
                 (METHOD_TITLES.get(k, "random order"), xs, tuple(float(v) for v in curves[k]))
                 for k in (*methods, "random")
             ),
+            dashed=(METHOD_TITLES.get("random", "random order"),),
         )
         for kind, curves in (("deletion", deletion), ("insertion", insertion))
     ]

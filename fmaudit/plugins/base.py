@@ -11,15 +11,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from fmaudit.findings import PluginFindings
+from fmaudit.findings import Findings, PluginFindings
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
+    from fmaudit.membership import MembershipSets
     from fmaudit.model import Classifier
     from fmaudit.spec import Spec
     from fmaudit.training import TrainingRecord
@@ -47,11 +48,15 @@ class AuditPlan:
     """The columns the model reads (the template's fields), in template order."""
     sensitive_fields: tuple[str, ...] = ()
     """Which of ``fields`` hold a sensitive attribute."""
+    twin: bool = False
+    """Whether the run also trains and audits the non-private twin of a DP model."""
+    sweep: tuple[float, ...] = ()
+    """Further target epsilons the run trains one model each for."""
 
     @classmethod
     def placeholder(cls) -> AuditPlan:
         """A generic plan for listing metric path patterns without a spec."""
-        return cls(attributes={"<attribute>": ["<group>"]}, private=True)
+        return cls(attributes={"<attribute>": ["<group>"]}, private=True, twin=True)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,39 @@ class Predictions:
     @property
     def decisions(self) -> np.ndarray:
         return (self.scores >= self.threshold).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class MembershipRequest:
+    """A plugin's request for membership-inference inputs, which only the pipeline can provide."""
+
+    size: int
+    """Members (and as many non-members) at most."""
+    seed: int
+    reference_model: bool
+    """Whether to train, per audited model, a reference model that has seen none of the audited rows."""
+
+
+@dataclass(frozen=True)
+class MembershipInputs:
+    """Members, non-members and the reference model trained without any of them (see fmaudit.membership)."""
+
+    sets: MembershipSets
+    reference: Classifier | None = None
+    reference_training: TrainingRecord | None = None
+
+
+@dataclass(frozen=True)
+class ComparedModel:
+    """Another model the run trained for comparison with the audited one, as plugins see it."""
+
+    role: Literal["twin", "sweep"]
+    label: str
+    model: Classifier
+    training: TrainingRecord
+    predictions: Predictions
+    findings: Findings = field(default_factory=Findings)
+    """Its own audit by every plugin (the twin); empty for sweep models, which are only scored."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,12 @@ class AuditContext:
     plan: AuditPlan = field(default_factory=AuditPlan.placeholder)
     say: Callable[[str], None] = field(default=lambda message: None)
     """Where a plugin announces a long step (the console in ``fmaudit run``)."""
+    membership: MembershipInputs | None = None
+    """Set when a plugin asked for it through ``membership_request``."""
+    compared: tuple[ComparedModel, ...] = ()
+    """The non-private twin and sweep models, already audited, when the spec asks for them."""
+    findings: Findings = field(default_factory=Findings)
+    """What the plugins that ran before this one found on this model (plugins with ``reads_findings`` run last)."""
 
 
 P = TypeVar("P", bound=PluginParams)
@@ -97,6 +141,8 @@ class AuditPlugin(ABC, Generic[P]):
     name: ClassVar[str]
     title: ClassVar[str]
     Params: ClassVar[type[PluginParams]] = PluginParams
+    reads_findings: ClassVar[bool] = False
+    """True for plugins that compare other plugins' findings: they run after all the others."""
 
     @abstractmethod
     def metric_paths(self, params: P, plan: AuditPlan) -> list[str]:
@@ -106,6 +152,10 @@ class AuditPlugin(ABC, Generic[P]):
         """Problems with ``params`` that only the plan reveals (e.g. an unknown group name), as
         ``key: expected ...; got ...`` lines relative to the plugin's parameters. None by default."""
         return []
+
+    def membership_request(self, params: P, plan: AuditPlan) -> MembershipRequest | None:
+        """Ask the pipeline for member/non-member rows (and reference models); None by default."""
+        return None
 
     @abstractmethod
     def run(self, context: AuditContext, params: P) -> PluginFindings:
