@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 """Bump when the training code changes what a given key would produce."""
 NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
 """Settings that choose which models a run audits, not what any one model's weights are."""
@@ -160,6 +160,31 @@ class TextFeed:
 
 
 @dataclass(frozen=True)
+class PooledFeed:
+    """Head-only training of a BERT-style classifier: the frozen encoder's pooled output is computed once
+    per row, so every epoch (and every DP step) runs the dropout + linear head alone, not the encoder.
+
+    The same numbers as ``TextFeed`` up to float rounding: frozen layers run in eval mode there too.
+    """
+
+    pooled: dict[int, torch.Tensor]
+
+    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        import torch
+
+        return (torch.stack([self.pooled[int(i)] for i in rows]),)
+
+    def logits(self, model: Any, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return model(inputs[0])  # type: ignore[no-any-return]
+
+    def parameter_groups(self, model: Any, training: TrainingSpec) -> list[dict[str, Any]]:
+        return [{"params": list(model.parameters()), "lr": training.head_learning_rate or training.learning_rate}]
+
+    def settle(self, model: Any) -> None:
+        """Nothing is frozen inside the head."""
+
+
+@dataclass(frozen=True)
 class Origin:
     """Where a model starts from, recorded with it: a pretrained base (text) or an architecture (tabular)."""
 
@@ -215,11 +240,14 @@ def fine_tune(
     torch.manual_seed(training.seed)  # new layers are initialised from torch's global RNG
     started = time.perf_counter()
     if model_spec.kind == "tabular":
-        model, feed, trained_modules, wrap = _tabular_model(model_spec, data, data_spec)
+        built = _tabular_model(model_spec, data, data_spec)
     else:
-        model, feed, trained_modules, wrap = _text_model(Path(origin.directory), data, training)
-    model, losses, privacy = _train(model, feed, data=data, rows=rows, training=training, show_progress=show_progress)
-    classifier = wrap(model)
+        built = _text_model(origin, data, training, cache_dir=cache_dir, show_progress=show_progress)
+    trainee, losses, privacy = _train(
+        built.trainee, built.feed, data=data, rows=rows, training=training, show_progress=show_progress
+    )
+    classifier = built.wrap(trainee)
+    model = built.model
     record = TrainingRecord(
         base_model=origin.name,
         base_model_dir=origin.directory,
@@ -230,7 +258,7 @@ def fine_tune(
         epoch_losses=losses,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         total_parameters=sum(p.numel() for p in model.parameters()),
-        trained_modules=trained_modules,
+        trained_modules=built.trained_modules,
         settings=training.model_dump(mode="json"),
         training_rows=len(rows),
         rows_sha256=rows_sha,
@@ -239,19 +267,70 @@ def fine_tune(
     return classifier, _store(classifier, record, cache_dir / key)
 
 
-Built = tuple[Any, Feed, list[str], Callable[[Any], Classifier]]
-"""A fresh model, its feed, the names of the modules that train, and how to wrap the trained model."""
+@dataclass(frozen=True)
+class Built:
+    """A fresh model, the part of it the loop trains (often all of it) with its feed, the names of the
+    modules that train, and how to wrap the trained model as a classifier."""
+
+    model: Any
+    trainee: Any
+    feed: Feed
+    trained_modules: list[str]
+    wrap: Callable[[Any], Classifier]
 
 
-def _text_model(model_dir: Path, data: PreparedData, training: TrainingSpec) -> Built:
+def _text_model(
+    origin: Origin, data: PreparedData, training: TrainingSpec, *, cache_dir: Path, show_progress: bool
+) -> Built:
     """The pretrained encoder with a new classifier head, frozen as the spec says."""
-    model, tokenizer = load_pretrained(model_dir)
+    model, tokenizer = load_pretrained(Path(origin.directory))
     trained_modules = _freeze(model, training)
+    classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
+    head = _pooled_head(model, training)
+    if head is None:
+        return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier)
+    pooled = _pooled_outputs(classifier, data, origin, cache_dir=cache_dir, show_progress=show_progress)
+    return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier)
 
-    def wrap(trained: Any) -> Classifier:
-        return TextClassifier(trained, tokenizer, max_length=training.max_length)
 
-    return model, TextFeed(tokenizer, data, training), trained_modules, wrap
+def _pooled_head(model: Any, training: TrainingSpec) -> Any:
+    """The dropout + linear head of a BERT-style classifier when nothing below it trains, else None."""
+    import torch
+
+    head_only = training.train_layers == 0 and not training.train_embeddings
+    classifier, dropout = getattr(model, "classifier", None), getattr(model, "dropout", None)
+    bert_style = getattr(model.base_model, "pooler", None) is not None
+    if head_only and bert_style and isinstance(classifier, torch.nn.Linear) and isinstance(dropout, torch.nn.Dropout):
+        return torch.nn.Sequential(dropout, classifier)  # shares the parameters: training it trains the model
+    return None
+
+
+def _pooled_outputs(
+    classifier: TextClassifier, data: PreparedData, origin: Origin, *, cache_dir: Path, show_progress: bool
+) -> dict[int, torch.Tensor]:
+    """The frozen encoder's pooled output for every training row, cached on disk: the DP model, its twin
+    and the reference models of one run (and later runs) share one pass over the encoder."""
+    import torch
+    from tqdm.auto import tqdm
+
+    rows = np.asarray(data.train_idx)
+    key = sha256_json([origin.sha256, classifier.max_length, [data.texts[i] for i in rows]])
+    path = cache_dir / "pooled" / f"{key[:32]}.pt"
+    if path.exists():
+        return dict(torch.load(path))
+    encoder, pooled = classifier.model.base_model.eval(), {}
+    with tqdm(total=len(rows), desc="encode (frozen)", unit="row", disable=not show_progress) as bar:
+        for start in range(0, len(rows), classifier.batch_size):
+            batch = rows[start : start + classifier.batch_size]
+            with torch.no_grad():  # not inference_mode: the head's backward will save these as inputs
+                out = encoder(**classifier.encode([data.texts[i] for i in batch])).pooler_output
+            pooled.update({int(i): vector.clone() for i, vector in zip(batch, out, strict=True)})
+            bar.update(len(batch))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    torch.save(pooled, tmp)
+    tmp.rename(path)
+    return pooled
 
 
 def _tabular_model(model_spec: ModelSpec, data: PreparedData, data_spec: DataSpec) -> Built:
@@ -267,7 +346,7 @@ def _tabular_model(model_spec: ModelSpec, data: PreparedData, data_spec: DataSpe
         return TabularClassifier(trained, encoder, hidden=model_spec.hidden_sizes)
 
     trained = [f"MLP {' → '.join(map(str, widths))} (every layer, from random initialisation)"]
-    return model, TabularFeed(encoder, data), trained, wrap
+    return Built(model, model, TabularFeed(encoder, data), trained, wrap)
 
 
 def _store(classifier: Classifier, record: TrainingRecord, directory: Path) -> TrainingRecord:

@@ -259,3 +259,33 @@ def test_an_empty_poisson_batch_takes_an_accounted_noise_only_step(mode: str) ->
     _empty_step(made[1])
     assert engine.accountant.history == [(1.0, 0.25, 1)]
     assert any(not torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_head_only_training_on_pooled_outputs_matches_training_through_the_encoder(  # type: ignore[no-untyped-def]
+    tiny_bert: Path, tmp_path: Path, spec_dict, private: bool
+) -> None:
+    """The fast path (encoder run once, head trained on its pooled output) learns the same head."""
+    import torch
+
+    from fmaudit.data import prepare
+    from fmaudit.training import Origin, TextFeed, _text_model, _train
+
+    spec_dict["data"]["max_rows"] = 80
+    data = prepare(DataSpec.model_validate(spec_dict["data"]), base_dir=tmp_path)
+    privacy = {"target_epsilon": 8, "delta": 1e-3} if private else None
+    training = TrainingSpec.model_validate(
+        {"epochs": 2, "batch_size": 16, "max_length": 32, "train_layers": 0, "privacy": privacy}
+    )
+    origin = Origin("tiny", str(tiny_bert), "sha")
+    heads = []
+    for fast in (True, False):
+        torch.manual_seed(0)
+        built = _text_model(origin, data, training, cache_dir=tmp_path / "cache", show_progress=False)
+        assert built.trainee is not built.model  # a BERT-style head-only spec takes the fast path
+        model = built.trainee if fast else built.model
+        feed = built.feed if fast else TextFeed(built.wrap(None).tokenizer, data, training)  # type: ignore[attr-defined]
+        _train(model, feed, data=data, rows=data.train_idx, training=training, show_progress=False)
+        heads.append(built.model.classifier.weight.detach().clone())
+    assert not torch.equal(heads[0], torch.zeros_like(heads[0]))
+    torch.testing.assert_close(heads[0], heads[1], atol=1e-5, rtol=1e-4)
