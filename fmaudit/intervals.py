@@ -60,3 +60,11 @@ def percentile_interval(samples: np.ndarray, *, level: float) -> Interval:
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(samples[finite], [tail, 1.0 - tail])
     return Interval(float(low), float(high), undefined)
+
+
+def group_intervals(resampled: dict[str, np.ndarray], *, level: float) -> dict[str, list[Interval]]:
+    """Percentile intervals of per-group statistics resampled as ``(n_boot, groups)``, per statistic and group."""
+    return {
+        name: [percentile_interval(samples[:, g], level=level) for g in range(samples.shape[1])]
+        for name, samples in resampled.items()
+    }

@@ -79,7 +79,7 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
     spec["gates"] = [
         "privacy.epsilon <= 8.01",
         "performance.accuracy >= 0",
-        "robustness.DeepWordBugGao2018.skipped == 0",
+        "robustness.DeepWordBugGao2018.not_attacked == 0",
         "fairness.sex.demographic_parity_ratio.ci_low >= 0",
         "privacy.mia.auc <= 1",
         "privacy.cost.accuracy_drop <= 1",
@@ -246,11 +246,16 @@ def test_reported_epsilon_equals_a_fresh_opacus_accountant(first) -> None:  # ty
 
 def test_robustness_reports_textattack_outcomes_for_every_sample(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
-    figures = run.findings["metrics"]["robustness"]["DeepWordBugGao2018"]
-    assert figures["successful"]["value"] + figures["failed"]["value"] + figures["skipped"]["value"] == 3
-    assert figures["original_accuracy"]["value"] == 1.0
-    if figures["successful"]["value"]:
-        assert figures["attack_success_rate"]["value"] == pytest.approx(figures["successful"]["value"] / 3)
+    tree = run.findings["metrics"]["robustness"]["DeepWordBugGao2018"]
+    figures = {k: v["value"] for k, v in tree.items() if "value" in v}  # the rest are per-group subtrees
+    outcomes = ("successful", "failed", "budget_exhausted", "skipped", "not_attacked")
+    assert sum(figures[k] for k in outcomes) == 3 and figures["not_attacked"] == 0
+    assert figures["original_accuracy"] == pytest.approx(1 - figures["skipped"] / 3, abs=1e-4)
+    attacked = figures["successful"] + figures["failed"] + figures["budget_exhausted"]
+    if attacked:
+        assert figures["attack_success_rate"] == pytest.approx(figures["successful"] / attacked, abs=1e-4)
+    section = next(s for s in run.findings["sections"] if s["plugin"] == "robustness")
+    assert any(t["title"] == "Attack outcomes per sensitive group" for t in section["tables"])
 
 
 def test_explanations_report_fields_reason_codes_and_faithfulness(first) -> None:  # type: ignore[no-untyped-def]

@@ -10,8 +10,11 @@ from fmaudit.model import BUNDLED_MINILM, resolve_base_model
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
-def build_tiny_bert(directory: Path, *, seed: int = 0) -> Path:
-    """Save a 2-layer, 32-wide BERT classifier and MiniLM's tokenizer into ``directory``."""
+def build_tiny_bert(directory: Path, *, seed: int = 0, initializer_range: float = 0.02) -> Path:
+    """Save a 2-layer, 32-wide BERT classifier and MiniLM's tokenizer into ``directory``.
+
+    A larger ``initializer_range`` makes the random model's scores depend on its input (for attacks).
+    """
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -26,6 +29,7 @@ def build_tiny_bert(directory: Path, *, seed: int = 0) -> Path:
         intermediate_size=64,
         max_position_embeddings=256,
         num_labels=2,
+        initializer_range=initializer_range,
     )
     directory.mkdir(parents=True, exist_ok=True)
     BertForSequenceClassification(config).save_pretrained(directory, safe_serialization=True)

@@ -13,7 +13,7 @@ import pandas as pd
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness import group_metrics as gm
 from fmaudit.findings import Estimate, finite
-from fmaudit.intervals import percentile_interval, resample_cell_counts, row_weights
+from fmaudit.intervals import group_intervals, percentile_interval, resample_cell_counts, row_weights
 
 GROUP_FIGURES = (
     "count",
@@ -86,12 +86,10 @@ def audit_attribute(
             for weights in row_weights(len(labels), n_boot=n_boot, rng=rng)
         ]
         resampled.update({figure: np.concatenate([c[figure] for c in chunks]) for figure in gm.SCORE_METRICS})
-        for figure in GROUP_FIGURES:
-            if figure == "count":
-                continue
-            for g, name in enumerate(names):
-                interval = percentile_interval(resampled[figure][:, g], level=confidence)
-                low.loc[name, figure], high.loc[name, figure] = interval.low, interval.high
+        intervals = group_intervals({f: resampled[f] for f in GROUP_FIGURES if f != "count"}, level=confidence)
+        for figure, per_group in intervals.items():
+            low[figure] = np.array([i.low for i in per_group], dtype=np.float64)  # None -> NaN
+            high[figure] = np.array([i.high for i in per_group], dtype=np.float64)
         for name, value in disparity_points.items():
             interval = percentile_interval(
                 gm.disparity(resampled, name, eligible=eligible, reference=reference_index), level=confidence

@@ -1,142 +1,144 @@
-"""Adversarial robustness through TextAttack's own recipes and summary metrics.
+"""Adversarial robustness (EU AI Act Art. 15(5)): offline TextAttack recipes under stated budgets,
+with domain-aware constraints, results per sensitive group, and what the successful attacks changed.
 
-Each recipe attacks a seeded sample of correctly classified test rows under a
-stated query budget. The figures (successful / failed / skipped, accuracy under
-attack, success rate, % words perturbed, queries) are TextAttack's own
-``AttackSuccessRate``, ``WordsPerturbed`` and ``AttackQueries`` metrics.
-Only recipes that run fully offline are offered.
+Each recipe attacks the same seeded sample of test rows (misclassified rows are skipped, as TextAttack
+does) within a query budget per example and an optional wall-clock cap per recipe. Success rate,
+accuracy under attack, % words perturbed and queries are TextAttack's own metrics. By default the
+template's own words, the fact fields (sensitive attributes, numeric columns) and every number are
+protected: changing them makes a different applicant, not an adversarial example.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import math
-import time
-import warnings
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from fmaudit.errors import PluginError
-from fmaudit.findings import Better, Metric, PluginFindings, Table
-from fmaudit.offline import prepare_textattack
+from fmaudit.findings import (
+    Bar,
+    BarChart,
+    Cell,
+    Estimate,
+    Highlight,
+    Metric,
+    PluginFindings,
+    Table,
+    Token,
+    finite,
+    metric_key,
+)
 from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin, PluginParams
+from fmaudit.robustness.figures import FIGURES, GROUP_FIGURES
+from fmaudit.robustness.recipe_spec import BUILTIN_RECIPES, CustomRecipe, Kind
 
 if TYPE_CHECKING:
-    from fmaudit.model import TextClassifier
+    from fmaudit.robustness.outcomes import Flip, GroupRates
+    from fmaudit.robustness.runner import AttackRun
+    from fmaudit.robustness.workers import Outcome
 
-Recipe = Literal["DeepWordBugGao2018", "Pruthi2019", "InputReductionFeng2018"]
-DEFAULT_RECIPES: tuple[Recipe, ...] = ("DeepWordBugGao2018", "Pruthi2019")
-FIGURES: dict[str, tuple[str, Better]] = {
-    "attack_success_rate": ("Attack success rate", "lower"),
-    "accuracy_under_attack": ("Accuracy under attack", "higher"),
-    "original_accuracy": ("Original accuracy", "higher"),
-    "successful": ("Successful attacks", "lower"),
-    "failed": ("Failed attacks", "none"),
-    "skipped": ("Skipped attacks", "none"),
-    "avg_words_perturbed_pct": ("Average % words perturbed", "none"),
-    "avg_queries": ("Average queries", "none"),
+DEFAULT_RECIPES = ("DeepWordBugGao2018", "Pruthi2019")
+READING: dict[Kind, str] = {
+    "typo": "Typo sensitivity only: misspelt words, not a different applicant and not a realistic evasion of a "
+    "credit form. A high rate says the model breaks on noisy input.",
+    "word substitution": "Meant to preserve the application's meaning (word swaps outside protected fields, "
+    "WordNet antonyms rejected): each success is a candidate adversarial example. Read the examples: WordNet "
+    "senses and GloVe neighbours are not always synonyms.",
 }
 
 
-class RobustnessParams(PluginParams):
-    recipes: list[Recipe] = Field(default_factory=lambda: list(DEFAULT_RECIPES), min_length=1)
-    samples: int = Field(10, ge=1, description="correctly classified test rows attacked per recipe")
-    query_budget: int = Field(500, ge=1, description="model queries allowed per example")
-    seed: int = 0
-    examples: int = Field(3, ge=0, description="successful perturbations shown in the report")
+RECIPE_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("rejections", "Candidate perturbations rejected by constraints", ("Recipe", "Constraint", "Candidates rejected")),
+    (
+        "groups",
+        "Attack outcomes per sensitive group",
+        (
+            "Recipe",
+            "Attribute",
+            "Group",
+            "Rows",
+            "Attacked",
+            "Succeeded",
+            "Attack success rate",
+            "Accuracy under attack",
+        ),
+    ),
+    (
+        "fields",
+        "Most perturbed fields in successful attacks",
+        ("Recipe", "Field", "Successful attacks touching it", "Words changed"),
+    ),
+    (
+        "words",
+        "Most perturbed words in successful attacks",
+        ("Recipe", "Word", "Field", "Times changed", "Replaced by"),
+    ),
+    (
+        "examples",
+        "Successful attacks",
+        ("Recipe", "Row", "Fields touched", "Changes", "P(favourable) before", "after", "Change"),
+    ),
+)
+"""Tables assembled from every recipe's rows: (RecipeReport attribute, title, columns)."""
 
 
-def make_model_wrapper(classifier: TextClassifier) -> Any:
-    """A TextAttack ModelWrapper over our classifier, padding each batch to its longest text.
+class DomainConstraints(PluginParams):
+    """What an attack may not change: a perturbation that changes the facts is a different applicant."""
 
-    TextAttack's stock HuggingFaceModelWrapper pads every query to model_max_length,
-    which costs an order of magnitude on CPU.
-    """
-    from textattack.models.wrappers import ModelWrapper
-
-    class DynamicPaddingWrapper(ModelWrapper):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.model = classifier.model
-
-        def __call__(self, text_input_list: Sequence[str]) -> np.ndarray:
-            import torch
-
-            return torch.softmax(classifier.logits(list(text_input_list)), dim=-1).numpy()
-
-    return DynamicPaddingWrapper()
-
-
-@contextlib.contextmanager
-def _quiet_textattack(*, progress_bar: bool = True) -> Iterator[None]:
-    """TextAttack prints the attack's description to stdout even when silent, draws its progress bar on
-    stderr whatever it is told, and its closing summary averages word-level changes with numpy, which
-    warns when no success changed a whole word."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-        if not progress_bar:
-            stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
-
-
-def run_recipe(
-    recipe: str, wrapper: Any, dataset: list[tuple[str, int]], params: RobustnessParams, *, progress_bar: bool = True
-) -> list[Any]:
-    """Attack every example with one TextAttack recipe; return TextAttack's AttackResults."""
-    import textattack
-    from textattack import attack_recipes
-    from textattack.shared.utils import logger as textattack_logger
-
-    previous = textattack_logger.level
-    textattack_logger.setLevel(logging.WARNING)  # 'goal function compatible with model' notices
-    try:
-        with warnings.catch_warnings():
-            # For models it does not know, TextAttack warns through the deprecated Logger.warn.
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module="textattack")
-            attack = getattr(attack_recipes, recipe).build(wrapper)
-    finally:
-        textattack_logger.setLevel(previous)
-    args = textattack.AttackArgs(
-        num_examples=len(dataset),
-        query_budget=params.query_budget,
-        random_seed=params.seed,
-        shuffle=False,
-        silent=True,
-        disable_stdout=True,
-        enable_advance_metrics=False,  # it reaches the hub after the attack
-        checkpoint_interval=None,
+    protect_template: bool = Field(True, description="never modify the serialisation template's own words")
+    protect_fields: list[str] | None = Field(
+        None, description="template fields never modified; default: sensitive attributes' columns and numeric columns"
     )
-    attacker = textattack.Attacker(attack, textattack.datasets.Dataset(dataset), args)
-    with _quiet_textattack(progress_bar=progress_bar):
-        return list(attacker.attack_dataset())
+    protect_numbers: bool = Field(True, description="never modify a word containing a digit (amounts, ranges, ages)")
+    reject_antonyms: bool = Field(True, description="reject word swaps to a WordNet antonym (needs WordNet)")
 
 
-def summarise(results: list[Any]) -> dict[str, float | None]:
-    """TextAttack's own summary figures, as fractions (TextAttack reports percentages)."""
-    from textattack.metrics.attack_metrics import AttackQueries, AttackSuccessRate, WordsPerturbed
+class RobustnessParams(PluginParams):
+    custom_recipes: dict[str, CustomRecipe] = Field(
+        default_factory=dict, description="name -> recipe assembled from TextAttack components"
+    )
+    recipes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RECIPES),
+        min_length=1,
+        description=f"built-in ({', '.join(BUILTIN_RECIPES)}) or names from custom_recipes",
+    )
+    samples: int = Field(10, ge=1, description="seeded sample of test rows attacked by every recipe")
+    query_budget: int = Field(500, ge=1, description="model queries allowed per example")
+    time_limit: float | None = Field(
+        None, gt=0, description="wall-clock seconds per recipe; examples not begun by then are not attacked"
+    )
+    constraints: DomainConstraints = DomainConstraints()
+    workers: int | None = Field(None, ge=1, description="attack processes (one thread each); default one per CPU")
+    n_boot: int = Field(1000, ge=0, description="bootstrap resamples behind the per-group intervals")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = 0
+    examples: int = Field(3, ge=0, description="successful attacks per recipe shown highlighted")
 
-    rates = AttackSuccessRate().calculate(results)
-    attempted = rates["successful_attacks"] + rates["failed_attacks"]
-    queries = AttackQueries().calculate(results) if attempted else {}
-    with _quiet_textattack():
-        words = WordsPerturbed().calculate(results)
-    words_pct = float(words["avg_word_perturbed_perc"])
-    return {
-        "attack_success_rate": rates["attack_success_rate"] / 100 if attempted else None,
-        "accuracy_under_attack": rates["attack_accuracy_perc"] / 100,
-        "original_accuracy": rates["original_accuracy"] / 100,
-        "successful": float(rates["successful_attacks"]),
-        "failed": float(rates["failed_attacks"]),
-        "skipped": float(rates["skipped_attacks"]),
-        "avg_words_perturbed_pct": words_pct if math.isfinite(words_pct) else None,
-        "avg_queries": float(queries["avg_num_queries"]) if attempted else None,
-    }
+    @field_validator("custom_recipes")
+    @classmethod
+    def _custom_names(cls, custom: dict[str, CustomRecipe]) -> dict[str, CustomRecipe]:
+        problems = [f"{n!r} shadows a built-in recipe" for n in custom if n in BUILTIN_RECIPES]
+        problems += [f"{n!r} cannot be part of a metric path" for n in custom if metric_key(n) != n]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return custom
+
+    @field_validator("recipes")
+    @classmethod
+    def _known_recipes(cls, recipes: list[str], info: ValidationInfo) -> list[str]:
+        known = [*BUILTIN_RECIPES, *info.data.get("custom_recipes", {})]
+        problems = [f"unknown recipe {n!r}; expected one of: {', '.join(known)}" for n in recipes if n not in known]
+        problems += [f"recipe {n!r} listed twice" for n, k in Counter(recipes).items() if k > 1]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return recipes
+
+    def kind(self, recipe: str) -> Kind:
+        custom = self.custom_recipes.get(recipe)
+        return custom.kind if custom is not None else BUILTIN_RECIPES[recipe].kind
 
 
 class RobustnessPlugin(AuditPlugin[RobustnessParams]):
@@ -144,99 +146,324 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
     title = "Adversarial robustness"
     Params = RobustnessParams
 
-    def metric_paths(self, params: RobustnessParams, plan: AuditPlan) -> list[str]:
-        return [f"robustness.{recipe}.{figure}" for recipe in params.recipes for figure in FIGURES]
-
     def check(self, params: RobustnessParams, plan: AuditPlan) -> list[str]:
         if plan.model_kind != "text":
             return [f"recipes: TextAttack recipes attack text; got model.kind: {plan.model_kind} (remove this audit)"]
-        return []
+        fields = params.constraints.protect_fields or []
+        if not plan.fields:
+            return []
+        return [
+            f"constraints.protect_fields: {f!r} is not a template field; expected one of: {', '.join(plan.fields)}"
+            for f in fields
+            if f not in plan.fields
+        ]
+
+    def metric_paths(self, params: RobustnessParams, plan: AuditPlan) -> list[str]:
+
+        paths = []
+        for recipe in params.recipes:
+            paths += [f"robustness.{recipe}.{f}" for f in FIGURES]
+            for attribute, groups in plan.attributes.items():
+                paths += [
+                    f"robustness.{recipe}.{attribute}.groups.{metric_key(g)}.{f}" for g in groups for f in GROUP_FIGURES
+                ]
+        return paths
 
     def run(self, context: AuditContext, params: RobustnessParams) -> PluginFindings:
         from fmaudit.model import TextClassifier
+        from fmaudit.offline import prepare_textattack
 
         if not isinstance(context.model, TextClassifier):
             raise PluginError(f"robustness: TextAttack attacks text; the audited model is {context.model.kind}")
         prepare_textattack(context.work_dir / "nltk_data")
-        preds = context.predictions
-        correct = np.flatnonzero(preds.decisions == preds.labels)
-        rng = np.random.default_rng(params.seed)
-        chosen = np.sort(rng.choice(correct, size=min(params.samples, len(correct)), replace=False))
-        dataset = [(context.data.texts[preds.row_ids[i]], int(preds.labels[i])) for i in chosen]
-        wrapper = make_model_wrapper(context.model)
+        from fmaudit.robustness.runner import attack_sample
 
-        metrics: list[Metric] = []
-        summary_rows: list[tuple[Any, ...]] = []
-        example_rows: list[tuple[Any, ...]] = []
-        for recipe in params.recipes:
-            context.say(f"robustness: {recipe} on {len(dataset)} rows, query budget {params.query_budget}")
-            started = time.perf_counter()
-            results = run_recipe(recipe, wrapper, dataset, params, progress_bar=context.show_progress)
-            seconds = time.perf_counter() - started
-            figures = summarise(results)
-            metrics += [
-                Metric(
-                    f"robustness.{recipe}.{f}",
-                    figures[f],
-                    f"{label} ({recipe})",
-                    better,
-                    note="" if figures[f] is not None else "no attack was attempted or succeeded",
+        run = attack_sample(context, params, classifier=context.model)
+        rng = np.random.default_rng(params.seed)
+        reports = [
+            _unavailable(recipe, run.unavailable[recipe], context.plan)
+            if recipe in run.unavailable
+            else _recipe_report(recipe, *run.outcomes[recipe], context, params, rng)
+            for recipe in params.recipes
+        ]
+
+        def rows(part: str) -> tuple[tuple[Cell, ...], ...]:
+            return tuple(row for report in reports for row in getattr(report, part))
+
+        budget = f"query budget {params.query_budget} per example" + (
+            f", {params.time_limit:g} s per recipe" if params.time_limit else ", no time cap"
+        )
+        tables = [
+            Table(
+                title="Attack outcomes per recipe (TextAttack summary)",
+                columns=("Recipe", "Kind", *(label for label, _ in FIGURES.values()), "Wall time (s)"),
+                rows=rows("summary"),
+                note=f"{len(run.examples)} seeded test rows (seed {params.seed}), {budget}. A smaller budget lowers "
+                "the success rate: the verdict holds for this budget only. TextAttack counts attacks stopped by the "
+                "budget as failed; here they are shown apart.",
+            ),
+            Table(
+                title="What each recipe measures",
+                columns=("Recipe", "Kind", "Perturbation", "Reading"),
+                rows=tuple(_measures_rows(params)),
+            ),
+        ]
+        if run.unavailable:
+            tables.append(
+                Table(
+                    title="Recipes that could not run",
+                    columns=("Recipe", "Reason"),
+                    rows=tuple(run.unavailable.items()),
                 )
-                for f, (label, better) in FIGURES.items()
-            ]
-            summary_rows.append((recipe, *(figures[f] for f in FIGURES), round(seconds / max(len(dataset), 1), 2)))
-            example_rows += _examples(recipe, results, params.examples)
-        success = {row[0]: row[1] for row in summary_rows}
+            )
+        notes = {
+            "rejections": "Protected words: candidate perturbations of the original texts that the recipe would have "
+            "offered on protected words. Other constraints: candidates rejected during the search, in the order "
+            "applied (a candidate counts against the first constraint that rejects it).",
+            "groups": f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the "
+            "sampled rows. A model that is easier to flip for one group is a fairness finding too; with few rows "
+            "per group the intervals are wide.",
+        }
+        tables += [
+            Table(title=title, columns=columns, rows=rows(part), note=notes.get(part, ""))
+            for part, title, columns in RECIPE_TABLES
+        ]
         return PluginFindings(
             plugin=self.name,
             title=self.title,
-            summary=(
-                f"{len(params.recipes)} TextAttack recipe(s) on {len(dataset)} correctly classified test rows, "
-                f"query budget {params.query_budget} per example: "
-                + "; ".join(f"{r} succeeded on {_pct(s)}" for r, s in success.items())
-                + "."
-            ),
-            metrics=tuple(metrics),
-            tables=(
-                Table(
-                    title="TextAttack summary",
-                    columns=("Recipe", *(label for label, _ in FIGURES.values()), "Seconds / example"),
-                    rows=tuple(summary_rows),
-                    note=f"Seeded sample (seed {params.seed}) of correctly classified test rows, so original "
-                    "accuracy is 100% by construction. A smaller query budget lowers the success rate: "
-                    "the verdict holds for this budget only.",
-                ),
-                Table(
-                    title="Example perturbations that flipped the decision",
-                    columns=("Recipe", "Original", "Perturbed", "P(favourable) before", "after"),
-                    rows=tuple(example_rows),
-                ),
-            ),
-            notes=(
-                "Character-level recipes (DeepWordBug: swaps, deletions, insertions of characters; Pruthi: keyboard "
-                "typos) model noisy or adversarial input, not changes to the applicant's facts.",
-            ),
+            summary=_summary(params, run, [r.verdict for r in reports]),
+            metrics=tuple(m for r in reports for m in r.metrics),
+            tables=tuple(tables),
+            charts=tuple(c for r in reports for c in r.charts),
+            highlights=tuple(h for r in reports for h in r.highlights),
+            notes=tuple(_notes(params, run)),
         )
 
 
-def _examples(recipe: str, results: list[Any], limit: int) -> list[tuple[Any, ...]]:
-    from textattack.attack_results import SuccessfulAttackResult
+@dataclass
+class RecipeReport:
+    """One recipe's share of every table, chart and metric."""
 
-    rows: list[tuple[Any, ...]] = []
-    for result in results:
-        if isinstance(result, SuccessfulAttackResult) and len(rows) < limit:
-            original, perturbed = result.original_result, result.perturbed_result
-            rows.append(
-                (
-                    recipe,
-                    original.attacked_text.text,
-                    perturbed.attacked_text.text,
-                    float(original.raw_output[1]),
-                    float(perturbed.raw_output[1]),
+    metrics: list[Metric] = field(default_factory=list)
+    summary: list[tuple[Cell, ...]] = field(default_factory=list)
+    groups: list[tuple[Cell, ...]] = field(default_factory=list)
+    rejections: list[tuple[Cell, ...]] = field(default_factory=list)
+    fields: list[tuple[Cell, ...]] = field(default_factory=list)
+    words: list[tuple[Cell, ...]] = field(default_factory=list)
+    examples: list[tuple[Cell, ...]] = field(default_factory=list)
+    charts: list[BarChart] = field(default_factory=list)
+    highlights: list[Highlight] = field(default_factory=list)
+    verdict: str = ""
+
+
+def _unavailable(recipe: str, reason: str, plan: AuditPlan) -> RecipeReport:
+    """Every declared metric of a recipe that could not run, valued None with the reason (gates on them fail)."""
+
+    note = f"could not run: {reason}"
+    metrics = [
+        Metric(f"robustness.{recipe}.{f}", None, f"{label} ({recipe})", b, note=note)
+        for f, (label, b) in FIGURES.items()
+    ]
+    metrics += [
+        Metric(
+            f"robustness.{recipe}.{a}.groups.{metric_key(g)}.{f}", None, f"{label}, {a} = {g} ({recipe})", b, note=note
+        )
+        for a, groups in plan.attributes.items()
+        for g in groups
+        for f, (label, b) in GROUP_FIGURES.items()
+    ]
+    return RecipeReport(metrics=metrics, verdict=f"{recipe} {note}")
+
+
+def _recipe_report(
+    recipe: str, outcomes: list[Outcome], seconds: float, context: AuditContext, params: RobustnessParams, rng: Any
+) -> RecipeReport:
+    from fmaudit.robustness.outcomes import flips, group_rates, most_perturbed, recipe_figures
+
+    data = context.data
+    figures = recipe_figures(outcomes)
+    report = RecipeReport()
+    report.metrics += [
+        Metric(
+            f"robustness.{recipe}.{f}",
+            figures[f],
+            f"{label} ({recipe})",
+            better,
+            note="" if figures[f] is not None else "no example was attacked",
+        )
+        for f, (label, better) in FIGURES.items()
+    ]
+    report.summary.append((recipe, params.kind(recipe), *(figures[f] for f in FIGURES), round(seconds, 1)))
+    attacked = sum(o.status in ("succeeded", "failed", "budget exhausted") for o in outcomes)
+    report.verdict = f"{recipe} flipped {int(figures['successful'] or 0)} of {attacked} attacked"
+
+    bars = []
+    for attribute in data.sensitive.columns:
+        rates = group_rates(
+            outcomes,
+            {o.row: str(data.sensitive.at[o.row, attribute]) for o in outcomes},
+            attribute=attribute,
+            names=context.plan.attributes.get(attribute, []),
+            n_boot=params.n_boot,
+            confidence=params.confidence,
+            rng=rng,
+        )
+        report.metrics += _group_metrics(recipe, rates)
+        report.groups += _group_rows(recipe, rates)
+        success, intervals = rates.values["attack_success_rate"], rates.intervals["attack_success_rate"]
+        bars += [
+            Bar(f"{attribute}: {g}", float(success[i]), ci_low=intervals[i].low, ci_high=intervals[i].high)
+            for i, g in enumerate(rates.groups)
+            if rates.attacked(i) > 0
+        ]
+    report.charts.append(
+        BarChart(
+            title=f"Attack success rate by group: {recipe}",
+            bars=tuple(bars),
+            unit="share of attacked rows",
+            note=f"{params.confidence:.0%} percentile bootstrap intervals; groups without attacked rows are left out.",
+        )
+    )
+    report.rejections += _rejection_rows(recipe, outcomes)
+    found = flips(recipe, outcomes, {o.row: data.spans[o.row] for o in outcomes})
+    fields, words = most_perturbed(found, limit=10)
+    report.fields += [(recipe, *row) for row in fields]
+    report.words += [(recipe, *row) for row in words]
+    report.examples += [
+        (
+            recipe,
+            f.row,
+            ", ".join(dict.fromkeys(c.field for c in f.changes)),
+            "; ".join(f"{c.before} → {c.after}" for c in f.changes),
+            round(f.score_before, 4),
+            round(f.score_after, 4),
+            round(f.score_after - f.score_before, 4),
+        )
+        for f in found
+    ]
+    report.highlights += [_highlight(f) for f in found[: params.examples]]
+    return report
+
+
+def _group_metrics(recipe: str, rates: GroupRates) -> list[Metric]:
+
+    metrics = []
+    for i, group in enumerate(rates.groups):
+        for figure, (label, better) in GROUP_FIGURES.items():
+            value = finite(rates.values[figure][i])
+            interval = rates.intervals[figure][i]
+            metrics.append(
+                Metric(
+                    f"robustness.{recipe}.{rates.attribute}.groups.{metric_key(group)}.{figure}",
+                    value,
+                    f"{label}, {rates.attribute} = {group} ({recipe})",
+                    better,
+                    ci_low=interval.low if value is not None else None,
+                    ci_high=interval.high if value is not None else None,
+                    note="" if value is not None else "no sampled row of this group was attacked",
                 )
             )
+    return metrics
+
+
+def _group_rows(recipe: str, rates: GroupRates) -> list[tuple[Cell, ...]]:
+    rows: list[tuple[Cell, ...]] = []
+    for i, group in enumerate(rates.groups):
+        cells = [
+            Estimate(finite(rates.values[f][i]), rates.intervals[f][i].low, rates.intervals[f][i].high)
+            for f in ("attack_success_rate", "accuracy_under_attack")
+        ]
+        rows.append(
+            (
+                recipe,
+                rates.attribute,
+                group,
+                int(rates.counts[i].sum()),
+                rates.attacked(i),
+                int(rates.counts[i, 1]),
+                *cells,
+            )
+        )
     return rows
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{float(value):.0%}"
+def _rejection_rows(recipe: str, outcomes: list[Outcome]) -> list[tuple[Cell, ...]]:
+    attacked = [o for o in outcomes if o.result is not None]
+    rows: list[tuple[Cell, ...]] = [(recipe, "Protected words (fmaudit)", sum(o.withheld for o in attacked))]
+    totals: Counter[str] = Counter()
+    for o in attacked:
+        totals.update(o.rejected)
+    rows += [(recipe, label + (" (fmaudit)" if label == "NoAntonymSwap" else ""), n) for label, n in totals.items()]
+    return rows
+
+
+def _highlight(flip: Flip) -> Highlight:
+    """The original text with each changed word (green) followed by its replacement (red)."""
+    from textattack.shared.utils import words_from_text
+
+    from fmaudit.robustness.constraints import word_spans
+
+    spans = word_spans(flip.original, words_from_text(flip.original))
+    tokens: list[Token] = []
+    cursor = 0
+    for change in flip.changes:
+        start, end = spans[change.index]
+        tokens += [Token(flip.original[cursor:start], 0.0), Token(change.before, 1.0), Token(" → ", 0.0)]
+        tokens.append(Token(change.after, -1.0))
+        cursor = end
+    tokens.append(Token(flip.original[cursor:], 0.0))
+    return Highlight(
+        title=f"{flip.recipe}, row {flip.row}: P(favourable) {flip.score_before:.3f} → {flip.score_after:.3f}; "
+        f"fields touched: {', '.join(dict.fromkeys(c.field for c in flip.changes))}",
+        tokens=tuple(t for t in tokens if t.text),
+    )
+
+
+def _measures_rows(params: RobustnessParams) -> list[tuple[Cell, ...]]:
+    rows: list[tuple[Cell, ...]] = []
+    for recipe in params.recipes:
+        custom = params.custom_recipes.get(recipe)
+        perturbation = (
+            " + ".join(t.name for t in custom.transformations) + f", search {custom.search.name}"
+            if custom is not None
+            else BUILTIN_RECIPES[recipe].measures
+        )
+        rows.append((recipe, params.kind(recipe), perturbation, READING[params.kind(recipe)]))
+    return rows
+
+
+def _notes(params: RobustnessParams, run: AttackRun) -> list[str]:
+    c = params.constraints
+    protected = [
+        *(["the template's own words"] if c.protect_template else []),
+        *([f"the fields {', '.join(run.protected_fields)}"] if run.protected_fields else []),
+        *(["every number"] if c.protect_numbers else []),
+    ]
+    notes = [
+        "Protected from modification: "
+        + ("; ".join(protected) if protected else "nothing (domain constraints off)")
+        + ". A change there would describe a different applicant, not an adversarial example.",
+        f"Each example is attacked with seed {params.seed} + its row id, in {run.workers} worker process(es); the "
+        "results do not depend on the number of workers.",
+        "In the highlighted examples the original word is green and its replacement red.",
+    ]
+    if c.reject_antonyms and any(params.kind(r) == "word substitution" for r in params.recipes):
+        notes.append(
+            "WordNet antonym check not applied: " + run.missing["wordnet"]
+            if "wordnet" in run.missing
+            else "Word swaps to a WordNet antonym of the replaced word (any sense) are rejected."
+        )
+    if "TextFoolerGloVe" in params.recipes:
+        notes.append(
+            "TextFoolerGloVe rebuilds TextFooler (Jin et al. 2020) offline over GloVe 6B 50d, without its "
+            "part-of-speech and sentence-encoder constraints, whose models cannot be had offline: it accepts "
+            "more swaps than TextFooler would."
+        )
+    return notes
+
+
+def _summary(params: RobustnessParams, run: AttackRun, verdicts: list[str]) -> str:
+    return (
+        f"{len(params.recipes)} recipe(s) on {len(run.examples)} seeded test rows, query budget "
+        f"{params.query_budget} per example: " + "; ".join(verdicts) + "."
+    )
