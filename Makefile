@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install wordnet clean
 
 # torch==2.13.0 first: it is the CPU wheel on this project's machines; a bare
 # "torch" requirement would resolve to a multi-GB CUDA build.
@@ -17,12 +17,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# WordNet for the PWWS recipe and the antonym check comes from Debian's packages. Installed when this
+# machine allows it (root and apt-get); otherwise skipped, and those parts report "WordNet data missing".
+wordnet:
+	@if [ -f /usr/share/wordnet/data.adj ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1 \
+		|| (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1) \
+		|| echo "WordNet not installed (apt-get failed): PWWS will report that it could not run"; \
+	else echo "WordNet skipped (needs root and apt-get): PWWS will report that it could not run"; fi
 
-demo: $(STAMP)
+install: $(STAMP) wordnet
+
+demo: install
 	$(BIN)/fmaudit run audits/credit.yaml
 
-test: $(STAMP)
+test: install
 	$(BIN)/ruff check fmaudit tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

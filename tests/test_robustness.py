@@ -472,3 +472,29 @@ def test_with_every_resource_missing_the_run_completes_and_says_why(
     success = metrics["robustness.PWWSRen2019.attack_success_rate"]
     assert success.value is None and success.note.startswith("could not run: WordNet data missing")
     assert "could not run" in findings.summary
+
+
+def test_the_victim_scores_each_text_once_as_padding_to_max_length_would(
+    credit_context: AuditContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from textattack.models.wrappers import HuggingFaceModelWrapper
+    from transformers import AutoTokenizer
+
+    from fmaudit.model import TextClassifier
+    from fmaudit.robustness.victim import Victim
+
+    tiny = credit_context.model
+    tokenizer = AutoTokenizer.from_pretrained(tiny.tokenizer.name_or_path, model_max_length=256)
+    classifier = TextClassifier(tiny.model, tokenizer, max_length=256)
+    scored: list[str] = []
+    logits = classifier.logits
+    monkeypatch.setattr(classifier, "logits", lambda texts: scored.extend(texts) or logits(texts))
+    texts = [credit_context.data.texts[int(r)] for r in credit_context.predictions.row_ids[:3]]
+    victim = Victim(classifier)
+    ours = victim([texts[0], texts[1], texts[0], texts[2]])
+    again = victim([texts[2], texts[0]])
+    assert scored == texts  # each distinct text once, whatever the order and repeats
+    assert np.array_equal(again, ours[[3, 0]])
+    stock = torch.softmax(torch.as_tensor(HuggingFaceModelWrapper(tiny.model, tokenizer)(texts)), dim=-1).numpy()
+    assert np.allclose(ours[[0, 1, 3]], stock, atol=1e-5)

@@ -12,7 +12,10 @@ from fmaudit.training import cache_key
 AUDITS = Path(__file__).resolve().parent.parent / "audits"
 
 
-@pytest.mark.parametrize("name", ["credit.yaml", "credit-nodp.yaml", "credit-failing-gate.yaml", "credit-tabular.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    ["credit.yaml", "credit-nodp.yaml", "credit-failing-gate.yaml", "credit-tabular.yaml", "credit-robustness.yaml"],
+)
 def test_shipped_spec_is_valid(name: str) -> None:
     the_plan = plan(AUDITS / name)
     assert the_plan.gates, "every shipped spec demonstrates gates"
@@ -24,7 +27,7 @@ def test_the_demo_trains_with_dp_within_epsilon_8() -> None:
     assert "privacy.epsilon <= 8" in spec.gates
 
 
-def test_the_failing_gate_demo_reuses_the_no_dp_model() -> None:
+def test_the_failing_gate_and_robustness_specs_reuse_the_no_dp_model() -> None:
     def key(name: str) -> str:
         loaded = plan(AUDITS / name)
         spec = loaded.loaded.spec
@@ -32,5 +35,5 @@ def test_the_failing_gate_demo_reuses_the_no_dp_model() -> None:
             base_model_sha256="x", data_spec=spec.data, data_sha256=loaded.data_sha256, training=spec.training
         )
 
-    assert key("credit-failing-gate.yaml") == key("credit-nodp.yaml")
+    assert key("credit-failing-gate.yaml") == key("credit-robustness.yaml") == key("credit-nodp.yaml")
     assert "performance.roc_auc >= 0.72" in plan(AUDITS / "credit-nodp.yaml").loaded.spec.gates

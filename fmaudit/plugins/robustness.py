@@ -159,7 +159,6 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
         ]
 
     def metric_paths(self, params: RobustnessParams, plan: AuditPlan) -> list[str]:
-
         paths = []
         for recipe in params.recipes:
             paths += [f"robustness.{recipe}.{f}" for f in FIGURES]
@@ -463,7 +462,13 @@ def _notes(params: RobustnessParams, run: AttackRun) -> list[str]:
 
 
 def _summary(params: RobustnessParams, run: AttackRun, verdicts: list[str]) -> str:
+    c = params.constraints
+    guarded = c.protect_template or bool(run.protected_fields) or c.protect_numbers
     return (
         f"{len(params.recipes)} recipe(s) on {len(run.examples)} seeded test rows, query budget "
-        f"{params.query_budget} per example: " + "; ".join(verdicts) + "."
+        f"{params.query_budget} per example, "
+        + ("the applicant's facts protected" if guarded else "no domain constraints")
+        + ": "
+        + "; ".join(verdicts)
+        + "."
     )

@@ -25,8 +25,6 @@ class Victim(ModelWrapper):  # type: ignore[misc]
         self.model = classifier.model  # TextAttack checks the model's class against the goal function
         self.classifier = classifier
         self.memo: dict[str, np.ndarray] = {}
-        self.scored = 0
-        """Texts actually run through the model (queries minus memo hits)."""
 
     def __call__(self, text_input_list: Sequence[str]) -> np.ndarray:
         import torch
@@ -38,5 +36,4 @@ class Victim(ModelWrapper):  # type: ignore[misc]
             batch = missing[start : start + size]
             probabilities = torch.softmax(self.classifier.logits(batch), dim=-1).numpy()
             self.memo.update(zip(batch, probabilities, strict=True))
-        self.scored += len(missing)
         return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, 2), dtype=np.float32)

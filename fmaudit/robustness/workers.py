@@ -21,7 +21,6 @@ from fmaudit.robustness.constraints import withheld_candidates
 from fmaudit.robustness.recipes import BuiltAttack, quiet_textattack
 
 Status = Literal["succeeded", "failed", "budget exhausted", "skipped", "not attacked"]
-STATUSES: tuple[Status, ...] = ("succeeded", "failed", "budget exhausted", "skipped", "not attacked")
 
 
 @dataclass(frozen=True)
