@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fmaudit.offline import prepare_textattack, provision_wordnet
-from fmaudit.pipeline import default_cache_dir, plan
+from fmaudit.pipeline import default_cache_dir, plan, train
 
 DETERMINISTIC = {"PWWSRen2019", "TextFoolerGloVe"}
 
@@ -58,20 +58,10 @@ def main() -> None:
     from fmaudit.robustness.recipes import BuiltAttack, Resources, build_attack, quiet_textattack
     from fmaudit.robustness.victim import Victim
     from fmaudit.robustness.workers import Example, example_seed, run_attacks, worker_count
-    from fmaudit.training import fine_tune
 
     the_plan = plan(args.spec)
-    spec, data = the_plan.loaded.spec, the_plan.data
-    trained, _ = fine_tune(
-        base=spec.model.base,
-        base_dir=the_plan.loaded.base_dir,
-        data=data,
-        data_spec=spec.data,
-        data_sha256=the_plan.data_sha256,
-        training=spec.training,
-        cache_dir=default_cache_dir() / "models",
-        show_progress=False,
-    )
+    data = the_plan.data
+    trained, _ = train(the_plan, the_plan.loaded.spec.training, cache_dir=default_cache_dir(), show_progress=False)
     model, tokenizer = trained.model, trained.tokenizer
     length = tokenizer.model_max_length if tokenizer.model_max_length < 10**6 else 512
     classifier = TextClassifier(model, tokenizer, max_length=length)  # truncate where HF's wrapper does
