@@ -26,11 +26,11 @@ def recipe_figures(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
 
     counts = Counter(o.status for o in outcomes)
     figures: dict[str, float | None] = {
-        "successful": float(counts["succeeded"]),
-        "failed": float(counts["failed"]),
-        "budget_exhausted": float(counts["budget exhausted"]),
-        "skipped": float(counts["skipped"]),
-        "not_attacked": float(counts["not attacked"]),
+        "successful": counts["succeeded"],  # counts stay ints, so the report prints 0 not 0.000
+        "failed": counts["failed"],
+        "budget_exhausted": counts["budget exhausted"],
+        "skipped": counts["skipped"],
+        "not_attacked": counts["not attacked"],
         "attack_success_rate": None,
         "accuracy_under_attack": None,
         "original_accuracy": None,
