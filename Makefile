@@ -33,7 +33,7 @@ demo: install
 	$(BIN)/fmaudit run audits/credit.yaml
 
 test: install
-	$(BIN)/ruff check fmaudit tests
+	$(BIN)/ruff check fmaudit tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -34,7 +34,7 @@ def measure(private: bool, epochs: int, rows: int, train_layers: int | None, gho
     """Train once in this process; wall time of the training loop and peak memory above the loaded model."""
     from fmaudit.model import load_pretrained, resolve_base_model
     from fmaudit.pipeline import plan
-    from fmaudit.training import _freeze, _train
+    from fmaudit.training import TextFeed, _freeze, _train
 
     the_plan = plan(SPEC)
     spec = the_plan.loaded.spec
@@ -47,13 +47,13 @@ def measure(private: bool, epochs: int, rows: int, train_layers: int | None, gho
         privacy.model_copy(update={"grad_sample_mode": "ghost" if ghost else "hooks"}) if private else None
     )
     training = spec.training.model_copy(update=settings)
-    model, tokenizer = load_pretrained(resolve_base_model(spec.model.base, base_dir=the_plan.loaded.base_dir))
+    model, tokenizer = load_pretrained(resolve_base_model(spec.model.base_model, base_dir=the_plan.loaded.base_dir))
     _freeze(model, training)
     before = rss_kib()
     started = time.perf_counter()
     _train(
         model,
-        tokenizer,
+        TextFeed(tokenizer, the_plan.data, training),  # through the encoder, not the cached pooled-output path
         data=the_plan.data,
         rows=the_plan.data.train_idx[:rows],
         training=training,

@@ -62,6 +62,7 @@ def main() -> None:
     the_plan = plan(args.spec)
     data = the_plan.data
     trained, _ = train(the_plan, the_plan.loaded.spec.training, cache_dir=default_cache_dir(), show_progress=False)
+    assert isinstance(trained, TextClassifier), "the robustness bench attacks a text model"
     model, tokenizer = trained.model, trained.tokenizer
     length = tokenizer.model_max_length if tokenizer.model_max_length < 10**6 else 512
     classifier = TextClassifier(model, tokenizer, max_length=length)  # truncate where HF's wrapper does
