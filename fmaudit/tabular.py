@@ -45,12 +45,14 @@ class ColumnEncoding:
         return 1 if self.kind == "numeric" else len(self.categories)
 
     def encode(self, values: pd.Series) -> np.ndarray:
-        """Features for one column (rows x width); a missing number is the mean, an unseen category all zeros."""
+        """Features for one column (rows x width); a missing number is the mean, a missing or unseen category
+        all zeros."""
         if self.kind == "numeric":
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
             return ((np.where(np.isnan(numbers), self.mean, numbers) - self.mean) / self.scale)[:, None]
-        as_text = values.astype("string").to_numpy()
-        return (as_text[:, None] == np.array(self.categories, dtype=object)[None, :]).astype(np.float64)
+        as_text = values.astype("string")  # pd.NA compares as NA, filled as "no match"
+        hits = [as_text.eq(c).fillna(False).to_numpy(dtype=np.float64) for c in self.categories]
+        return np.stack(hits, axis=1) if hits else np.zeros((len(values), 0))
 
 
 @dataclass(frozen=True)

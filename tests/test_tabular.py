@@ -39,6 +39,16 @@ def test_encoding_matches_scikit_learn_and_keeps_the_column_of_every_feature(spe
     assert TabularEncoder.from_json(encoder.to_json()) == encoder
 
 
+def test_a_missing_or_unseen_category_encodes_as_all_zeros_and_a_missing_number_as_the_mean() -> None:
+    train = pd.DataFrame({"c": ["a", "b", None, "a"], "x": [1.0, 3.0, None, 2.0]})
+    test = pd.DataFrame({"c": [None, "z", "b"], "x": [None, 3.0, 1.0]})
+    encoder = TabularEncoder.fit(train)
+    encoded = encoder.transform(test)
+    assert encoder.feature_columns == ["c", "c", "x"]
+    assert encoded[:, :2].tolist() == [[0, 0], [0, 0], [0, 1]]
+    assert encoded[0, 2] == 0.0 and encoded[1, 2] > 0 > encoded[2, 2]
+
+
 @pytest.mark.parametrize("private", [False, True])
 def test_the_mlp_trains_through_the_one_loop_with_and_without_dp_and_is_cached(
     private: bool, spec_dict: dict[str, Any], tmp_path: Path
