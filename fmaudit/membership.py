@@ -123,7 +123,8 @@ def evaluate_attack(
     non_member_scores = np.asarray(non_member_scores, dtype=np.float64)
     m, n = len(member_scores), len(non_member_scores)
     auc = float(weighted_auc(member_scores, non_member_scores, np.ones((1, m)), np.ones((1, n)))[0])
-    rng = np.random.default_rng(seed)
+    # Separate streams: the number of resamples must not decide which rows fit and which measure the threshold.
+    rng, split_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     low = high = None
     if n_boot > 0:
         # Members and non-members are resampled separately, keeping the sets balanced; the sets are small
@@ -137,8 +138,8 @@ def evaluate_attack(
     labels = np.r_[np.ones(m), np.zeros(n)]
     fpr, tpr, _ = roc_curve(labels, np.r_[member_scores, non_member_scores])
     tpr_at = {level: (float(tpr[fpr <= level].max()) if n >= math.ceil(1 / level) else None) for level in LOW_FPRS}
-    fit_m, eval_m = _halves(m, rng)
-    fit_n, eval_n = _halves(n, rng)
+    fit_m, eval_m = _halves(m, split_rng)
+    fit_n, eval_n = _halves(n, split_rng)
     balanced = _balanced_accuracy_held_out(
         member_scores[fit_m], non_member_scores[fit_n], member_scores[eval_m], non_member_scores[eval_n]
     )

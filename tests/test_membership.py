@@ -98,3 +98,14 @@ def test_the_empirical_bound_never_exceeds_what_the_held_out_half_can_show() -> 
     assert result.auc == 1.0 and result.auc_low is None
     # Clopper-Pearson at 97.5% one-sided on 50/50: FPR <= 0.071, TPR >= 0.929 -> ln(0.929 / 0.071) ~ 2.57
     assert result.epsilon_lower_bound == pytest.approx(2.57, abs=0.02)
+
+
+def test_the_held_out_figures_do_not_depend_on_the_number_of_bootstrap_resamples() -> None:
+    rng = np.random.default_rng(3)
+    members, non_members = rng.normal(0.3, 1, 300), rng.normal(0, 1, 300)
+    results = [
+        evaluate_attack("loss", members, non_members, delta=1e-5, n_boot=n_boot, confidence=0.95, seed=0)
+        for n_boot in (0, 200, 1000)
+    ]
+    assert len({r.balanced_accuracy for r in results}) == 1
+    assert len({r.epsilon_lower_bound for r in results}) == 1
