@@ -62,7 +62,8 @@ def build_document(
         "name": spec.name,
         "role": role,
         "description": spec.description,
-        "verdict": "pass" if all(g.passed for g in gate_results) else "fail",
+        # Gates judge only the audited model; the twin's report carries no verdict rather than a vacuous "pass".
+        "verdict": None if role == "twin" else "pass" if all(g.passed for g in gate_results) else "fail",
         "gates": [
             {"gate": g.gate.text, "observed": g.observed, "passed": g.passed, "reason": g.reason} for g in gate_results
         ],

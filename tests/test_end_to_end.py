@@ -133,7 +133,7 @@ def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  
 def test_the_twin_differs_only_by_dp_and_has_its_own_report(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
     twin = json.loads((run.report_dir / "twin" / "findings.json").read_text())
-    assert twin["role"] == "twin" and twin["training"]["privacy"] is None
+    assert twin["role"] == "twin" and twin["training"]["privacy"] is None and twin["verdict"] is None
     settings = dict(run.findings["training"]["settings"], privacy=None)
     assert twin["training"]["settings"] == settings
     assert twin["metrics"]["privacy"]["dp"]["value"] == 0.0
