@@ -164,7 +164,7 @@ def test_sensitive_fields_are_never_reasons_but_are_flagged(
     assert findings.summary.startswith("WARNING: a sensitive attribute (age_in_years)")
     assert metric(findings, "explanations.sensitive_share") > 0.1  # type: ignore[operator]
     by_age = metric(findings, "explanations.by_group.age_group.sensitive_share_gap")
-    assert by_age is not None and by_age >= 0
+    assert by_age is not None and by_age > 0.01  # the model leans on age more for some age groups than others
 
 
 def test_reason_codes_are_deterministic_under_a_seed(wide_spec: Spec, wide_data: PreparedData, tmp_path: Path) -> None:
@@ -212,7 +212,8 @@ def test_one_hot_attributions_summed_per_column_equal_the_column_attribution(
     assert np.allclose(columns, by_column.loc[fields].to_numpy().T, atol=1e-6)
     assert any(c.kind == "categorical" and c.width > 2 for c in encoder.columns)  # real one-hot groups were summed
     gap = classifier.predict_rows(wide_data, rows) - classifier.predict_records([reference], template="")[0]
-    assert np.allclose(columns.sum(axis=1), gap - deltas, atol=1e-5)
+    assert np.allclose(columns.sum(axis=1), gap - deltas, atol=1e-5)  # field sums keep the whole attribution
+    assert np.abs(deltas).max() < 0.01 * np.abs(gap).max()  # and IG is complete: the gap is explained
 
     ablation = perturbation_attributions(explained, batch, method="feature_ablation", shapley_samples=1, seed=0)
     records = wide_data.frame.iloc[rows].to_dict("records")
@@ -252,6 +253,7 @@ def test_text_baseline_is_the_reference_applicant_aligned_to_each_row(
         f_input = explained.forward(batch.inputs, *batch.extra).numpy()
         f_base = explained.forward(batch.baselines, *batch.extra).numpy()
     assert np.allclose(positions.sum(axis=1) - (f_input - f_base), deltas, atol=1e-5)
+    assert np.abs(deltas).max() < 0.05 * np.abs(f_input - f_base).max()  # complete up to the Riemann error
     assert (positions[outside.numpy()] == 0).all()
 
 
