@@ -168,8 +168,9 @@ def sensitivity(
                 return FeatureAblation(explained.forward).attribute(inputs, **options)
             return ShapleyValueSampling(explained.forward).attribute(inputs, n_samples=shapley_samples, **options)
 
-    torch.manual_seed(seed)  # sensitivity_max (and ShapleyValueSampling) draw from torch's global RNG
-    with no_parameter_gradients(explained):
+    # sensitivity_max (and ShapleyValueSampling) draw from torch's global RNG: seed it, then restore it.
+    with torch.random.fork_rng(), no_parameter_gradients(explained):
+        torch.manual_seed(seed)
         values = sensitivity_max(
             explain, batch.inputs, perturb_radius=radius, n_perturb_samples=samples, baselines=batch.baselines
         )

@@ -266,8 +266,9 @@ def perturbation_attributions(
         if method == "feature_ablation":
             per_position = FeatureAblation(explained.forward).attribute(**kwargs)
         else:
-            torch.manual_seed(seed)  # ShapleyValueSampling draws its permutations from torch's global RNG
-            per_position = ShapleyValueSampling(explained.forward).attribute(n_samples=shapley_samples, **kwargs)
+            with torch.random.fork_rng():  # ShapleyValueSampling draws from torch's global RNG: seed it, then restore
+                torch.manual_seed(seed)
+                per_position = ShapleyValueSampling(explained.forward).attribute(n_samples=shapley_samples, **kwargs)
     return per_field(per_position.numpy().astype(np.float64), batch.field_mask.numpy(), n_fields, reduce="mean")
 
 

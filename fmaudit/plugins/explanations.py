@@ -168,6 +168,7 @@ def _collect(
     chunks = [rows[i : i + params.chunk_size] for i in range(0, len(rows), params.chunk_size)]
     context.say(f"explanations: {len(rows)} rows ({len(notices)} adverse decisions), {' and '.join(methods)}")
     for chunk in tqdm(chunks, desc="explanations", unit="chunk", disable=not context.show_progress):
+        chunk_seed = int(rng.integers(2**31))  # each chunk its own draws, all fixed by params.seed
         batch = explained.build(chunk)
         n_fields = len(batch.fields)
         positions, deltas = integrated_gradients(
@@ -176,7 +177,7 @@ def _collect(
         by_method = {
             IG: per_field(positions, batch.field_mask.numpy(), n_fields, reduce="sum"),
             params.perturbation: perturbation_attributions(
-                explained, batch, method=params.perturbation, shapley_samples=params.shapley_samples, seed=params.seed
+                explained, batch, method=params.perturbation, shapley_samples=params.shapley_samples, seed=chunk_seed
             ),
         }
         collected.rows += chunk.tolist()
@@ -239,6 +240,7 @@ def _faithfulness(
             key, weight = ("random", 1 / params.random_orders) if name in randoms else (name, 1.0)
             target[key] = target.get(key, np.zeros(depth + 1)) + weight * summed
     collected.curve_rows += n_rows
+    seed = int(rng.integers(2**31))  # one draw for every method: they are compared on the same perturbations
     for method, values in attributions.items():
         infidelity = field_infidelity(
             explained,
@@ -246,7 +248,7 @@ def _faithfulness(
             values,
             samples=params.infidelity_samples,
             drop_probability=INFIDELITY_DROP,
-            seed=params.seed,
+            seed=seed,
         )
         collected.infidelity.setdefault(method, []).append(infidelity)
         if explained.layer is None:  # sensitivity_max needs continuous inputs
@@ -258,6 +260,6 @@ def _faithfulness(
                 shapley_samples=params.shapley_samples,
                 samples=params.sensitivity_samples,
                 radius=SENSITIVITY_RADIUS,
-                seed=params.seed,
+                seed=seed,
             )
             collected.sensitivity.setdefault(method, []).append(change)
