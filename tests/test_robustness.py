@@ -104,6 +104,18 @@ def test_spec_names_recipes_and_components_it_knows() -> None:
         )
     with pytest.raises(ValidationError, match="exactly one of min_cos_sim or max_mse_dist"):
         recipe_spec.WordEmbeddingDistance(name="WordEmbeddingDistance")
+    with pytest.raises(ValidationError, match="measures only WordSwapEmbedding candidates"):
+        RobustnessParams.model_validate(
+            {
+                "recipes": ["mixed"],
+                "custom_recipes": {
+                    "mixed": {
+                        "transformation": {"name": "WordSwapQWERTY"},
+                        "constraints": [{"name": "WordEmbeddingDistance", "min_cos_sim": 0.8}],
+                    }
+                },
+            }
+        )
     custom = RobustnessParams.model_validate(
         {
             "recipes": ["glove_beam"],

@@ -154,6 +154,15 @@ class CustomRecipe(PluginParams):
     )
     search: Search = Field(default_factory=lambda: GreedyWordSwapWIR(name="GreedyWordSwapWIR", wir_method="delete"))
 
+    @model_validator(mode="after")
+    def _distance_only_on_embedding_swaps(self) -> CustomRecipe:
+        """fmaudit's offline GloVe holds only the attacked words and their neighbours, so WordEmbeddingDistance
+        can measure WordSwapEmbedding's candidates alone; any other swap would pass it unmeasured."""
+        distance = any(isinstance(c, WordEmbeddingDistance) for c in self.constraints)
+        if distance and not all(isinstance(t, EmbeddingSwap) for t in self.transformations):
+            raise ValueError("WordEmbeddingDistance measures only WordSwapEmbedding candidates offline")
+        return self
+
     @property
     def transformations(self) -> list[CharacterEdit | CharacterSubstitution | EmbeddingSwap | WordNetSwap]:
         return self.transformation if isinstance(self.transformation, list) else [self.transformation]
