@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # WordNet for the PWWS recipe and the antonym check comes from Debian's packages. Installed when this
 # machine allows it (root and apt-get); otherwise skipped, and those parts report "WordNet data missing".
 wordnet:
-	@if [ -f /usr/share/wordnet/data.adj ]; then :; \
+	@if [ -f /usr/share/wordnet/data.adj ] && [ -f /usr/share/wordnet/index.sense ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1 \
 		|| (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null 2>&1) \

@@ -109,6 +109,6 @@ def provision_wordnet(nltk_dir: Path) -> str | None:
     )
     try:
         staging.rename(target)
-    except OSError:  # another run provisioned it meanwhile
+    except OSError:  # another run provisioned it meanwhile, or a broken copy is in the way
         shutil.rmtree(staging, ignore_errors=True)
-    return None
+    return None if (target / "lexnames").is_file() else f"WordNet could not be provisioned into {target}"

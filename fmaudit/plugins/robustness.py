@@ -10,6 +10,7 @@ protected: changing them makes a different applicant, not an adversarial example
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -178,11 +179,17 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
         from fmaudit.robustness.runner import attack_sample
 
         run = attack_sample(context, params, classifier=context.model)
-        rng = np.random.default_rng(params.seed)
+        # Each recipe its own bootstrap stream: its intervals must not depend on which other recipes could run.
         reports = [
             _unavailable(recipe, run.unavailable[recipe], context.plan)
             if recipe in run.unavailable
-            else _recipe_report(recipe, *run.outcomes[recipe], context, params, rng)
+            else _recipe_report(
+                recipe,
+                *run.outcomes[recipe],
+                context,
+                params,
+                np.random.default_rng([params.seed, zlib.crc32(recipe.encode())]),
+            )
             for recipe in params.recipes
         ]
 

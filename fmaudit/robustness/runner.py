@@ -83,8 +83,11 @@ def prepare_resources(
         if reason is None:
             from nltk.corpus import wordnet
 
-            wordnet.ensure_loaded()  # once, before workers fork
-        else:
+            try:
+                wordnet.ensure_loaded()  # once, before workers fork
+            except (LookupError, OSError) as exc:
+                reason = f"WordNet data unreadable: {exc}"
+        if reason is not None:
             resources.missing["wordnet"] = reason
     if "glove" in needs:
         k = max(
