@@ -142,7 +142,7 @@ class TextFeed:
     def logits(self, model: Any, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         input_ids, attention_mask = inputs
         width = int(attention_mask.sum(dim=1).max())
-        accepted = set(inspect.signature(_unwrapped(model).forward).parameters)
+        accepted = _forward_parameters(type(_unwrapped(model)).forward)
         return model(**_batch_inputs(input_ids[:, :width], attention_mask[:, :width], accepted)).logits
 
     def parameter_groups(self, model: Any, training: TrainingSpec) -> list[dict[str, Any]]:
@@ -538,7 +538,15 @@ def _class_weights(labels: torch.Tensor, training: TrainingSpec) -> torch.Tensor
     return len(labels) / (2 * counts)
 
 
-def _batch_inputs(input_ids: torch.Tensor, attention_mask: torch.Tensor, accepted: set[str]) -> dict[str, torch.Tensor]:
+@functools.cache
+def _forward_parameters(forward: Callable[..., Any]) -> frozenset[str]:
+    """The keyword arguments a model class's forward accepts (looked up once per class, not per batch)."""
+    return frozenset(inspect.signature(forward).parameters)
+
+
+def _batch_inputs(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, accepted: frozenset[str]
+) -> dict[str, torch.Tensor]:
     """Model inputs with batch-sized position/type ids: BERT's batch-1 buffers break Opacus's per-sample grads."""
     import torch
 

@@ -62,7 +62,9 @@ class RepeatModification(PluginParams):
 
 class StopwordModification(PluginParams):
     name: Literal["StopwordModification"]
-    stopwords: list[str] | None = Field(None, description="default: NLTK's English list")
+    stopwords: list[str] | None = Field(
+        None, description="default: the English list fmaudit provisions offline (scikit-learn's 318 words)"
+    )
 
 
 class MinWordLength(PluginParams):
