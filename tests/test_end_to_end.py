@@ -67,7 +67,7 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "max_length": 64,
         "train_layers": 1,
         "head_learning_rate": 0.01,
-        "privacy": {"target_epsilon": 8, "delta": 1e-4},
+        "privacy": {"target_epsilon": 8, "delta": 1e-4, "sweep": [2]},
     }
     spec["audits"] = {
         "performance": {},
@@ -122,6 +122,17 @@ def test_run_passes_its_gates_and_opens_no_socket(first) -> None:  # type: ignor
     assert run.findings["verdict"] == "pass"
 
 
+def test_the_epsilon_sweep_trains_a_model_per_target_and_measures_it(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    point = run.findings["metrics"]["privacy"]["sweep"]["eps_2"]
+    main = run.findings["metrics"]["privacy"]["epsilon"]["value"]
+    assert point["epsilon"]["value"] <= 2.01 and main > 7.9  # its own privacy budget, not the audited model's
+    for figure in ("accuracy", "roc_auc"):
+        assert 0 <= point[figure]["value"] <= 1
+    listed = [m for m in run.findings["compared_models"] if m["role"] == "sweep"]
+    assert len(listed) == 1 and listed[0]["training"]["privacy"]["target_epsilon"] == 2
+
+
 def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
     files = ["findings.json", "predictions.csv", "report.html"]
@@ -138,7 +149,7 @@ def test_the_twin_differs_only_by_dp_and_has_its_own_report(first) -> None:  # t
     assert twin["training"]["settings"] == settings
     assert twin["metrics"]["privacy"]["dp"]["value"] == 0.0
     assert "mia" in twin["metrics"]["privacy"] and "cost" not in twin["metrics"]["privacy"]
-    (listed,) = run.findings["compared_models"]
+    (listed,) = [m for m in run.findings["compared_models"] if m["role"] == "twin"]
     assert listed["role"] == "twin" and listed["report"] == "twin/report.html"
     assert listed["training"]["weights_sha256"] == twin["provenance"]["weights_sha256"]
     assert 'href="twin/report.html"' in run.html
