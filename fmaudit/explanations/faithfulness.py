@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,20 +28,6 @@ from fmaudit.explanations.fields import (
     no_parameter_gradients,
     scores_with_fields,
 )
-
-
-@dataclass(frozen=True)
-class Curves:
-    """Mean P(favourable) after k = 0..depth fields are deleted / inserted, per ordering."""
-
-    depth: int
-    deletion: dict[str, np.ndarray]
-    insertion: dict[str, np.ndarray]
-    rows: int
-
-    def area(self, curve: np.ndarray) -> float:
-        """Normalised area under a curve over k = 0..depth (trapezoid rule)."""
-        return float(np.trapezoid(curve, dx=1.0) / max(self.depth, 1))
 
 
 def order_curves(
