@@ -217,7 +217,8 @@ def run(
     out_root = (out or Path(spec.output)) / spec.name
     report_dir = write_report(
         out_root,
-        plan=the_plan,
+        spec=spec,
+        data=data,
         predictions=predictions,
         record=record,
         findings=findings,

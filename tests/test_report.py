@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from fmaudit import report
 from fmaudit.findings import Findings, Metric, PluginFindings, metric_key
 from fmaudit.provenance import sha256_dir, sha256_json
+from fmaudit.report import charts, html, write
 
 
 def test_findings_tree_nests_by_metric_path() -> None:
@@ -50,22 +50,23 @@ def test_metric_key_makes_group_names_path_safe() -> None:
     ],
 )
 def test_number_formatting(value: object, text: str) -> None:
-    assert report._format_number(value) == text
+    assert html._format_number(value) == text
 
 
 def test_a_failed_render_leaves_no_report_and_no_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(document: dict) -> str:  # type: ignore[type-arg]
         raise RuntimeError("template failed")
 
-    monkeypatch.setattr(report, "build_document", lambda **kwargs: {"name": "x"})
+    monkeypatch.setattr(write, "build_document", lambda **kwargs: {"name": "x"})
     monkeypatch.setattr(
-        report, "predictions_frame", lambda plan, predictions: __import__("pandas").DataFrame({"a": [1]})
+        write, "predictions_frame", lambda data, predictions: __import__("pandas").DataFrame({"a": [1]})
     )
-    monkeypatch.setattr(report, "render_html", broken)
+    monkeypatch.setattr(write, "render_html", broken)
     with pytest.raises(RuntimeError, match="template failed"):
-        report.write_report(
+        write.write_report(
             tmp_path,
-            plan=None,  # type: ignore[arg-type]
+            spec=None,  # type: ignore[arg-type]
+            data=None,  # type: ignore[arg-type]
             predictions=None,  # type: ignore[arg-type]
             record=None,  # type: ignore[arg-type]
             findings=Findings(),
@@ -77,7 +78,7 @@ def test_a_failed_render_leaves_no_report_and_no_staging(tmp_path: Path, monkeyp
 
 
 def test_template_ships_with_the_package() -> None:
-    assert (report.template_dir() / report.TEMPLATE).is_file()
+    assert (html.template_dir() / html.TEMPLATE).is_file()
 
 
 def test_hashes_are_content_hashes(tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_line_chart_geometry_puts_log_axes_in_the_plot_and_clamps_zero_to_the_fl
         y_max=1.0,
         diagonal=True,
     )
-    geometry = report.line_chart_geometry(asdict(chart))
+    geometry = charts.line_chart_geometry(asdict(chart))
     left, right = geometry["left"], geometry["plot_right"]
     points = [tuple(map(float, p.split(","))) for p in geometry["lines"][0]["points"].split()]
     assert points[0] == (left, geometry["plot_bottom"])  # FPR 0 drawn at the axis floor, not dropped

@@ -1,0 +1,93 @@
+"""The machine-readable twin of the report (findings.json) and the per-row predictions behind it.
+
+Every output format renders from this one document, so a figure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from fmaudit.findings import Findings
+from fmaudit.gates import GateResult
+from fmaudit.plugins.base import ComparedModel, Predictions
+from fmaudit.provenance import Provenance
+
+if TYPE_CHECKING:
+    from fmaudit.data import PreparedData
+    from fmaudit.spec import Spec
+    from fmaudit.training import TrainingRecord
+
+TWIN_DIR = "twin"
+"""Where the non-private twin's own report goes, inside the audited model's report directory."""
+
+
+def build_document(
+    *,
+    spec: Spec,
+    data: PreparedData,
+    record: TrainingRecord,
+    findings: Findings,
+    gate_results: list[GateResult],
+    provenance: Provenance,
+    seconds: float,
+    compared: tuple[ComparedModel, ...] = (),
+    role: str = "audited",
+) -> dict[str, Any]:
+    """The machine-readable twin of the report (findings.json); the HTML renders from it too.
+
+    ``role`` is "audited" for the model the gates judge, "twin" for its non-private twin's own report.
+    """
+    return {
+        "fmaudit_report": 1,
+        "name": spec.name,
+        "role": role,
+        "description": spec.description,
+        # Gates judge only the audited model; the twin's report carries no verdict rather than a vacuous "pass".
+        "verdict": None if role == "twin" else "pass" if all(g.passed for g in gate_results) else "fail",
+        "gates": [
+            {"gate": g.gate.text, "observed": g.observed, "passed": g.passed, "reason": g.reason} for g in gate_results
+        ],
+        "metrics": findings.to_tree(),
+        "sections": findings.to_dict()["sections"],
+        "training": asdict(record),
+        "compared_models": [
+            {
+                "role": model.role,
+                "label": model.label,
+                "report": f"{TWIN_DIR}/report.html" if model.role == "twin" else None,
+                "training": asdict(model.training),
+            }
+            for model in compared
+        ],
+        "data": {
+            "source": str(data.source_path),
+            "rows": data.n_rows,
+            "train_rows": len(data.train_idx),
+            "test_rows": len(data.test_idx),
+            "favourable_label": str(spec.data.positive),
+            "favourable_share": float(data.labels.mean()),
+            "group_sizes": data.group_sizes(),
+            "template": spec.data.template,
+            "example_text": data.texts[int(data.test_idx[0])],
+        },
+        "provenance": asdict(provenance),
+        "resolved_spec": spec.model_dump(mode="json"),
+        "seconds": round(seconds, 1),
+    }
+
+
+def predictions_frame(data: PreparedData, predictions: Predictions) -> pd.DataFrame:
+    """One row per test example: enough to recompute every figure independently."""
+    frame = pd.DataFrame(
+        {
+            "row_id": predictions.row_ids,
+            "label": predictions.labels,
+            "score": predictions.scores,
+            "decision": predictions.decisions,
+        }
+    )
+    groups = data.sensitive.iloc[predictions.row_ids].reset_index(drop=True)
+    return pd.concat([frame, groups], axis=1)
