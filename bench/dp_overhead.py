@@ -32,9 +32,11 @@ def rss_kib() -> int:
 
 def measure(private: bool, epochs: int, rows: int, train_layers: int | None, ghost: bool) -> dict[str, float]:
     """Train once in this process; wall time of the training loop and peak memory above the loaded model."""
-    from fmaudit.model import load_pretrained, resolve_base_model
+    from fmaudit.models.text import load_pretrained, resolve_base_model
     from fmaudit.pipeline import plan
-    from fmaudit.training import TextFeed, _freeze, _train
+    from fmaudit.training.feeds import TextFeed
+    from fmaudit.training.freeze import freeze
+    from fmaudit.training.loop import train
 
     the_plan = plan(SPEC)
     spec = the_plan.loaded.spec
@@ -48,10 +50,10 @@ def measure(private: bool, epochs: int, rows: int, train_layers: int | None, gho
     )
     training = spec.training.model_copy(update=settings)
     model, tokenizer = load_pretrained(resolve_base_model(spec.model.base_model, base_dir=the_plan.loaded.base_dir))
-    _freeze(model, training)
+    freeze(model, training)
     before = rss_kib()
     started = time.perf_counter()
-    _train(
+    train(
         model,
         TextFeed(tokenizer, the_plan.data, training),  # through the encoder, not the cached pooled-output path
         data=the_plan.data,

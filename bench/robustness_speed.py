@@ -52,7 +52,7 @@ def main() -> None:
     import textattack
     from textattack.models.wrappers import HuggingFaceModelWrapper
 
-    from fmaudit.model import TextClassifier
+    from fmaudit.models.text import TextClassifier
     from fmaudit.robustness.embeddings import glove_embedding
     from fmaudit.robustness.recipe_spec import recipe_definition
     from fmaudit.robustness.recipes import BuiltAttack, Resources, build_attack, quiet_textattack

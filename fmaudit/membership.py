@@ -38,28 +38,6 @@ LOW_FPRS = (0.01, 0.001)
 LOSS_FLOOR = 1e-12
 
 
-@dataclass(frozen=True)
-class MembershipSets:
-    """The rows an attack is audited on, and the rows a reference model may train on."""
-
-    members: np.ndarray
-    """Training rows, as many as ``non_members``."""
-    non_members: np.ndarray
-    """Held-out rows the model never saw."""
-    reference_rows: np.ndarray
-    """Training rows not drawn as members: a reference model trained on them has seen no audited row."""
-
-
-def draw_sets(train_rows: np.ndarray, held_out_rows: np.ndarray, *, size: int, seed: int) -> MembershipSets:
-    """Balanced member/non-member sets of at most ``size`` rows each, leaving half the training rows or more
-    to the reference model."""
-    n = min(size, len(held_out_rows), len(train_rows) // 2)
-    rng = np.random.default_rng(seed)
-    members = np.sort(rng.choice(train_rows, size=n, replace=False))
-    non_members = np.sort(rng.choice(held_out_rows, size=n, replace=False))
-    return MembershipSets(members=members, non_members=non_members, reference_rows=np.setdiff1d(train_rows, members))
-
-
 def example_losses(p_favourable: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Cross-entropy of each row's true label, from the model's P(favourable)."""
     p_true = np.where(np.asarray(labels) == 1, p_favourable, 1.0 - np.asarray(p_favourable))

@@ -29,16 +29,17 @@ from fmaudit.plugins.base import (
     ComparedModel,
     MembershipInputs,
     MembershipRequest,
+    PluginParams,
     Predictions,
 )
-from fmaudit.plugins.registry import lookup_plugin
+from fmaudit.plugins.registry import resolve_plugins
 from fmaudit.provenance import Provenance, sha256_file, sha256_json
 from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 
 if TYPE_CHECKING:
-    from fmaudit.membership import MembershipSets
-    from fmaudit.model import Classifier
-    from fmaudit.training import TrainingRecord
+    from fmaudit.context import MembershipSets
+    from fmaudit.models.base import Classifier
+    from fmaudit.training.records import TrainingRecord
 
 Progress = Callable[[str], None]
 
@@ -60,6 +61,8 @@ class Plan:
     data_sha256: str
     audit_plan: AuditPlan
     plugins: dict[str, AuditPlugin[Any]]
+    params: dict[str, PluginParams]
+    """Each plugin's ``audits.<name>`` section, validated by the plugin's own Params model."""
     metric_paths: dict[str, list[str]]
     gates: list[Gate]
 
@@ -67,7 +70,7 @@ class Plan:
     def membership_request(self) -> MembershipRequest | None:
         """What the first plugin asking for membership-inference inputs needs (only the privacy plugin does)."""
         for name, plugin in self.plugins.items():
-            request = plugin.membership_request(self.loaded.plugin_params[name], self.audit_plan)
+            request = plugin.membership_request(self.params[name], self.audit_plan)
             if request is not None:
                 return request
         return None
@@ -116,15 +119,15 @@ def plan(spec_path: str | Path) -> Plan:
         twin=privacy is not None and privacy.compare,
         sweep=tuple(e for e in privacy.sweep if e != privacy.target_epsilon) if privacy is not None else (),
     )
-    plugins = {name: lookup_plugin(name) for name in spec.audits}
+    plugins, params = resolve_plugins(loaded)
     problems = [
         f"{loaded.path}: audits.{name}.{problem}"
         for name, plugin in plugins.items()
-        for problem in plugin.check(loaded.plugin_params[name], audit_plan)
+        for problem in plugin.check(params[name], audit_plan)
     ]
     if problems:
         raise SpecError(problems)
-    paths = {name: plugins[name].metric_paths(loaded.plugin_params[name], audit_plan) for name in plugins}
+    paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}
     gates = [parse_gate(text) for text in spec.gates]
     check_gate_paths(gates, [p for group in paths.values() for p in group], where=str(loaded.path))
     return Plan(
@@ -133,6 +136,7 @@ def plan(spec_path: str | Path) -> Plan:
         data_sha256=sha256_file(data.source_path),
         audit_plan=audit_plan,
         plugins=plugins,
+        params=params,
         metric_paths=paths,
         gates=gates,
     )
@@ -260,7 +264,7 @@ class ModelTrainer:
     @property
     def sets(self) -> MembershipSets:
         """The run's one draw of members and non-members, shared by every model it audits."""
-        from fmaudit.membership import draw_sets
+        from fmaudit.context import draw_sets
 
         assert self.request is not None
         if self._sets is None:
@@ -290,7 +294,7 @@ def train(
 ) -> tuple[Classifier, TrainingRecord]:
     """Runner stage: the planned model (text or tabular) trained with ``training`` settings (cached by content),
     on the split's training rows or on ``rows`` among them."""
-    from fmaudit.training import fine_tune
+    from fmaudit.training.runner import fine_tune
 
     spec = the_plan.loaded.spec
     return fine_tune(
@@ -325,7 +329,7 @@ def audit(the_plan: Plan, context: AuditContext, *, progress: Progress = lambda 
         progress(f"audit: {name} ...")
         began = time.perf_counter()
         seen = replace(context, findings=Findings(sections=tuple(sections)))
-        section = plugin.run(seen, the_plan.loaded.plugin_params[name])
+        section = plugin.run(seen, the_plan.params[name])
         section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
         progress(f"audit: {name} done in {section.seconds:.1f} s")
         sections.append(section)

@@ -22,7 +22,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from fmaudit.cli import main
 from fmaudit.errors import ExitCode
-from fmaudit.model import load_pretrained
+from fmaudit.models.text import load_pretrained
 from tests.conftest import GERMAN_CREDIT_SPEC, guard_network
 
 
@@ -340,7 +340,7 @@ def test_dp_on_a_model_opacus_cannot_wrap_exits_2_naming_the_layer_and_writes_no
 ) -> None:
     import torch
 
-    from fmaudit import training
+    from fmaudit.training import runner as training
 
     def with_batch_norm(model_dir: Path):  # type: ignore[no-untyped-def]
         model, tokenizer = load_pretrained(model_dir)

@@ -23,11 +23,11 @@ from fmaudit.explanations.fields import (
 from fmaudit.explanations.reasons import principal_reasons
 from fmaudit.explanations.reference import reference_applicant
 from fmaudit.findings import PluginFindings
-from fmaudit.model import TextClassifier, load_pretrained
+from fmaudit.models.tabular import TabularClassifier, TabularEncoder
+from fmaudit.models.text import TextClassifier, load_pretrained
 from fmaudit.plugins.base import AuditContext, AuditPlan, Predictions
 from fmaudit.plugins.explanations import ExplanationsParams, ExplanationsPlugin
 from fmaudit.spec import Spec
-from fmaudit.tabular import TabularClassifier, TabularEncoder
 
 WIDE_TEMPLATE = (
     "checking: {status_of_existing_checking_account}; duration: {duration_in_month} months; "

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from fmaudit.errors import ModelError
-from fmaudit.model import BUNDLED_MINILM, TextClassifier, load_pretrained, resolve_base_model
+from fmaudit.models.text import BUNDLED_MINILM, TextClassifier, load_pretrained, resolve_base_model
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
-from fmaudit.training import _freeze, cache_key
+from fmaudit.training.cache import cache_key
+from fmaudit.training.freeze import freeze
 
 
 def test_bundled_minilm_resolves_to_its_package_directory(tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_an_uncached_hub_id_is_refused_without_touching_the_network(tmp_path, mo
 
 def test_freezing_trains_only_the_top_layers_and_the_head(tiny_bert: Path) -> None:
     model, _ = load_pretrained(tiny_bert)
-    trained = _freeze(model, TrainingSpec(train_layers=1))
+    trained = freeze(model, TrainingSpec(train_layers=1))
     assert trained == ["encoder layers 1-1", "pooler", "classifier head"]
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert any(name.startswith("bert.encoder.layer.1.") for name in trainable)
@@ -48,7 +49,7 @@ def test_freezing_trains_only_the_top_layers_and_the_head(tiny_bert: Path) -> No
 def test_asking_for_more_layers_than_the_model_has(tiny_bert: Path) -> None:
     model, _ = load_pretrained(tiny_bert)
     with pytest.raises(ModelError, match="training.train_layers: 5 asked, the model has 2 encoder layers"):
-        _freeze(model, TrainingSpec(train_layers=5))
+        freeze(model, TrainingSpec(train_layers=5))
 
 
 def test_cache_key_tracks_what_determines_the_weights(spec_dict) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +75,7 @@ def test_predictions_pad_to_the_longest_text_not_to_model_max_length(tiny_bert: 
 def test_opacus_refusal_names_the_layer(tiny_bert: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]
     import torch
 
-    from fmaudit.training import _make_private
+    from fmaudit.training.privacy import make_private
 
     model, _ = load_pretrained(tiny_bert)
     model.bert.pooler.activation = torch.nn.Sequential(torch.nn.BatchNorm1d(32), torch.nn.Tanh())
@@ -83,34 +84,34 @@ def test_opacus_refusal_names_the_layer(tiny_bert: Path, spec_dict) -> None:  # 
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     assert training.privacy is not None
     with pytest.raises(ModelError, match="Opacus cannot compute per-sample gradients.*BatchNorm"):
-        _make_private(model.train(), optimizer, torch.nn.CrossEntropyLoss(), loader, training, training.privacy)
+        make_private(model.train(), optimizer, torch.nn.CrossEntropyLoss(), loader, training, training.privacy)
 
 
 def test_zero_layers_trains_the_head_alone(tiny_bert: Path) -> None:
     model, _ = load_pretrained(tiny_bert)
-    assert _freeze(model, TrainingSpec(train_layers=0)) == ["classifier head"]
+    assert freeze(model, TrainingSpec(train_layers=0)) == ["classifier head"]
     assert {name for name, p in model.named_parameters() if p.requires_grad} == {"classifier.weight", "classifier.bias"}
 
 
 def test_an_unreadable_cache_entry_counts_as_a_miss(tmp_path: Path) -> None:
-    from fmaudit.training import RECORD_FILE, _load_cached
+    from fmaudit.training.cache import RECORD_FILE, load_cached
 
     def load(directory: Path) -> Any:
         raise AssertionError("a miss must not load weights")
 
-    assert _load_cached(tmp_path / "absent", load) is None
+    assert load_cached(tmp_path / "absent", load) is None
     (tmp_path / RECORD_FILE).write_text('{"base_model": "x"')  # cut off mid-write
-    assert _load_cached(tmp_path, load) is None
+    assert load_cached(tmp_path, load) is None
 
 
 def test_frozen_layers_train_without_dropout(tiny_bert: Path) -> None:
-    from fmaudit.training import _fix_frozen
+    from fmaudit.training.freeze import fix_frozen
 
     model, _ = load_pretrained(tiny_bert)
     settings = TrainingSpec(train_layers=1)
-    _freeze(model, settings)
+    freeze(model, settings)
     model.train()
-    _fix_frozen(model, settings)
+    fix_frozen(model, settings)
     assert not model.bert.embeddings.training and not model.bert.encoder.layer[0].training
     assert model.bert.encoder.layer[1].training and model.dropout.training
 
@@ -120,7 +121,7 @@ def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_pa
     from transformers import BertModel
 
     from fmaudit.data import prepare
-    from fmaudit.training import fine_tune
+    from fmaudit.training.runner import fine_tune
 
     headless = tmp_path / "headless"
     BertModel.from_pretrained(tiny_bert).save_pretrained(headless)
@@ -149,7 +150,7 @@ def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_pa
 
 def _train_private(tiny_bert: Path, tmp_path: Path, spec_dict, **privacy) -> object:  # type: ignore[no-untyped-def]
     from fmaudit.data import prepare
-    from fmaudit.training import fine_tune
+    from fmaudit.training.runner import fine_tune
 
     spec_dict["data"]["max_rows"] = 80
     data_spec = DataSpec.model_validate(spec_dict["data"])
@@ -199,7 +200,7 @@ def test_a_reference_model_trains_on_the_given_rows_under_its_own_cache_key(  # 
     tiny_bert: Path, tmp_path: Path, spec_dict
 ) -> None:
     from fmaudit.data import prepare
-    from fmaudit.training import fine_tune
+    from fmaudit.training.runner import fine_tune
 
     spec_dict["data"]["max_rows"] = 80
     data_spec = DataSpec.model_validate(spec_dict["data"])
@@ -239,7 +240,7 @@ def test_an_empty_poisson_batch_takes_an_accounted_noise_only_step(mode: str) ->
     import torch
     from opacus import PrivacyEngine
 
-    from fmaudit.training import _empty_step, _secure_rng_notice_silenced
+    from fmaudit.training.privacy import _secure_rng_notice_silenced, empty_step
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 2))
@@ -256,7 +257,7 @@ def test_an_empty_poisson_batch_takes_an_accounted_noise_only_step(mode: str) ->
             grad_sample_mode=mode,
         )
     before = [p.detach().clone() for p in model.parameters()]
-    _empty_step(made[1])
+    empty_step(made[1])
     assert engine.accountant.history == [(1.0, 0.25, 1)]
     assert any(not torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))
 
@@ -269,7 +270,9 @@ def test_head_only_training_on_pooled_outputs_matches_training_through_the_encod
     import torch
 
     from fmaudit.data import prepare
-    from fmaudit.training import Origin, TextFeed, _text_model, _train
+    from fmaudit.training.feeds import TextFeed
+    from fmaudit.training.loop import train
+    from fmaudit.training.runner import Origin, _text_model
 
     spec_dict["data"]["max_rows"] = 80
     data = prepare(DataSpec.model_validate(spec_dict["data"]), base_dir=tmp_path)
@@ -285,7 +288,7 @@ def test_head_only_training_on_pooled_outputs_matches_training_through_the_encod
         assert built.trainee is not built.model  # a BERT-style head-only spec takes the fast path
         model = built.trainee if fast else built.model
         feed = built.feed if fast else TextFeed(built.wrap(None).tokenizer, data, training)  # type: ignore[attr-defined]
-        _train(model, feed, data=data, rows=data.train_idx, training=training, show_progress=False)
+        train(model, feed, data=data, rows=data.train_idx, training=training, show_progress=False)
         heads.append(built.model.classifier.weight.detach().clone())
     assert not torch.equal(heads[0], torch.zeros_like(heads[0]))
     torch.testing.assert_close(heads[0], heads[1], atol=1e-5, rtol=1e-4)

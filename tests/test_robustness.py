@@ -316,7 +316,7 @@ def test_wordnet_is_provisioned_from_debian_files_or_reported_missing(tmp_path: 
 def credit_context(textattack_ready: Path, tmp_path_factory: pytest.TempPathFactory) -> AuditContext:
     """A robustness-only audit context over 150 German Credit rows scored by a tiny random BERT whose
     scores spread over (0.25, 0.98), so that some decisions can be flipped."""
-    from fmaudit.model import TextClassifier, load_pretrained
+    from fmaudit.models.text import TextClassifier, load_pretrained
     from fmaudit.pipeline import plan
     from tests.tiny_model import build_tiny_bert
 
@@ -352,7 +352,7 @@ def test_outcomes_equal_textattacks_attacker_with_its_huggingface_wrapper(credit
     from textattack.models.wrappers import HuggingFaceModelWrapper
     from transformers import AutoTokenizer
 
-    from fmaudit.model import TextClassifier
+    from fmaudit.models.text import TextClassifier
     from fmaudit.robustness.recipes import Resources, build_attack, quiet_textattack
     from fmaudit.robustness.victim import Victim
     from fmaudit.robustness.workers import Example, example_seed, run_attacks
@@ -493,7 +493,7 @@ def test_the_victim_scores_each_text_once_as_padding_to_max_length_would(
     from textattack.models.wrappers import HuggingFaceModelWrapper
     from transformers import AutoTokenizer
 
-    from fmaudit.model import TextClassifier
+    from fmaudit.models.text import TextClassifier
     from fmaudit.robustness.victim import Victim
 
     tiny = credit_context.model

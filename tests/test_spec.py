@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 
 from fmaudit.errors import SpecError
-from fmaudit.spec import load_spec
+from fmaudit.pipeline import plan
 
 
 def problems(path) -> list[str]:  # type: ignore[no-untyped-def]
     with pytest.raises(SpecError) as caught:
-        load_spec(path)
+        plan(path)
     return caught.value.problems
 
 
 def test_valid_spec_loads_with_typed_plugin_params(spec_dict, write_spec) -> None:
     spec_dict["audits"]["fairness"] = {"min_group_size": 5}
-    loaded = load_spec(write_spec(spec_dict))
-    assert loaded.spec.training.epochs == 1
-    assert loaded.plugin_params["fairness"].min_group_size == 5
-    assert loaded.plugin_params["fairness"].min_group_share == 0.02
+    the_plan = plan(write_spec(spec_dict))
+    assert the_plan.loaded.spec.training.epochs == 1
+    assert the_plan.params["fairness"].min_group_size == 5  # type: ignore[attr-defined]
+    assert the_plan.params["fairness"].min_group_share == 0.02  # type: ignore[attr-defined]
 
 
 def test_unknown_key_names_file_key_path_and_suggests(spec_dict, write_spec) -> None:

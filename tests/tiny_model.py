@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from fmaudit.model import BUNDLED_MINILM, resolve_base_model
+from fmaudit.models.text import BUNDLED_MINILM, resolve_base_model
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import torch
 
     from fmaudit.data import PreparedData
-    from fmaudit.model import Classifier
+    from fmaudit.models.base import Classifier
 
 Perturbation = Literal["feature_ablation", "shapley_value_sampling"]
 SCORING_BATCH = 64
@@ -103,8 +103,8 @@ def field_model(
     template: str,
 ) -> FieldModel:
     """The field-level view of a text or tabular classifier against a reference applicant."""
-    from fmaudit.model import TextClassifier
-    from fmaudit.tabular import TabularClassifier
+    from fmaudit.models.tabular import TabularClassifier
+    from fmaudit.models.text import TextClassifier
 
     if isinstance(classifier, TabularClassifier):
         return _tabular_model(classifier, data, fields=fields, reference=reference)

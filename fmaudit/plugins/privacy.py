@@ -28,7 +28,7 @@ from fmaudit.plugins.base import (
 )
 
 if TYPE_CHECKING:
-    from fmaudit.model import Classifier
+    from fmaudit.models.base import Classifier
 
 FIGURES: dict[str, tuple[str, Better]] = {
     "epsilon": ("Epsilon reached", "lower"),

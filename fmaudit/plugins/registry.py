@@ -17,8 +17,11 @@ import os
 from importlib.metadata import entry_points
 from typing import Any
 
+from pydantic import ValidationError
+
 from fmaudit.errors import PluginError, SpecError
 from fmaudit.plugins.base import AuditPlugin
+from fmaudit.spec import LoadedSpec, PluginParams, format_validation_errors
 
 ENTRY_POINT_GROUP = "fmaudit.plugins"
 
@@ -64,3 +67,27 @@ def lookup_plugin(name: str) -> AuditPlugin[Any]:
     if getattr(cls, "name", None) != name:
         raise PluginError(f"plugin {name!r}: {target} declares name {getattr(cls, 'name', None)!r}")
     return cls()
+
+
+def resolve_plugins(loaded: LoadedSpec) -> tuple[dict[str, AuditPlugin[Any]], dict[str, PluginParams]]:
+    """Each plugin the spec names, with its ``audits.<name>`` section validated by the plugin's own Params
+    model; a SpecError lists every unknown plugin and every bad parameter at once, by file and key path."""
+    where = str(loaded.path)
+    problems: list[str] = []
+    plugins: dict[str, AuditPlugin[Any]] = {}
+    params: dict[str, PluginParams] = {}
+    for name, raw in loaded.spec.audits.items():
+        try:
+            plugin = lookup_plugin(name)
+        except SpecError as exc:
+            problems.append(f"{where}: audits.{name}: {exc}")
+            continue
+        try:
+            params[name] = plugin.Params.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(f"{where}: audits.{name}.{line}" for line in format_validation_errors(exc, plugin.Params))
+            continue
+        plugins[name] = plugin
+    if problems:
+        raise SpecError(problems)
+    return plugins, params

@@ -170,7 +170,7 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
         return paths
 
     def run(self, context: AuditContext, params: RobustnessParams) -> PluginFindings:
-        from fmaudit.model import TextClassifier
+        from fmaudit.models.text import TextClassifier
         from fmaudit.offline import prepare_textattack
 
         if not isinstance(context.model, TextClassifier):

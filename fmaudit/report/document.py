@@ -18,7 +18,7 @@ from fmaudit.provenance import Provenance
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
     from fmaudit.spec import Spec
-    from fmaudit.training import TrainingRecord
+    from fmaudit.training.records import TrainingRecord
 
 TWIN_DIR = "twin"
 """Where the non-private twin's own report goes, inside the audited model's report directory."""

@@ -20,7 +20,7 @@ from fmaudit.report.html import render_html
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
     from fmaudit.spec import Spec
-    from fmaudit.training import TrainingRecord
+    from fmaudit.training.records import TrainingRecord
 
 
 def write_report(

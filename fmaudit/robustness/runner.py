@@ -24,7 +24,7 @@ from fmaudit.robustness.workers import Example, Outcome, run_attacks, worker_cou
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
-    from fmaudit.model import TextClassifier
+    from fmaudit.models.text import TextClassifier
     from fmaudit.plugins.base import AuditContext
     from fmaudit.plugins.robustness import DomainConstraints, RobustnessParams
 

@@ -15,7 +15,7 @@ import numpy as np
 from textattack.models.wrappers import ModelWrapper
 
 if TYPE_CHECKING:
-    from fmaudit.model import TextClassifier
+    from fmaudit.models.text import TextClassifier
 
 
 class Victim(ModelWrapper):  # type: ignore[misc]

@@ -1,5 +1,4 @@
-"""Model stage: what every audited model offers plugins (``Classifier``), and the text
-classifier: find a base model offline, load it, and score texts with it.
+"""The text classifier: find a base model offline, load it, and score texts with it.
 
 fmaudit never downloads: a base model is the bundled MiniLM, a local directory,
 or a hub id already present in the local Hugging Face cache.
@@ -12,7 +11,7 @@ import importlib.util
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,26 +23,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from fmaudit.data import PreparedData
-
-
-class Classifier(Protocol):
-    """What plugins may ask of any audited model (text or tabular): P(favourable) for rows."""
-
-    kind: str
-    """'text' or 'tabular', as in the spec's ``model.kind``."""
-
-    def predict_rows(self, data: PreparedData, rows: np.ndarray, *, progress: Any = None) -> np.ndarray:
-        """P(favourable) for the given rows of the prepared data."""
-        ...
-
-    def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
-        """P(favourable) for raw rows (column -> value), e.g. with one value changed; a text model reads
-        them serialised through ``template``."""
-        ...
-
-    def save(self, directory: Path) -> None:
-        """Write the weights as ``model.safetensors`` (hashed for provenance) and whatever reloading needs."""
-        ...
 
 
 BUNDLED_MINILM = "minilm"

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import torch
 
     from fmaudit.data import PreparedData
-    from fmaudit.spec import TrainingSpec
 
 ENCODER_FILE = "encoder.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -170,25 +169,3 @@ class TabularClassifier:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelError(f"cannot load the cached tabular model from {directory}: {exc}") from exc
         return cls(model, encoder, hidden=saved["hidden"])
-
-
-@dataclass(frozen=True)
-class TabularFeed:
-    """What the training loop needs to train the MLP: encoded rows, logits, one parameter group."""
-
-    encoder: TabularEncoder
-    data: PreparedData
-
-    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
-        import torch
-
-        return (torch.as_tensor(self.encoder.transform(self.data.frame.iloc[rows])),)
-
-    def logits(self, model: Any, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        return model(inputs[0])
-
-    def parameter_groups(self, model: Any, training: TrainingSpec) -> list[dict[str, Any]]:
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": training.learning_rate}]
-
-    def settle(self, model: Any) -> None:
-        """Nothing is frozen in the MLP."""

@@ -1,0 +1,100 @@
+"""The content-addressed model cache: a trained model is stored under a hash of everything that determines
+its weights, so a second run (or another model of the same run) loads it instead of training again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fmaudit.provenance import sha256_file, sha256_json
+from fmaudit.spec import DataSpec, TrainingSpec
+from fmaudit.training.records import Origin, TrainingRecord
+
+if TYPE_CHECKING:
+    import torch
+
+    from fmaudit.data import PreparedData
+    from fmaudit.models.base import Classifier
+    from fmaudit.models.text import TextClassifier
+
+
+CACHE_FORMAT = 6
+"""Bump when the training code changes what a given key would produce."""
+
+NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
+"""Settings that choose which models a run audits, not what any one model's weights are."""
+
+RECORD_FILE = "training.json"
+
+def cache_key(
+    *, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, training: TrainingSpec, rows_sha256: str = ""
+) -> str:
+    """Content hash of everything that determines the fine-tuned weights."""
+    return sha256_json(
+        {
+            "format": CACHE_FORMAT,
+            "base": base_model_sha256,
+            "data": data_sha256,
+            "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
+            "training": training.model_dump(mode="json", exclude=NOT_IN_CACHE_KEY),
+            **({"rows": rows_sha256} if rows_sha256 else {}),
+        }
+    )[:32]
+
+def store_model(classifier: Classifier, record: TrainingRecord, directory: Path) -> TrainingRecord:
+    """Save the model and its record under ``directory`` atomically; return the record with the weights' hash."""
+    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.partial")  # per process: two runs may race
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        classifier.save(tmp)
+        record = replace(record, weights_sha256=sha256_file(tmp / "model.safetensors"))
+        (tmp / RECORD_FILE).write_text(json.dumps(asdict(record), indent=2))
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return record
+
+def load_cached(directory: Path, load: Callable[[Path], Classifier]) -> tuple[Classifier, TrainingRecord] | None:
+    """The cached model and its record, or None when absent or unreadable (then it is trained again)."""
+    try:
+        record = TrainingRecord.from_json(json.loads((directory / RECORD_FILE).read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return load(directory), replace(record, from_cache=True)
+
+def pooled_outputs(
+    classifier: TextClassifier, data: PreparedData, origin: Origin, *, cache_dir: Path, show_progress: bool
+) -> dict[int, torch.Tensor]:
+    """The frozen encoder's pooled output for every training row, cached on disk: the DP model, its twin
+    and the reference models of one run (and later runs) share one pass over the encoder."""
+    import torch
+    from tqdm.auto import tqdm
+
+    rows = np.asarray(data.train_idx)
+    key = sha256_json([origin.sha256, classifier.max_length, [data.texts[i] for i in rows]])
+    path = cache_dir / "pooled" / f"{key[:32]}.pt"
+    if path.exists():
+        return dict(torch.load(path))
+    encoder, pooled = classifier.model.base_model.eval(), {}
+    with tqdm(total=len(rows), desc="encode (frozen)", unit="row", disable=not show_progress) as bar:
+        for start in range(0, len(rows), classifier.batch_size):
+            batch = rows[start : start + classifier.batch_size]
+            with torch.no_grad():  # not inference_mode: the head's backward will save these as inputs
+                out = encoder(**classifier.encode([data.texts[i] for i in batch])).pooler_output
+            pooled.update({int(i): vector.clone() for i, vector in zip(batch, out, strict=True)})
+            bar.update(len(batch))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    torch.save(pooled, tmp)
+    tmp.rename(path)
+    return pooled

@@ -1,0 +1,134 @@
+"""The one training loop, private or not, for any kind of model: a feed gives it inputs and parameter
+groups, Opacus (when the spec asks for DP) wraps it, and it returns the trained model in eval mode."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fmaudit.data import PreparedData
+from fmaudit.errors import ModelError
+from fmaudit.spec import TrainingSpec
+from fmaudit.training.feeds import Feed
+from fmaudit.training.privacy import (
+    empty_step,
+    hook_notice_silenced,
+    make_private,
+    physical_batches,
+    privacy_record,
+    standard,
+    unwrapped,
+)
+from fmaudit.training.records import PrivacyRecord
+
+if TYPE_CHECKING:
+    import torch
+
+
+def train(
+    model: Any,
+    feed: Feed,
+    *,
+    data: PreparedData,
+    rows: np.ndarray,
+    training: TrainingSpec,
+    show_progress: bool,
+) -> tuple[Any, list[float], PrivacyRecord | None]:
+    """The one training loop, private or not, for any kind of model; returns the unwrapped model in eval mode."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(training.seed)
+    labels = torch.as_tensor(data.labels[rows], dtype=torch.long)
+    class_weights = _class_weights(labels, training)
+    dataset = TensorDataset(*feed.inputs(rows), labels)
+    loader = DataLoader(
+        dataset, batch_size=training.batch_size, shuffle=True, generator=torch.Generator().manual_seed(training.seed)
+    )
+    model.train()  # from_pretrained returns eval mode, which Opacus refuses
+    optimizer = _optimizer(feed.parameter_groups(model, training), training)
+    # Mean of per-example losses, so Opacus's per-sample gradients scale with the batch size as it expects.
+    criterion = torch.nn.CrossEntropyLoss(weight=class_weights, reduction="mean")
+    engine = None
+    if training.privacy is not None:
+        model, optimizer, criterion, loader, engine = make_private(
+            model, optimizer, criterion, loader, training, training.privacy
+        )
+
+    feed.settle(unwrapped(model))
+    schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
+    losses: list[float] = []
+    for epoch in range(training.epochs):
+        total, count = 0.0, 0
+        with physical_batches(loader, optimizer, training.privacy) as batches:
+            bar = tqdm(
+                batches,
+                desc=f"train epoch {epoch + 1}/{training.epochs}",
+                unit="batch",
+                disable=not show_progress,
+                leave=True,
+            )
+            for *inputs, batch_labels in bar:
+                if len(batch_labels) == 0:  # Poisson sampling can draw an empty batch: a noise-only DP step
+                    empty_step(optimizer)
+                    schedule.step()
+                    continue
+                try:
+                    loss = _per_example_mean(criterion, feed.logits(model, inputs), batch_labels)
+                    with hook_notice_silenced():
+                        loss.backward()
+                except NotImplementedError as exc:  # e.g. tied parameters under ghost clipping
+                    raise ModelError(f"training.privacy: Opacus cannot train this model: {exc}") from exc
+                optimizer.step()
+                # Within a logical batch Opacus only accumulates clipped gradients; the rate follows real steps.
+                if not getattr(optimizer, "_is_last_step_skipped", False):
+                    schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                total += loss.item() * len(batch_labels)
+                count += len(batch_labels)
+                bar.set_postfix(loss=f"{total / count:.4f}")
+        losses.append(round(total / max(count, 1), 6))
+
+    model = standard(model)
+    model.eval()
+    privacy = None
+    if engine is not None and training.privacy is not None:
+        privacy = privacy_record(engine, optimizer, loader, training, training.privacy, dataset_size=len(dataset))
+    return model, losses, privacy
+
+def _optimizer(groups: list[dict[str, Any]], training: TrainingSpec) -> torch.optim.Optimizer:
+    """AdamW or SGD with momentum over the feed's parameter groups."""
+    import torch
+
+    if training.optimizer == "sgd":
+        return torch.optim.SGD(groups, momentum=0.9, weight_decay=training.weight_decay)
+    return torch.optim.AdamW(groups, weight_decay=training.weight_decay)
+
+def _schedule(optimizer: Any, training: TrainingSpec, *, steps_per_epoch: int) -> Any:
+    """Linear warm-up then linear decay, the usual schedule for fine-tuning BERT-style encoders."""
+    from transformers import get_linear_schedule_with_warmup
+
+    total = max(1, steps_per_epoch * training.epochs)
+    return get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=int(training.warmup_ratio * total), num_training_steps=total
+    )
+
+def _class_weights(labels: torch.Tensor, training: TrainingSpec) -> torch.Tensor | None:
+    """Inverse-frequency class weights (n / (2 * n_c)) when the spec asks for balanced training."""
+    import torch
+
+    if training.class_weight == "none":
+        return None
+    counts = torch.bincount(labels, minlength=2).clamp(min=1).float()
+    return len(labels) / (2 * counts)
+
+def _per_example_mean(criterion: Any, logits: torch.Tensor, labels: torch.Tensor) -> Any:
+    """Mean over the batch of per-example (class-weighted) losses, not PyTorch's weight-normalised mean;
+    Opacus's ghost-clipping criterion takes per-example losses and means them itself."""
+    import torch
+
+    if isinstance(criterion, torch.nn.CrossEntropyLoss):
+        return torch.nn.functional.cross_entropy(logits, labels, weight=criterion.weight, reduction="none").mean()
+    return criterion(logits, labels)

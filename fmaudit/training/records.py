@@ -1,0 +1,64 @@
+"""What training leaves behind for the report and the DP statement: the training record and, under DP,
+everything the privacy claim rests on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PrivacyRecord:
+    """Everything a DP claim needs (Ponomareva et al. 2023, 'How to DP-fy ML')."""
+
+    target_epsilon: float
+    epsilon: float
+    delta: float
+    accountant: str
+    noise_multiplier: float
+    max_grad_norm: float
+    sample_rate: float
+    expected_batch_size: float
+    dataset_size: int
+    epochs: int
+    steps: int
+    poisson_sampling: bool
+    secure_mode: bool
+    max_physical_batch_size: int
+    grad_sample_mode: str
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How the audited model came to be."""
+
+    base_model: str
+    base_model_dir: str
+    base_model_sha256: str
+    cache_key: str
+    weights_sha256: str
+    seconds: float
+    epoch_losses: list[float]
+    trainable_parameters: int
+    total_parameters: int
+    trained_modules: list[str]
+    settings: dict[str, Any]
+    training_rows: int
+    rows_sha256: str
+    """Hash of the training row ids: the split's train rows, or a subset (a membership-inference reference model)."""
+    privacy: PrivacyRecord | None = None
+    from_cache: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> TrainingRecord:
+        privacy = raw.pop("privacy")
+        return cls(**raw, privacy=PrivacyRecord(**privacy) if privacy else None)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a model starts from, recorded with it: a pretrained base (text) or an architecture (tabular)."""
+
+    name: str
+    directory: str
+    sha256: str
