@@ -14,6 +14,7 @@ from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness import group_metrics as gm
 from fmaudit.findings import Estimate, finite
 from fmaudit.intervals import group_intervals, percentile_interval, resample_cell_counts, row_weights
+from fmaudit.performance.figures import expected_calibration_error
 
 GROUP_FIGURES = (
     "count",
@@ -131,8 +132,6 @@ def _fairlearn_by_group(
         true_positive_rate,
     )
     from sklearn.metrics import accuracy_score, precision_score
-
-    from fmaudit.plugins.performance import expected_calibration_error
 
     def base_rate(y_true: Any, y_pred: Any) -> float:
         return float(np.mean(y_true))

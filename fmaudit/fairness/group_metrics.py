@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fmaudit.performance.figures import score_bins
+
 RATE_METRICS = ("count", "base_rate", "selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
 SCORE_METRICS = ("mean_score", "ece")
 DISPARITIES: dict[str, tuple[str, ...]] = {
@@ -56,7 +58,7 @@ def score_metrics(
 
     ECE uses the same equal-width bins as the performance plugin (Guo et al. 2017).
     """
-    which = np.clip(np.digitize(scores, np.linspace(0, 1, bins + 1)[1:-1], right=True), 0, bins - 1)
+    which = score_bins(scores, bins)
     onehot = np.zeros((len(scores), n_groups * bins))
     onehot[np.arange(len(scores)), np.asarray(codes) * bins + which] = 1.0
     weights = weights.astype(np.float64)

@@ -458,7 +458,7 @@ def _utility(
 ) -> dict[str, Any]:
     """Accuracy, ROC AUC and each attribute's demographic parity ratio (point estimates) of one model."""
     from fmaudit.fairness.attribute import audit_attribute
-    from fmaudit.plugins.performance import score_figures
+    from fmaudit.performance.figures import score_figures
 
     figures = score_figures(predictions.labels, predictions.scores, threshold=predictions.threshold)
     groups = context.data.sensitive.iloc[predictions.row_ids].reset_index(drop=True)

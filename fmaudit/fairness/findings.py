@@ -1,0 +1,361 @@
+"""Group fairness a regulator can read: fairlearn's figures per group and per intersection,
+with bootstrap intervals on every rate and disparity, impact-ratio tables, significance
+tests, counterfactual flips and a post-processing what-if, assembled into the plugin's findings.
+
+Groups too small to compare (below an absolute count or a share of the test split)
+and the 'unknown' group are reported with their counts but excluded from disparities,
+ratios and tests, with the reason stated: never silently compared, never dropped.
+The four-fifths rule (29 CFR 1607.4(D)) is shown as a screening flag, not a verdict.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from fmaudit.context import AuditContext
+from fmaudit.data import UNKNOWN_GROUP
+from fmaudit.fairness.attribute import MOST_FAVOURED, AttributeAudit, audit_attribute
+from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, MITIGATION_FIGURES, FairnessParams
+from fmaudit.fairness.tables import (
+    disparity_table,
+    group_table,
+    impact_table,
+    selection_chart,
+    significance_table,
+)
+from fmaudit.findings import BarChart, Metric, PluginFindings, Table, finite, metric_key
+
+
+def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: str, title: str) -> PluginFindings:
+    """Every attribute's (and intersection's) group figures, disparities and tests, with the what-ifs."""
+    from fmaudit.fairness.significance import adjust
+
+    preds = context.predictions
+    test_groups = context.data.sensitive.iloc[preds.row_ids].reset_index(drop=True)
+    min_size = max(params.min_group_size, math.ceil(params.min_group_share * len(preds.labels)))
+    rng = np.random.default_rng(params.seed)
+    audits = [
+        audit_attribute(
+            labels=preds.labels,
+            decisions=preds.decisions,
+            scores=preds.scores,
+            groups=test_groups[attribute],
+            all_groups=context.plan.attributes.get(attribute, []),
+            min_size=min_size,
+            reference=params.reference.get(attribute),
+            n_boot=params.n_boot,
+            confidence=params.confidence,
+            rng=rng,
+            attribute=attribute,
+        )
+        for attribute in test_groups.columns
+    ]
+    comparisons = [c for audit in audits for c in _comparisons(audit)]
+    adjusted = adjust([c["p_value"] for c in comparisons], method=params.correction)
+    for comparison, p_adjusted in zip(comparisons, adjusted, strict=True):
+        comparison["p_adjusted"] = p_adjusted
+
+    metrics: list[Metric] = [
+        Metric(
+            "fairness.significant_gaps",
+            float(sum(p < params.alpha for p in adjusted)),
+            f"Selection-rate gaps significant at {params.alpha:g} after {params.correction} correction",
+            "lower",
+        )
+    ]
+    tables: list[Table] = []
+    charts: list[BarChart] = []
+    for audit in audits:
+        p_values = {c["group"]: c["p_adjusted"] for c in comparisons if c["attribute"] == audit.attribute}
+        metrics += _attribute_metrics(audit, p_values)
+        charts.append(selection_chart(audit, params.confidence))
+        tables += [impact_table(audit), group_table(audit), disparity_table(audit, params.confidence)]
+    tables.append(significance_table(comparisons, params))
+
+    notes = [
+        f"Groups with fewer than {min_size} test rows (the larger of {params.min_group_size} rows and "
+        f"{params.min_group_share:.0%} of the test split), empty intersection cells and the "
+        f"'{UNKNOWN_GROUP}' group are shown with their counts but excluded from ratios, disparities, tests "
+        "and gates.",
+        f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the test "
+        f"rows (seed {params.seed}). Overlapping intervals do not prove equality.",
+        "Selection = the model's favourable decision. The four-fifths rule (29 CFR 1607.4(D)) is a "
+        "screening flag from employment law, not a legal verdict; small groups warrant caution.",
+    ]
+    if params.counterfactual:
+        counterfactual_metrics, counterfactual_tables, note = _counterfactuals(context, params, audits)
+        metrics += counterfactual_metrics
+        tables += counterfactual_tables
+        notes.append(note)
+    if params.mitigation:
+        mitigation_metrics, mitigation_table = _mitigations(context, params, audits)
+        metrics += mitigation_metrics
+        tables.append(mitigation_table)
+    return PluginFindings(
+        plugin=plugin,
+        title=title,
+        summary=_summary(audits, comparisons, params),
+        metrics=tuple(metrics),
+        tables=tuple(tables),
+        charts=tuple(charts),
+        notes=tuple(notes),
+    )
+
+
+def _comparisons(audit: AttributeAudit) -> list[dict[str, Any]]:
+    """Selection-rate tests of every compared group against the reference (default: the most selected)."""
+    from fmaudit.fairness.significance import selection_rate_test
+
+    table = audit.by_group
+    compared = [g for g in table.index if g not in audit.excluded]
+    if len(compared) < 2:
+        return []
+    reference = (
+        audit.reference if audit.reference != MOST_FAVOURED else str(table.loc[compared, "selection_rate"].idxmax())
+    )
+    rows = []
+    for group in compared:
+        if group == reference:
+            continue
+        n, ref_n = int(table.loc[group, "count"]), int(table.loc[reference, "count"])
+        selected = round(table.loc[group, "selection_rate"] * n)
+        ref_selected = round(table.loc[reference, "selection_rate"] * ref_n)
+        test, p_value = selection_rate_test(selected, n, ref_selected, ref_n)
+        rows.append(
+            {
+                "attribute": audit.attribute,
+                "group": group,
+                "reference": reference,
+                "selected": selected,
+                "n": n,
+                "reference_selected": ref_selected,
+                "reference_n": ref_n,
+                "test": test,
+                "p_value": p_value,
+            }
+        )
+    return rows
+
+
+def _attribute_metrics(audit: AttributeAudit, p_values: dict[str, float]) -> list[Metric]:
+    a = audit.attribute
+    metrics = []
+    for key, estimate in audit.disparities.items():
+        label, better = DISPARITY_FIGURES[key]
+        metrics.append(
+            Metric(
+                f"fairness.{a}.{key}",
+                estimate.value,
+                f"{label} ({a})",
+                better,
+                ci_low=estimate.ci_low,
+                ci_high=estimate.ci_high,
+                note="" if estimate.value is not None else "fewer than two groups large enough to compare",
+            )
+        )
+    for group in audit.by_group.index:
+        prefix = f"fairness.{a}.groups.{metric_key(group)}"
+        excluded = audit.excluded.get(group, "")
+        for figure, (label, better) in GROUP_FIGURES.items():
+            value = finite(audit.by_group.loc[group, figure])
+            metrics.append(
+                Metric(
+                    f"{prefix}.{figure}",
+                    value,
+                    f"{label} ({a} = {group})",
+                    better,
+                    ci_low=finite(audit.ci_low.loc[group, figure]),
+                    ci_high=finite(audit.ci_high.loc[group, figure]),
+                    note=excluded or ("" if value is not None else "undefined for this group"),
+                )
+            )
+        p_value = p_values.get(group)
+        metrics.append(
+            Metric(
+                f"{prefix}.p_value",
+                p_value,
+                f"Adjusted p-value, selection rate vs reference ({a} = {group})",
+                "none",
+                note="" if p_value is not None else (excluded or "reference group"),
+            )
+        )
+    return metrics
+
+
+def _counterfactuals(
+    context: AuditContext, params: FairnessParams, audits: list[AttributeAudit]
+) -> tuple[list[Metric], list[Table], str]:
+    """Flip rates for every plain attribute whose column the model sees."""
+    from fmaudit.data import template_fields
+    from fmaudit.fairness.counterfactual import counterfactual_flips
+
+    spec, preds = context.spec.data, context.predictions
+    fields = set(template_fields(spec.template))
+    rng = np.random.default_rng(params.seed)
+    take = np.sort(
+        rng.choice(len(preds.row_ids), size=min(params.counterfactual_rows, len(preds.row_ids)), replace=False)
+    )
+    metrics: list[Metric] = []
+    summary_rows: list[tuple[Any, ...]] = []
+    example_rows: list[tuple[Any, ...]] = []
+    for audit in audits:
+        if audit.attribute not in spec.sensitive:
+            continue
+        column = spec.sensitive[audit.attribute].column
+        paths = [f"fairness.{audit.attribute}.counterfactual.{f}" for f in ("flip_rate", "mean_score_shift")]
+        if column not in fields:
+            metrics += [
+                Metric(p, 0.0, "Counterfactual", "lower", note=f"{column!r} is not in the model's input") for p in paths
+            ]
+            continue
+        # Every group with rows is a plausible counterfactual, small ones included; 'unknown' is not a value.
+        targets = [g for g in audit.by_group.index if audit.by_group.loc[g, "count"] > 0 and g != UNKNOWN_GROUP]
+        context.say(f"fairness: counterfactual {audit.attribute} on {len(take)} rows")
+        result = counterfactual_flips(
+            attribute=audit.attribute,
+            column=column,
+            frame=context.data.frame,
+            groups=context.data.sensitive[audit.attribute],
+            rows=preds.row_ids[take],
+            scores=preds.scores[take],
+            score_records=functools.partial(context.model.predict_records, template=spec.template),
+            target_groups=targets,
+            threshold=preds.threshold,
+        )
+        metrics += [
+            Metric(paths[0], finite(result.flip_rate), f"Decisions flipped by changing {audit.attribute}", "lower"),
+            Metric(paths[1], finite(result.mean_shift), f"Mean score shift when changing {audit.attribute}", "none"),
+        ]
+        summary_rows += [
+            (
+                audit.attribute,
+                f"{d.from_group} → {d.to_group}",
+                d.pairs,
+                d.flips,
+                d.flips / d.pairs if d.pairs else None,
+                d.mean_shift,
+            )
+            for d in result.directions
+        ]
+        example_rows += [
+            (audit.attribute, e.row, f"{e.original_value} → {e.counterfactual_value}", e.score, e.counterfactual_score)
+            for e in result.examples
+        ]
+    tables = [
+        Table(
+            title="Counterfactual flips: the same applicant with only the sensitive attribute changed",
+            columns=("Attribute", "Change", "Rows", "Flipped decisions", "Flip rate", "Mean score shift"),
+            rows=tuple(summary_rows),
+        ),
+        Table(
+            title="Largest counterfactual score shifts",
+            columns=("Attribute", "Row", "Value changed", "Score", "Counterfactual score"),
+            rows=tuple(example_rows),
+        ),
+    ]
+    note = (
+        "Counterfactual rows change only the sensitive column, to the most frequent value of the other group "
+        "(the median for numeric columns); where the column also encodes other facts (e.g. marital status), "
+        "those change with it."
+    )
+    return metrics, tables, note
+
+
+def _mitigations(
+    context: AuditContext, params: FairnessParams, audits: list[AttributeAudit]
+) -> tuple[list[Metric], Table]:
+    """ThresholdOptimizer what-if per attribute over its compared groups (report only)."""
+    from fmaudit.fairness.mitigation import CONSTRAINTS, split_halves, threshold_what_if
+
+    preds = context.predictions
+    test_groups = context.data.sensitive.iloc[preds.row_ids].astype(str).to_numpy()
+    fit, evaluate = split_halves(preds.labels, fit_share=params.mitigation_fit_share, seed=params.seed)
+    metrics: list[Metric] = []
+    rows: list[tuple[Any, ...]] = []
+    for column, audit in enumerate(audits):
+        groups = test_groups[:, column]
+        compared = np.isin(groups, [g for g in audit.by_group.index if g not in audit.excluded])
+        for constraint in CONSTRAINTS:
+            prefix = f"fairness.{audit.attribute}.mitigation.{constraint}"
+            fit_rows, eval_rows = fit[compared[fit]], evaluate[compared[evaluate]]
+            try:
+                result = threshold_what_if(
+                    labels=preds.labels,
+                    scores=preds.scores,
+                    groups=groups,
+                    constraint=constraint,
+                    fit_rows=fit_rows,
+                    eval_rows=eval_rows,
+                    threshold=preds.threshold,
+                    seed=params.seed,
+                )
+            except ValueError as exc:  # e.g. a group with one label class in the fitting half
+                metrics += [
+                    Metric(f"{prefix}.{f}", None, label, better, note=f"not fitted: {exc}")
+                    for f, (label, better) in MITIGATION_FIGURES.items()
+                ]
+                rows.append((audit.attribute, constraint, None, None, None, None, None, None, f"not fitted: {exc}"))
+                continue
+            values = {
+                "accuracy_change": result.accuracy_after - result.accuracy_before,
+                "demographic_parity_difference_after": result.demographic_parity_difference_after,
+                "equalized_odds_difference_after": result.equalized_odds_difference_after,
+            }
+            metrics += [
+                Metric(f"{prefix}.{f}", finite(values[f]), f"{label} ({audit.attribute}, {constraint})", better)
+                for f, (label, better) in MITIGATION_FIGURES.items()
+            ]
+            rows.append(
+                (
+                    audit.attribute,
+                    constraint,
+                    result.accuracy_before,
+                    result.accuracy_after,
+                    result.demographic_parity_difference_before,
+                    result.demographic_parity_difference_after,
+                    result.equalized_odds_difference_before,
+                    result.equalized_odds_difference_after,
+                    f"fitted on {result.rows_fitted}, evaluated on {result.rows_evaluated} rows",
+                )
+            )
+    table = Table(
+        title="Mitigation what-if: group thresholds (fairlearn ThresholdOptimizer) — report only",
+        columns=(
+            "Attribute",
+            "Constraint",
+            "Accuracy before",
+            "Accuracy after",
+            "DP difference before",
+            "DP difference after",
+            "EO difference before",
+            "EO difference after",
+            "Rows",
+        ),
+        rows=tuple(rows),
+        note="Thresholds are fitted on one part of the test split and evaluated on the other; the audited model "
+        "is not changed. The cost of closing a gap is the accuracy change.",
+    )
+    return metrics, table
+
+
+def _summary(audits: list[AttributeAudit], comparisons: list[dict[str, Any]], params: FairnessParams) -> str:
+    parts = []
+    for audit in audits:
+        ratio = audit.disparities["demographic_parity_ratio"]
+        if ratio.value is None:
+            parts.append(f"{audit.attribute}: too few comparable groups")
+            continue
+        interval = f" [{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]" if ratio.ci_low is not None else ""
+        flag = " — below four-fifths" if ratio.value < FOUR_FIFTHS else ""
+        parts.append(f"{audit.attribute}: demographic parity ratio {ratio.value:.2f}{interval}{flag}")
+    significant = [c for c in comparisons if c["p_adjusted"] < params.alpha]
+    tail = (
+        f"{len(significant)} of {len(comparisons)} selection-rate gaps are significant after "
+        f"{params.correction} correction"
+        + (": " + ", ".join(f"{c['attribute']} = {c['group']}" for c in significant) if significant else "")
+    )
+    return "; ".join(parts) + ". " + tail + "."

@@ -1,0 +1,24 @@
+"""The performance plugin's parameters (``audits.performance``) and the figures it reports."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from fmaudit.findings import Better
+from fmaudit.spec import PluginParams
+
+FIGURES: dict[str, tuple[str, Better]] = {
+    "accuracy": ("Accuracy", "higher"),
+    "balanced_accuracy": ("Balanced accuracy", "higher"),
+    "f1": ("F1 (favourable class)", "higher"),
+    "roc_auc": ("ROC AUC", "higher"),
+    "ece": ("Expected calibration error", "lower"),
+}
+BASELINES = ("majority", "logistic_regression")
+
+
+class PerformanceParams(PluginParams):
+    ece_bins: int = Field(10, ge=2, description="equal-width score bins for the calibration error")
+    n_boot: int = Field(1000, ge=0, description="bootstrap resamples of the test rows for intervals (0: none)")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = 0
