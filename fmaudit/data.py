@@ -24,6 +24,8 @@ UNKNOWN_GROUP = "unknown"
 """Group name for rows whose sensitive value is missing: counted, never dropped."""
 
 BUILTIN_PREFIX = "builtin:"
+TEMPLATE_TEXT = "(template text)"
+"""Where a character lies in the template's own words, not in any field's value."""
 INTERSECTION_JOIN = " & "
 """Joins the component groups of an intersection group, e.g. ``female & under 25``."""
 
@@ -144,6 +146,16 @@ def template_fields(template: str) -> list[str]:
         if field not in fields:
             fields.append(field)
     return fields
+
+
+
+
+def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> str:
+    """The template field whose value holds characters [start, end), else the template's own text."""
+    for field, (lo, hi) in spans.items():
+        if start < hi and end > lo:
+            return field
+    return TEMPLATE_TEXT
 
 
 def serialise(row: dict[str, object], template: str) -> Serialised:

@@ -11,11 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from fmaudit.data import PreparedData, prepare, serialise, template_fields
+from fmaudit.data import TEMPLATE_TEXT, PreparedData, field_of_token, prepare, serialise, template_fields
 from fmaudit.explanations.fields import (
-    TEMPLATE_TEXT,
     field_model,
-    field_of_token,
     integrated_gradients,
     per_field,
     perturbation_attributions,

@@ -14,12 +14,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from fmaudit.data import serialise
-from fmaudit.explanations.fields import TEMPLATE_TEXT
+from fmaudit.data import TEMPLATE_TEXT, serialise
 from fmaudit.offline import LEXNAMES, WORDNET_FILES, prepare_textattack, provision_wordnet
 from fmaudit.plugins.base import AuditContext, Predictions
-from fmaudit.plugins.robustness import DomainConstraints, RobustnessParams, RobustnessPlugin
+from fmaudit.plugins.robustness import RobustnessPlugin
 from fmaudit.robustness import recipe_spec
+from fmaudit.robustness.params import DomainConstraints, RobustnessParams
 from tests.conftest import GERMAN_CREDIT_SPEC
 
 

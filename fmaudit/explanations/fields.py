@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fmaudit.data import serialise
+from fmaudit.data import field_of_token, serialise
 
 if TYPE_CHECKING:
     import torch
@@ -38,17 +38,6 @@ if TYPE_CHECKING:
 
 Perturbation = Literal["feature_ablation", "shapley_value_sampling"]
 SCORING_BATCH = 64
-TEMPLATE_TEXT = "(template text)"
-
-
-def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> str:
-    """The template field whose value holds characters [start, end), else the template's own text."""
-    for field, (lo, hi) in spans.items():
-        if start < hi and end > lo:
-            return field
-    return TEMPLATE_TEXT
-
-
 @dataclass(frozen=True)
 class FieldInputs:
     """Rows as the model reads them, the reference applicant aligned to them, and each position's field."""

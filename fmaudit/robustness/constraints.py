@@ -21,7 +21,7 @@ from textattack.constraints import Constraint, PreTransformationConstraint
 from textattack.shared import AttackedText
 from textattack.shared.validators import transformation_consists_of_word_swaps
 
-from fmaudit.explanations.fields import TEMPLATE_TEXT, field_of_token
+from fmaudit.data import TEMPLATE_TEXT, field_of_token
 
 
 def word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]]:

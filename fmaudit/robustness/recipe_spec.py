@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from fmaudit.plugins.base import PluginParams
+from fmaudit.spec import PluginParams
 
 Resource = Literal["glove", "wordnet"]
 Kind = Literal["typo", "word substitution"]

@@ -23,10 +23,10 @@ from fmaudit.robustness.victim import Victim
 from fmaudit.robustness.workers import Example, Outcome, run_attacks, worker_count
 
 if TYPE_CHECKING:
+    from fmaudit.context import AuditContext
     from fmaudit.data import PreparedData
     from fmaudit.models.text import TextClassifier
-    from fmaudit.plugins.base import AuditContext
-    from fmaudit.plugins.robustness import DomainConstraints, RobustnessParams
+    from fmaudit.robustness.params import DomainConstraints, RobustnessParams
 
 
 @dataclass(frozen=True)

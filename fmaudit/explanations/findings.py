@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fmaudit.explanations.params import IG, METHOD_TITLES, REASON_FIGURES, ExplanationsParams
 from fmaudit.findings import (
     Bar,
     BarChart,
@@ -24,20 +25,11 @@ from fmaudit.findings import (
 )
 
 if TYPE_CHECKING:
+    from fmaudit.context import AuditContext
     from fmaudit.explanations.fields import FieldInputs
     from fmaudit.explanations.reasons import ReasonSet
     from fmaudit.explanations.reference import ReferenceApplicant
-    from fmaudit.plugins.base import AuditContext
-    from fmaudit.plugins.explanations import ExplanationsParams
 
-IG = "integrated_gradients"
-METHOD_TITLES = {
-    IG: "Integrated Gradients",
-    "feature_ablation": "Feature ablation",
-    "shapley_value_sampling": "Shapley value sampling",
-}
-FAITHFULNESS = ("deletion_gain", "insertion_gain", "infidelity", "sensitivity_max")
-REASON_FIGURES = ("notices", "coverage", "mean_reasons", "reliable_share", "sensitive_flagged_share")
 SHOWN_NOTICES = 10
 
 

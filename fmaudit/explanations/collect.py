@@ -1,0 +1,188 @@
+"""Running the explanation methods: sample rows and adverse decisions, build the Reg B reference applicant,
+attribute a chunk of rows at a time with every check on each chunk, and hand the results to ``findings``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fmaudit.context import AuditContext
+from fmaudit.explanations.findings import Collected, explanation_findings, highlight
+from fmaudit.explanations.params import IG, ExplanationsParams
+from fmaudit.findings import PluginFindings
+
+if TYPE_CHECKING:
+    from fmaudit.explanations.fields import FieldInputs, FieldModel
+
+
+def methods(params: ExplanationsParams) -> tuple[str, str]:
+    """Integrated Gradients and the configured perturbation method, in that order."""
+    return IG, params.perturbation
+
+
+def explain(context: AuditContext, params: ExplanationsParams, *, name: str, title: str) -> PluginFindings:
+    """The explanations section for the context's model."""
+    from fmaudit.data import template_fields
+    from fmaudit.explanations.fields import field_model
+    from fmaudit.explanations.reference import reference_applicant
+
+    spec, data, preds = context.spec, context.data, context.predictions
+    fields = list(context.plan.fields or template_fields(spec.data.template))
+    sensitive_columns = {s.column for s in spec.data.sensitive.values()}
+    sensitive = [k for k, f in enumerate(fields) if f in sensitive_columns]
+    rng = np.random.default_rng(params.seed)
+    sample = np.sort(rng.choice(preds.row_ids, size=min(params.samples, len(preds.row_ids)), replace=False))
+    adverse = preds.row_ids[preds.decisions == 0]
+    notices = np.sort(rng.choice(adverse, size=min(params.notices, len(adverse)), replace=False))
+    reference = reference_applicant(
+        data.frame.iloc[preds.row_ids][fields].reset_index(drop=True),
+        preds.scores,
+        threshold=preds.threshold,
+        basis=params.baseline,
+        band=params.threshold_band,
+    )
+    explained = field_model(
+        context.model, data, fields=fields, reference=reference.record, template=spec.data.template
+    )
+    collected = _collect(context, explained, params, sample=sample, notices=notices, sensitive=sensitive, rng=rng)
+    return explanation_findings(
+        context,
+        params,
+        collected,
+        fields=fields,
+        sensitive=sensitive,
+        reference=reference,
+        sample=sample,
+        methods=methods(params),
+        title=title,
+        name=name,
+    )
+
+
+def _collect(
+    context: AuditContext,
+    explained: FieldModel,
+    params: ExplanationsParams,
+    *,
+    sample: np.ndarray,
+    notices: np.ndarray,
+    sensitive: list[int],
+    rng: np.random.Generator,
+) -> Collected:
+    """Attribute the sampled rows and notices a chunk at a time, running every check on each chunk."""
+    from tqdm.auto import tqdm
+
+    from fmaudit.explanations.faithfulness import reason_deletion
+    from fmaudit.explanations.fields import (
+        integrated_gradients,
+        per_field,
+        perturbation_attributions,
+        subset,
+    )
+    from fmaudit.explanations.reasons import principal_reasons
+
+    rows = np.union1d(sample, notices)
+    methods = (IG, params.perturbation)
+    reason_method = IG if params.reason_method == IG else params.perturbation
+    in_sample, is_notice = set(sample.tolist()), set(notices.tolist())
+    collected = Collected(attributions={m: [] for m in methods})
+    chunks = [rows[i : i + params.chunk_size] for i in range(0, len(rows), params.chunk_size)]
+    context.say(f"explanations: {len(rows)} rows ({len(notices)} adverse decisions), {' and '.join(methods)}")
+    for chunk in tqdm(chunks, desc="explanations", unit="chunk", disable=not context.show_progress):
+        chunk_seed = int(rng.integers(2**31))  # each chunk its own draws, all fixed by params.seed
+        batch = explained.build(chunk)
+        n_fields = len(batch.fields)
+        positions, deltas = integrated_gradients(
+            explained, batch, n_steps=params.n_steps, internal_batch_size=params.internal_batch_size
+        )
+        by_method = {
+            IG: per_field(positions, batch.field_mask.numpy(), n_fields, reduce="sum"),
+            params.perturbation: perturbation_attributions(
+                explained, batch, method=params.perturbation, shapley_samples=params.shapley_samples, seed=chunk_seed
+            ),
+        }
+        collected.rows += chunk.tolist()
+        collected.deltas.append(deltas)
+        for method in methods:
+            collected.attributions[method].append(by_method[method])
+
+        local = np.array([k for k, row in enumerate(chunk) if row in in_sample], dtype=int)
+        if len(local):
+            _faithfulness(
+                explained, subset(batch, local), {m: a[local] for m, a in by_method.items()}, params, collected, rng
+            )
+        for k, row in enumerate(chunk):
+            if batch.offsets is not None and row in in_sample and len(collected.highlights) < params.examples:
+                collected.highlights.append(highlight(context, int(row), positions[k], batch, k))
+            if row not in is_notice:
+                continue
+            reason_set = principal_reasons(
+                by_method[reason_method][k],
+                sensitive=sensitive,
+                max_reasons=params.max_reasons,
+                min_contribution=params.min_contribution,
+            )
+            gain = random_gain = None
+            if reason_set.reasons:
+                candidates = [f for f in range(n_fields) if f not in sensitive]
+                gain, random_gain = reason_deletion(
+                    explained, batch, k, list(reason_set.reasons), candidates, random_sets=params.random_orders, rng=rng
+                )
+            collected.notices.append((int(row), reason_set, gain, random_gain))
+    return collected
+
+
+INFIDELITY_DROP = 0.3
+"""Probability that Captum's infidelity perturbation sets a field to the reference applicant's value."""
+SENSITIVITY_RADIUS = 0.02
+"""Captum's default noise radius for sensitivity_max, on standardised / one-hot features."""
+
+
+def _faithfulness(
+    explained: FieldModel,
+    batch: FieldInputs,
+    attributions: dict[str, np.ndarray],
+    params: ExplanationsParams,
+    collected: Collected,
+    rng: np.random.Generator,
+) -> None:
+    """Deletion / insertion curves against random orders, infidelity and (continuous inputs) sensitivity."""
+    from fmaudit.explanations.faithfulness import field_infidelity, order_curves, sensitivity
+
+    n_rows, n_fields = len(batch.inputs), len(batch.fields)
+    depth = min(params.curve_depth or n_fields, n_fields)
+    orders = {m: np.argsort(-a, axis=1, kind="stable") for m, a in attributions.items()}
+    randoms = {
+        f"random {r}": np.array([rng.permutation(n_fields) for _ in range(n_rows)]) for r in range(params.random_orders)
+    }
+    deletion, insertion = order_curves(explained, batch, np.arange(n_rows), orders | randoms, depth=depth)
+    for curves, target in ((deletion, collected.deletion), (insertion, collected.insertion)):
+        for name, summed in curves.items():
+            key, weight = ("random", 1 / params.random_orders) if name in randoms else (name, 1.0)
+            target[key] = target.get(key, np.zeros(depth + 1)) + weight * summed
+    collected.curve_rows += n_rows
+    seed = int(rng.integers(2**31))  # one draw for every method: they are compared on the same perturbations
+    for method, values in attributions.items():
+        infidelity = field_infidelity(
+            explained,
+            batch,
+            values,
+            samples=params.infidelity_samples,
+            drop_probability=INFIDELITY_DROP,
+            seed=seed,
+        )
+        collected.infidelity.setdefault(method, []).append(infidelity)
+        if explained.layer is None:  # sensitivity_max needs continuous inputs
+            change = sensitivity(
+                explained,
+                batch,
+                method,
+                n_steps=params.n_steps,
+                shapley_samples=params.shapley_samples,
+                samples=params.sensitivity_samples,
+                radius=SENSITIVITY_RADIUS,
+                seed=seed,
+            )
+            collected.sensitivity.setdefault(method, []).append(change)
