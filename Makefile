@@ -35,6 +35,7 @@ demo: install
 test: install
 	$(BIN)/ruff check fmaudit tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
-from fmaudit.plugins.performance import expected_calibration_error, score_figures
+from fmaudit.performance.figures import expected_calibration_error, score_figures
 
 
 def test_ece_of_a_perfectly_calibrated_and_a_miscalibrated_model() -> None:
@@ -37,7 +37,8 @@ def test_auc_is_undefined_with_one_class() -> None:
 
 
 def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
-    from fmaudit.plugins.performance import PerformanceParams, bootstrap_intervals
+    from fmaudit.performance.figures import bootstrap_intervals
+    from fmaudit.performance.params import PerformanceParams
 
     def width(n: int) -> tuple[float, float, float]:
         rng = np.random.default_rng(1)
@@ -57,7 +58,8 @@ def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
 
 
 def test_intervals_are_seeded() -> None:
-    from fmaudit.plugins.performance import PerformanceParams, bootstrap_intervals
+    from fmaudit.performance.figures import bootstrap_intervals
+    from fmaudit.performance.params import PerformanceParams
 
     rng = np.random.default_rng(2)
     labels, scores = rng.integers(0, 2, 100), rng.random(100)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fmaudit.context import ComparedModel, Predictions
 from fmaudit.findings import Bar, BarChart, Estimate, Findings, LineChart, Metric, Table, finite, metric_key
 from fmaudit.intervals import percentile_interval, resample_cell_counts
-from fmaudit.plugins.base import ComparedModel, Predictions
 
 Curve = tuple[str, tuple[float, ...], tuple[float, ...]]
 """One LineChart series: (name, xs, ys)."""
