@@ -15,6 +15,8 @@ FIGURES: dict[str, tuple[str, Better]] = {
     "ece": ("Expected calibration error", "lower"),
 }
 BASELINES = ("majority", "logistic_regression")
+DEGENERACY = ("favourable_rate", "lift_over_majority", "degenerate")
+"""Figures comparing the model's decisions with the majority-class baseline's (fmaudit.performance.degenerate)."""
 
 
 class PerformanceParams(PluginParams):
@@ -22,3 +24,9 @@ class PerformanceParams(PluginParams):
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples of the test rows for intervals (0: none)")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     seed: int = 0
+    min_decision_share: float = Field(
+        0.05,
+        ge=0.0,
+        lt=0.5,
+        description="decisions count as (nearly) constant when fewer than this share go the less frequent way",
+    )
