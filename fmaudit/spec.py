@@ -232,6 +232,15 @@ class TrainingSpec(StrictModel):
             raise ValueError("must be 'all' or a number >= 0")
         return value
 
+    @model_validator(mode="after")
+    def _centring_needs_a_frozen_encoder(self) -> TrainingSpec:
+        if self.centre_features and (self.train_layers != 0 or self.train_embeddings):
+            raise ValueError(
+                "centre_features needs head-only training (train_layers: 0, train_embeddings: false): the mean "
+                "of features that change during training cannot be released once"
+            )
+        return self
+
 
 class Spec(StrictModel):
     """A whole audit: model, data, training, plugins to run, gates, output."""

@@ -197,3 +197,11 @@ def test_secure_and_reproducible_noise_exclude_each_other() -> None:
 
     with pytest.raises(ValidationError, match="exclude each other"):
         PrivacySpec(target_epsilon=8, delta=1e-5, secure_mode=True, reproducible_noise=True)
+
+
+def test_centring_is_refused_when_the_encoder_trains() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="centre_features needs head-only training"):
+        TrainingSpec(centre_features=True, train_layers=2)
+    assert TrainingSpec(centre_features=True, train_layers=0).centre_features
