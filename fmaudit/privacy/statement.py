@@ -19,6 +19,8 @@ NOISE_SOURCES = {
 ALWAYS_OUTSIDE = (
     "the base model's pretraining (its data is not covered by this guarantee)",
     "the test split (never trained on; the audits read it)",
+    "this report itself: the no-DP twin, the reference models and the membership-inference figures read the "
+    "training rows directly — ε covers the DP model's weights, not an audit report that also describes the data",
     "the choice of hyper-parameters and settings, made by hand on this data and split: tuning on private data "
     "spends privacy that is not accounted here (Papernot & Steinke 2022)",
 )
