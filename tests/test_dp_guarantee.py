@@ -205,3 +205,14 @@ def test_centring_is_refused_when_the_encoder_trains() -> None:
     with pytest.raises(ValidationError, match="centre_features needs head-only training"):
         TrainingSpec(centre_features=True, train_layers=2)
     assert TrainingSpec(centre_features=True, train_layers=0).centre_features
+
+
+def test_secure_mode_without_torchcsprng_is_an_error_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from fmaudit.errors import ModelError
+    from fmaudit.training.privacy import dp_randomness
+
+    monkeypatch.setitem(sys.modules, "torchcsprng", None)  # import fails as on a machine without it
+    with pytest.raises(ModelError, match="training.privacy.secure_mode: needs torchcsprng"):
+        dp_randomness(PrivacySpec(target_epsilon=8, delta=1e-5, secure_mode=True), 0)
