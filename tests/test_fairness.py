@@ -165,7 +165,7 @@ def test_reference_figures_agree_with_closed_form_intervals() -> None:
 def test_no_gap_gives_intervals_that_contain_parity() -> None:
     """The reported defect: with no effect, the ratio's interval excluded 1 in every seed. Now it contains it."""
     hits = {"demographic_parity_ratio": 0, "demographic_parity_difference": 0, "selection_rate_ratio": 0}
-    seeds = range(20)
+    seeds = range(10)
     for seed in seeds:
         rng = np.random.default_rng(100 + seed)
         n = 1200
@@ -182,7 +182,7 @@ def test_no_gap_gives_intervals_that_contain_parity() -> None:
         hits["selection_rate_ratio"] += (
             audit.ci_low.loc[other, "selection_rate_ratio"] <= 1 <= audit.ci_high.loc[other, "selection_rate_ratio"]
         )
-    assert all(count >= 17 for count in hits.values()), hits
+    assert all(count >= 8 for count in hits.values()), hits
 
 
 def test_declared_reference_group() -> None:
