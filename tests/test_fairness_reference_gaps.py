@@ -9,39 +9,38 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from fmaudit.fairness.attribute import REFERENCE_FIGURES
+from fmaudit.fairness import attribute
+from fmaudit.fairness.params import REFERENCE_FIGURES
 from fmaudit.fairness.reference_gaps import (
-    REFERENCE_LABELS,
     comparisons,
     disparity_note,
     family_note,
+    figure_note,
     gap_table,
-    reference_metrics,
-    reference_paths,
     undefined_note,
 )
 from tests.test_fairness import run, synthetic
 
 
 def test_every_reference_figure_has_a_label() -> None:
-    assert tuple(REFERENCE_LABELS) == REFERENCE_FIGURES
+    assert tuple(REFERENCE_FIGURES) == attribute.REFERENCE_FIGURES
 
 
-def test_metrics_are_the_declared_paths_and_say_what_the_reference_is() -> None:
+def test_notes_say_what_a_group_figure_is_measured_against() -> None:
     labels, decisions, scores, groups = synthetic(900)
     audit = run(labels, decisions, scores, groups, attribute="sex", min_size=100)  # c (77 rows) is excluded
-    metrics = {m.path: m for m in reference_metrics(audit)}
-    assert list(metrics) == reference_paths("sex", ["a", "b", "c"])
-    ratio = metrics["fairness.sex.groups.b.selection_rate_ratio"]
-    rates = audit.by_group["selection_rate"]
-    assert ratio.value == pytest.approx(rates["b"] / rates["a"]) and ratio.ci_low < ratio.value < ratio.ci_high
-    assert "reference a" in ratio.label and ratio.note == ""
-    assert metrics["fairness.sex.groups.a.selection_rate_difference"].value == 0.0
-    assert metrics["fairness.sex.groups.a.selection_rate_difference"].note == "reference group"
-    assert metrics["fairness.sex.groups.c.selection_rate_ratio"].value is None
-    assert metrics["fairness.sex.groups.c.selection_rate_ratio"].note.startswith("insufficient data")
+    assert figure_note(audit, "a", "selection_rate_difference", 0.0) == "reference group"
+    assert figure_note(audit, "a", "selection_rate", 0.5) == ""
+    assert figure_note(audit, "b", "selection_rate_ratio", 0.5) == ""
+    assert figure_note(audit, "c", "selection_rate_ratio", None).startswith("insufficient data")
     table = gap_table(audit, 0.95)
     assert [row[0] for row in table.rows] == ["b"] and "'a' (the largest group)" in table.note
+    ratio = table.rows[0][3]
+    rates = audit.by_group["selection_rate"]
+    assert ratio.value == pytest.approx(rates["b"] / rates["a"]) and ratio.ci_low < ratio.value < ratio.ci_high
+    excluded = run(labels, decisions, scores, groups, attribute="sex", min_size=100, reference="c")
+    assert figure_note(excluded, "a", "tpr_difference", None).startswith("no reference group to compare with")
+    assert "The declared reference 'c' is excluded" in figure_note(excluded, "a", "tpr_difference", None)
 
 
 def test_an_undefined_share_above_one_percent_is_shown() -> None:
@@ -50,10 +49,11 @@ def test_an_undefined_share_above_one_percent_is_shown() -> None:
     groups = pd.Series(["a"] * 960 + ["c"] * 40)
     labels = np.r_[np.tile([0, 1], 480), np.ones(3, dtype=int), np.zeros(37, dtype=int)]
     audit = run(labels, labels, labels.astype(float), groups, attribute="x", n_boot=2000)
-    metrics = {m.path: m for m in reference_metrics(audit)}
-    assert metrics["fairness.x.groups.c.tpr_difference"].note.startswith("undefined in")
-    assert metrics["fairness.x.groups.c.selection_rate_difference"].note == ""
+    assert figure_note(audit, "c", "tpr_difference", 0.0).startswith("undefined in")
+    assert figure_note(audit, "c", "tpr", 1.0).startswith("undefined in")
+    assert figure_note(audit, "c", "selection_rate_difference", 0.0) == ""
     assert "undefined in" in disparity_note(audit, "equal_opportunity_difference")
+    assert gap_table(audit, 0.95).rows[0][-1].startswith("undefined in")
 
 
 def test_disparity_notes_name_the_fixed_pair() -> None:

@@ -41,7 +41,6 @@ REFERENCE_RATES = ("selection_rate", "tpr", "fpr")
 REFERENCE_FIGURES = tuple(f"{rate}_{kind}" for rate in REFERENCE_RATES for kind in ("difference", "ratio"))
 """Signed figures of each compared group against the reference group: ``rate(g) − rate(ref)`` and
 ``rate(g) / rate(ref)``, columns of the per-group table beside GROUP_FIGURES."""
-MOST_FAVOURED = "most favoured group"  # TODO(issue 11): goes when the plugin's findings move to fairness/findings.py
 
 
 @dataclass(frozen=True)

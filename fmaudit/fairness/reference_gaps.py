@@ -8,18 +8,13 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from fmaudit.fairness.attribute import REFERENCE_FIGURES, REFERENCE_RATES, AttributeAudit
+from fmaudit.fairness.attribute import REFERENCE_RATES, AttributeAudit
+from fmaudit.fairness.params import RATE_LABELS, REFERENCE_FIGURES
 from fmaudit.fairness.significance import Comparison, adjust_family, compare_with_reference
-from fmaudit.findings import Better, Estimate, Metric, Table, finite, metric_key
+from fmaudit.findings import Estimate, Table, finite
 
 UNDEFINED_SHOWN = 0.01
 """Shares of resamples with an undefined figure above this are reported beside the interval."""
-RATE_LABELS = {"selection_rate": "Selection rate", "tpr": "True positive rate", "fpr": "False positive rate"}
-REFERENCE_LABELS: dict[str, tuple[str, Better]] = {
-    f"{rate}_{kind}": (f"{RATE_LABELS[rate]} {'minus' if kind == 'difference' else 'over'} the reference's", "none")
-    for rate in REFERENCE_RATES
-    for kind in ("difference", "ratio")
-}
 
 
 def undefined_note(share: float) -> str:
@@ -29,41 +24,18 @@ def undefined_note(share: float) -> str:
     return f"undefined in {share:.1%} of resamples (a group drawn without the rows it needs); interval from the rest"
 
 
-def reference_metrics(audit: AttributeAudit) -> list[Metric]:
-    """Per compared group, its signed gaps to the reference group, e.g. ``fairness.sex.groups.female.
-    selection_rate_ratio``; the reference itself reads 0 (difference) or 1 (ratio) with no interval."""
-    metrics = []
-    for group in audit.by_group.index:
-        prefix = f"fairness.{audit.attribute}.groups.{metric_key(group)}"
-        for figure, (label, better) in REFERENCE_LABELS.items():
-            value = finite(audit.by_group.loc[group, figure])
-            if group in audit.excluded:
-                note = audit.excluded[group]
-            elif audit.reference is None or audit.reference in audit.excluded:
-                note = "no reference group to compare with" + _excluded_reference(audit)
-            elif group == audit.reference:
-                note = "reference group"
-            elif value is None:
-                note = "undefined (the rate is undefined in this group or zero in the reference group)"
-            else:
-                note = undefined_note(float(audit.undefined.loc[group, figure]))
-            metrics.append(
-                Metric(
-                    f"{prefix}.{figure}",
-                    value,
-                    f"{label} ({audit.attribute} = {group}; reference {audit.reference})",
-                    better,
-                    ci_low=finite(audit.ci_low.loc[group, figure]),
-                    ci_high=finite(audit.ci_high.loc[group, figure]),
-                    note=note,
-                )
-            )
-    return metrics
-
-
-def reference_paths(attribute: str, groups: list[str]) -> list[str]:
-    """The metric paths ``reference_metrics`` produces for an attribute's declared groups."""
-    return [f"fairness.{attribute}.groups.{metric_key(g)}.{f}" for g in groups for f in REFERENCE_FIGURES]
+def figure_note(audit: AttributeAudit, group: str, figure: str, value: float | None) -> str:
+    """Why a group figure is missing, what it is measured against, or how often it was undefined."""
+    if group in audit.excluded:
+        return audit.excluded[group]
+    if figure in REFERENCE_FIGURES:
+        if audit.reference is None or audit.reference in audit.excluded:
+            return "no reference group to compare with" + _excluded_reference(audit)
+        if group == audit.reference:
+            return "reference group"
+    if value is None:
+        return "undefined for this group" + (" or zero in the reference group" if figure.endswith("ratio") else "")
+    return undefined_note(float(audit.undefined.loc[group, figure]))
 
 
 def gap_table(audit: AttributeAudit, confidence: float) -> Table:
