@@ -22,10 +22,12 @@ GROUP_FIGURES: dict[str, tuple[str, Better]] = {
     "ece": ("Expected calibration error", "lower"),
     "mean_score": ("Mean score", "none"),
 }
-RATE_LABELS = {"selection_rate": "Selection rate", "tpr": "True positive rate", "fpr": "False positive rate"}
 REFERENCE_FIGURES: dict[str, tuple[str, Better]] = {
-    f"{rate}_{kind}": (f"{label} {'minus' if kind == 'difference' else 'over'} the reference group's", "none")
-    for rate, label in RATE_LABELS.items()
+    f"{rate}_{kind}": (
+        f"{GROUP_FIGURES[rate][0]} {'minus' if kind == 'difference' else 'over'} the reference's",
+        "none",
+    )
+    for rate in ("selection_rate", "tpr", "fpr")
     for kind in ("difference", "ratio")
 }
 """Per group, signed gaps to the attribute's reference group (0 and 1 are parity)."""

@@ -9,7 +9,7 @@ import math
 from typing import Any, Literal
 
 from fmaudit.fairness.attribute import REFERENCE_RATES, AttributeAudit
-from fmaudit.fairness.params import RATE_LABELS, REFERENCE_FIGURES
+from fmaudit.fairness.params import GROUP_FIGURES, REFERENCE_FIGURES
 from fmaudit.fairness.significance import Comparison, adjust_family, compare_with_reference
 from fmaudit.findings import Estimate, Table, finite
 
@@ -58,7 +58,7 @@ def gap_table(audit: AttributeAudit, confidence: float) -> Table:
         columns=(
             "Group",
             "Rows",
-            *(f"{RATE_LABELS[r]} {k}" for r in REFERENCE_RATES for k in ("difference", "ratio")),
+            *(f"{GROUP_FIGURES[r][0]} {k}" for r in REFERENCE_RATES for k in ("difference", "ratio")),
             "Note",
         ),
         rows=tuple(rows),
@@ -77,7 +77,7 @@ def disparity_note(audit: AttributeAudit, name: str) -> str:
     kind = "minus" if name.endswith("difference") else "over"
     high, low = (names[pair.high], names[pair.low]) if kind == "minus" else (names[pair.low], names[pair.high])
     text = (
-        f"interval: {RATE_LABELS.get(pair.metric, pair.metric).lower()} of {high} {kind} {low}, "
+        f"interval: {GROUP_FIGURES[pair.metric][0].lower()} of {high} {kind} {low}, "
         "the pair fairlearn's definition picks on the full sample, kept fixed in every resample"
     )
     extra = undefined_note(audit.disparity_undefined[name])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmaudit.fairness.attribute import AttributeAudit
-from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, RATE_LABELS, FairnessParams
+from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, FairnessParams
 from fmaudit.fairness.reference_gaps import undefined_note
 from fmaudit.fairness.significance import Comparison
 from fmaudit.findings import Bar, BarChart, Estimate, Table, finite
@@ -72,9 +72,7 @@ def disparity_table(audit: AttributeAudit, confidence: float) -> Table:
     rows = []
     for key, estimate in audit.disparities.items():
         pair = audit.pairs[key]
-        between = (
-            f"{RATE_LABELS.get(pair.metric, pair.metric)}: {names[pair.high]} vs {names[pair.low]}" if pair else ""
-        )
+        between = f"{GROUP_FIGURES[pair.metric][0]}: {names[pair.high]} vs {names[pair.low]}" if pair else ""
         rows.append((DISPARITY_FIGURES[key][0], estimate, between, undefined_note(audit.disparity_undefined[key])))
     return Table(
         title=f"Disparities by {audit.attribute}",
