@@ -1,5 +1,5 @@
 """Findings for the gaps to the reference group: each compared group's signed differences and ratios
-(metrics and a table), the selection-rate tests that form the multiple-testing family, and the notes that
+(a table, and the notes of their metrics), the selection-rate tests that form the multiple-testing family, and the notes that
 say which groups every interval is about and how often it was undefined.
 """
 
