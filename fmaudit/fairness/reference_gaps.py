@@ -1,6 +1,6 @@
 """Findings for the gaps to the reference group: each compared group's signed differences and ratios
-(a table, and the notes of their metrics), the selection-rate tests that form the multiple-testing family, and the notes that
-say which groups every interval is about and how often it was undefined.
+(a table, and the notes of their metrics), the selection-rate tests that form the multiple-testing
+family, and the notes that say which groups every interval is about and how often it was undefined.
 """
 
 from __future__ import annotations
