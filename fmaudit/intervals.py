@@ -11,6 +11,7 @@ Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -53,13 +54,43 @@ def row_weights(n_rows: int, *, n_boot: int, rng: np.random.Generator) -> Iterat
 def percentile_interval(samples: np.ndarray, *, level: float) -> Interval:
     """Percentile interval over resamples (axis 0), ignoring resamples where the statistic is undefined."""
     samples = np.asarray(samples, dtype=np.float64)
+    if not samples.size:
+        return Interval(None, None, 1.0)
+    bounds = percentile_bounds(samples, level=level)
+    low, high = float(bounds.low), float(bounds.high)
+    defined = bool(np.isfinite(low))
+    return Interval(low if defined else None, high if defined else None, float(bounds.undefined_share))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Percentile intervals of many statistics at once; NaN where fewer than two resamples were defined."""
+
+    low: np.ndarray
+    high: np.ndarray
+    undefined_share: np.ndarray
+    """Per statistic, the share of resamples in which it was undefined (NaN or infinite)."""
+
+
+def percentile_bounds(samples: np.ndarray, *, level: float) -> Bounds:
+    """Percentile intervals over resamples (axis 0) for every statistic in the other axes, in one call.
+
+    The same interval as ``percentile_interval`` per statistic, vectorised so that simulations over many
+    data sets (coverage checks) and many groups cost one quantile call.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
     finite = np.isfinite(samples)
-    undefined = float(1.0 - finite.mean()) if samples.size else 1.0
-    if finite.sum() < 2:
-        return Interval(None, None, undefined)
+    defined = finite.sum(axis=0)
     tail = (1.0 - level) / 2.0
-    low, high = np.quantile(samples[finite], [tail, 1.0 - tail])
-    return Interval(float(low), float(high), undefined)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: masked below
+        low, high = np.nanquantile(np.where(finite, samples, np.nan), [tail, 1.0 - tail], axis=0)
+    enough = defined >= 2
+    return Bounds(
+        low=np.where(enough, low, np.nan),
+        high=np.where(enough, high, np.nan),
+        undefined_share=1.0 - defined / samples.shape[0],
+    )
 
 
 def group_intervals(resampled: dict[str, np.ndarray], *, level: float) -> dict[str, list[Interval]]:
