@@ -75,6 +75,7 @@ def behaviour_findings(
             bar_chart(
                 "Monotonicity violation rate by declared field",
                 {**result.monotone_fields, "all fields": result.monotonicity},
+                unit="share of moves",
                 note=f"Share of favourable moves that lowered the score by more than {params.tolerance:g}. "
                 f"Whiskers: {params.confidence:.0%} bootstrap interval over the sampled rows.",
             )
@@ -91,6 +92,7 @@ def behaviour_findings(
             bar_chart(
                 "Decisions flipped by rewritings that should not matter",
                 flip_bars,
+                unit="share of copies",
                 note=f"Whiskers: {params.confidence:.0%} bootstrap interval over the rows. n = rewritten copies.",
             )
         )

@@ -35,9 +35,9 @@ def monotone_edits(
             if at is None:
                 continue
             for step in claim.moves:
-                target = at + int(step)
-                if target < len(claim.order):
-                    new = claim.order[target]
+                up = at + int(step)
+                if up < len(claim.order):
+                    new = claim.order[up]
                     edits.append(Edit(position, {**record, field: new}, template, field, f"{record[field]!s} → {new}"))
         return edits
     numbers = pd.to_numeric(observed, errors="coerce")
@@ -54,6 +54,8 @@ def monotone_edits(
             if target == float(value) or target in moved:
                 continue
             moved.add(target)
-            new: object = round(target) if integral else target
-            edits.append(Edit(position, {**record, field: new}, template, field, f"{record[field]!s} → {new}"))
+            moved_to: object = round(target) if integral else target
+            edits.append(
+                Edit(position, {**record, field: moved_to}, template, field, f"{record[field]!s} → {moved_to}")
+            )
     return edits

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fmaudit.data import template_fields
 from fmaudit.errors import DataError
 from fmaudit.findings import metric_key
+from fmaudit.spec import PluginParams
 
 if TYPE_CHECKING:
-    from fmaudit.plugins.base import AuditPlan
+    from fmaudit.context import AuditPlan
 
 TEXT_ONLY = ("case", "number_format", "field_order")
 """Invariance tests that rewrite the serialised text: they mean nothing to a tabular model."""
@@ -24,13 +25,7 @@ RESERVED = {"groups", "fields", "audited", "violation_rate", "adverse_flip_rate"
 """Names that would collide with a metric path part if used as a field or template name."""
 
 
-class Params(BaseModel):
-    """Base of the family's parameter models: unknown keys are spec errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Monotone(Params):
+class Monotone(PluginParams):
     """A declared direction for one field: an order of its values, or a direction for a number."""
 
     order: list[str] | None = Field(
@@ -65,7 +60,7 @@ class Monotone(Params):
         return self.steps if self.steps is not None else [1]
 
 
-class Invariance(Params):
+class Invariance(PluginParams):
     """Rewritings that must not change the decision."""
 
     values: dict[str, dict[str, list[str]]] = Field(
@@ -91,7 +86,7 @@ class Invariance(Params):
         return 2 if self.field_order is None else self.field_order
 
 
-class BehaviourParams(Params):
+class BehaviourParams(PluginParams):
     monotonicity: dict[str, Monotone] = Field(
         default_factory=dict, description="field -> declared favourable order or direction"
     )
@@ -141,12 +136,12 @@ def problems(params: BehaviourParams, plan: AuditPlan) -> list[str]:
         if name not in fields:
             found.append(f"{key}: not a template field; expected one of: {', '.join(fields)}")
             continue
-        observed = plan.categories.get(name)
-        found += [
-            f"{key}: {value!r} is not a value of {name}; values: {', '.join(observed)}"
-            for value in writings
-            if observed is not None and value not in observed
-        ]
+        if name in plan.categories:
+            found += [
+                f"{key}: {value!r} is not a value of {name}; values: {', '.join(plan.categories[name])}"
+                for value in writings
+                if value not in plan.categories[name]
+            ]
     if plan.model_kind != "text":
         found += [
             f"invariance.{test}: rewrites the serialised text; got model.kind: {plan.model_kind}"

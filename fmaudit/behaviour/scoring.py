@@ -11,7 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def score_edits(model: RecordScorer, edits: Sequence[Edit], *, workers: int = 1)
         by_template.setdefault(edit.template, []).append(index)
     order = [i for indices in by_template.values() for i in indices]
     chunks = [
-        (template, [edits[i].record for i in indices[start : start + CHUNK]])
+        (template, [cast(Mapping[str, object], edits[i].record) for i in indices[start : start + CHUNK]])
         for template, indices in by_template.items()
         for start in range(0, len(indices), CHUNK)
     ]
