@@ -146,8 +146,9 @@ def _summary(result: BehaviourResult) -> str:
 
 def _notes(result: BehaviourResult, params: BehaviourParams, kind: str) -> list[str]:
     notes = [
-        f"Monotonicity and invariance edit a seeded sample of {len(result.sampled)} test rows (seed {params.seed}); "
-        f"template sensitivity scores the whole test split. {result.edits_scored} edited rows were scored.",
+        f"Monotonicity and invariance edit a seeded sample of {len(result.sampled)} test rows (seed {params.seed})"
+        + ("; template sensitivity scores the whole test split" if params.templates else "")
+        + f". {result.edits_scored} edited rows were scored in one batched pass.",
         f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the rows, each "
         "row with all its edited copies (the copies of one row are not independent).",
     ]
