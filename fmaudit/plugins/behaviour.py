@@ -6,8 +6,9 @@ from __future__ import annotations
 from fmaudit.behaviour.audit import Inputs, run_behaviour
 from fmaudit.behaviour.findings import behaviour_findings, metric_paths
 from fmaudit.behaviour.params import BehaviourParams, problems
+from fmaudit.context import AuditContext, AuditPlan
 from fmaudit.findings import PluginFindings
-from fmaudit.plugins.base import AuditContext, AuditPlan, AuditPlugin
+from fmaudit.plugins.base import AuditPlugin
 
 
 class BehaviourPlugin(AuditPlugin[BehaviourParams]):
