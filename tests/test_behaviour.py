@@ -393,3 +393,28 @@ def test_params_refuse_ill_formed_declarations() -> None:
         BehaviourParams.model_validate({"monotonicity": {"x": {"order": ["a", "a"]}}})
     with pytest.raises(ValueError, match="usable in a metric path"):
         BehaviourParams.model_validate({"templates": {"audited": "{x}"}})
+
+
+def test_a_parity_interval_can_contain_parity() -> None:
+    """With selection independent of the group, the ratio's interval holds 1 (min / max per resample never would)."""
+    import pandas as pd
+
+    from fmaudit.behaviour.templates import headline_figures
+
+    rng = np.random.default_rng(3)
+    groups = pd.DataFrame({"g": rng.choice(["a", "b", "c"], size=600)})
+    scores = rng.uniform(size=600)
+    figures = headline_figures(
+        "audited",
+        labels=rng.integers(0, 2, size=600),
+        scores=scores,
+        groups=groups,
+        threshold=0.5,
+        min_group_size=20,
+        n_boot=500,
+        confidence=0.95,
+        rng=np.random.default_rng(0),
+    )
+    parity = figures.parity["g"]
+    assert parity.value is not None and parity.value < 1.0
+    assert parity.ci_low is not None and parity.ci_high is not None and parity.ci_low < 1.0 < parity.ci_high

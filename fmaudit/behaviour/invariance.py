@@ -62,8 +62,9 @@ def invariance_edits(
     elif test == "field_order":
         for number, permuted in enumerate(permuted_templates(template, count=invariance.permutations, rng=rng), 1):
             order = [f for _, f, _, _ in string.Formatter().parse(permuted) if f is not None]
-            label = f"order {number}: {', '.join(order[:3])}, …"
-            edits += [Edit(position, dict(record), permuted, label, label) for position, record in enumerate(records)]
+            change = f"fields in the order {', '.join(order[:3])}, …"
+            test_name = f"field order {number}"
+            edits += [Edit(i, dict(record), permuted, test_name, change) for i, record in enumerate(records)]
     else:
         raise ValueError(f"unknown invariance test {test!r}")
     return edits

@@ -97,18 +97,24 @@ def _parity(
     confidence: float,
     rng: np.random.Generator,
 ) -> Estimate:
-    """fairlearn's demographic_parity_ratio over the compared groups; its interval resamples rows."""
+    """fairlearn's demographic_parity_ratio over the compared groups (smallest / largest selection rate).
+
+    Its interval bootstraps the ratio of the pair of groups that defines it on the full sample: min / max
+    recomputed in every resample is <= 1 by construction, and its interval could never contain parity.
+    """
     if len(compared) < 2:
         return Estimate(None)
     masks = np.stack([(values == g).astype(np.float64) for g in compared], axis=1)
     rates = (masks * decisions[:, None]).sum(axis=0) / masks.sum(axis=0)
-    value = finite(rates.min() / rates.max()) if rates.max() > 0 else None
+    low, high = int(np.argmin(rates)), int(np.argmax(rates))
+    value = finite(rates[low] / rates[high]) if rates[high] > 0 else None
     if n_boot == 0 or value is None:
         return Estimate(value)
-    resampled = resampled_ratios(masks * decisions[:, None], masks, n_boot=n_boot, rng=rng)
+    pair = masks[:, [low, high]]
+    resampled = resampled_ratios(pair * decisions[:, None], pair, n_boot=n_boot, rng=rng)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratios = resampled.min(axis=1) / resampled.max(axis=1)
-    interval = percentile_interval(ratios, level=confidence)
+        ratios = resampled[:, 0] / resampled[:, 1]
+    interval = percentile_interval(np.where(np.isfinite(ratios), ratios, np.nan), level=confidence)
     return Estimate(value, interval.low, interval.high)
 
 
