@@ -287,6 +287,7 @@ def test_template_figures_match_fairlearn_and_a_gate_verdict_change_is_flagged(t
     )
     assert audited.ci_low >= 0.3 > labelled.ci_low
     assert metric(findings, "behaviour.template_sensitivity.gate_verdicts_changed").value == 1.0
+    assert "1 of 1 parity gate verdicts change" in findings.summary and "ROC AUC audited" in findings.summary
     flips = metric(findings, "behaviour.template_sensitivity.flip_rate")
     assert flips.value == pytest.approx(float(np.mean((after >= 0.5) != (preds.scores >= 0.5)))) and flips.value > 0
 

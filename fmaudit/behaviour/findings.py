@@ -141,7 +141,10 @@ def _summary(result: BehaviourResult) -> str:
             f"alternative templates flip {_rate(result.template_pooled.overall.value)} of decisions (ROC AUC {aucs}); "
             f"{changed} of {len(result.readings)} parity gate verdicts change"
         )
-    return "; ".join(parts).capitalize() + "." if parts else "No behavioural test was declared or applies."
+    if not parts:
+        return "No behavioural test was declared or applies."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def _notes(result: BehaviourResult, params: BehaviourParams, kind: str) -> list[str]:
