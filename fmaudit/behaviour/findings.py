@@ -63,6 +63,7 @@ def behaviour_findings(
     kind: str,
     template: str,
     attributes: dict[str, list[str]],
+    intersections: tuple[str, ...] = (),
 ) -> PluginFindings:
     """One report section from every test's outcome."""
     metrics: list[Metric] = []
@@ -103,7 +104,11 @@ def behaviour_findings(
         tables += template_tables(
             result.templates, result.template_flips, result.readings, params.templates, template, params.min_group_size
         )
-        charts += [parity_chart(result.templates, a, params.confidence) for a in attributes if "_x_" not in a]
+        charts += [  # one chart per plain attribute with a measured ratio; intersections are in the table
+            parity_chart(result.templates, a, params.confidence)
+            for a in attributes
+            if a not in intersections and any(f.parity[a].value is not None for f in result.templates)
+        ]
     return PluginFindings(
         plugin=plugin,
         title=title,

@@ -45,4 +45,5 @@ class BehaviourPlugin(AuditPlugin[BehaviourParams]):
             kind=context.model.kind,
             template=context.spec.data.template,
             attributes=context.plan.attributes,
+            intersections=context.plan.intersections,
         )
