@@ -89,11 +89,9 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             numeric_fields=numeric,
             rng=np.random.default_rng([params.seed, 1]),
         )
+    split = inputs.data.frame.iloc[inputs.row_ids].to_dict("records") if params.templates else []
     template_edits = {
-        name: [
-            Edit(i, r, t, name, name) for i, r in enumerate(inputs.data.frame.iloc[inputs.row_ids].to_dict("records"))
-        ]
-        for name, t in params.templates.items()
+        name: [Edit(i, record, t, name, name) for i, record in enumerate(split)] for name, t in params.templates.items()
     }
     everything = [e for edits in [*tests.values(), *template_edits.values()] for e in edits]
     inputs.say(f"behaviour: scoring {len(everything)} edited rows")
