@@ -104,9 +104,9 @@ def template_tables(
             rows=tuple(rows),
             note=f"Parity ratio: fairlearn's demographic parity ratio (smallest / largest selection rate) over groups "
             f"with at least {min_group_size} test rows, 'unknown' excluded; its interval bootstraps the ratio of the "
-            "pair of groups that defines it on the full split (it may exceed 1). The fairness section may differ "
-            "where it declares a reference group. A template that leaves out a field the model reads is allowed, "
-            "and shown.",
+            "pair of groups that defines it on the full split (it may exceed 1), as the fairness section does; that "
+            "section also leaves out groups below its min_group_share. A template that leaves out a field the model "
+            "reads is allowed, and shown.",
         ),
         Table(
             title="The templates",
