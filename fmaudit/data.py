@@ -158,6 +158,16 @@ def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> s
     return TEMPLATE_TEXT
 
 
+def is_numeric(column: pd.Series) -> bool:
+    """Whether a column holds numbers (booleans are categories), as the tabular encoder decides."""
+    return bool(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
+
+
+def field_values(column: pd.Series) -> tuple[str, ...]:
+    """The distinct non-missing values of a categorical column, as text, sorted."""
+    return tuple(sorted(str(v) for v in column.dropna().astype("string").unique()))
+
+
 def serialise(row: dict[str, object], template: str) -> Serialised:
     """Fill the template from one row, recording where each field's value landed."""
     parts: list[str] = []

@@ -75,6 +75,17 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "explanations": {"samples": 4, "notices": 4, "n_steps": 8, "random_orders": 1},
         "robustness": {"recipes": ["DeepWordBugGao2018"], "samples": 3, "query_budget": 60},
         "privacy": {},
+        "behaviour": {
+            "rows": 8,
+            "n_boot": 50,
+            "monotonicity": {
+                "credit_history": {
+                    "order": ["delay in paying off in the past", "existing credits paid back duly till now"]
+                }
+            },
+            "invariance": {"field_order": 1},
+            "templates": {"short": "history: {credit_history}; checking: {status_of_existing_checking_account}"},
+        },
     }
     spec["gates"] = [
         "privacy.epsilon <= 8.01",
@@ -84,6 +95,7 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "privacy.mia.auc <= 1",
         "privacy.cost.accuracy_drop <= 1",
         "privacy.cost.sex.demographic_parity_ratio_change <= 1",
+        "behaviour.template_sensitivity.flip_rate <= 1",
     ]
     spec.update(changes)
     return spec
@@ -118,7 +130,7 @@ def test_run_passes_its_gates_and_opens_no_socket(first) -> None:  # type: ignor
     run, attempts = first
     assert attempts == []
     assert run.code == ExitCode.OK, run.stdout
-    assert "7 passed, 0 failed" in run.stdout
+    assert "8 passed, 0 failed" in run.stdout
     assert run.findings["verdict"] == "pass"
 
 
@@ -289,6 +301,17 @@ def test_explanations_report_fields_reason_codes_and_faithfulness(first) -> None
     assert {"deletion_gain", "insertion_gain", "infidelity"} <= set(explanations["feature_ablation"])
     assert explanations["integrated_gradients"]["sensitivity_max"]["value"] is None  # text: token ids
     assert "<polyline" in run.html  # faithfulness curves
+
+
+def test_behaviour_runs_through_the_pipeline_and_renders(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    section = next(s for s in run.findings["sections"] if s["plugin"] == "behaviour")
+    rates = run.findings["metrics"]["behaviour"]
+    assert 0 <= rates["template_sensitivity"]["flip_rate"]["value"] <= 1
+    assert rates["template_sensitivity"]["templates"]["short"]["roc_auc"]["value"] is not None
+    assert {"case", "number_format", "field_order"} <= set(rates["invariance"])
+    assert any("short leaves out" in note for note in section["notes"])
+    assert 'id="behaviour"' in run.html and "Template sensitivity: the test split under each" in run.html
 
 
 def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: ignore[no-untyped-def]
