@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from fmaudit.explanations.fields import (
     Perturbation,
     no_parameter_gradients,
     scores_with_fields,
+    subset,
 )
 
 
@@ -90,35 +93,38 @@ def field_infidelity(
     *,
     samples: int,
     drop_probability: float,
-    seed: int,
+    seeds: Sequence[int],
 ) -> np.ndarray:
     """Captum's infidelity per row, in field space: random sets of fields are set to the reference applicant's
-    values and the attributions of those fields are compared with the score change they cause."""
+    values and the attributions of those fields are compared with the score change they cause. Row ``k`` is
+    perturbed from ``seeds[k]`` alone, so its value does not depend on the other rows of the batch."""
     import torch
     from captum.metrics import infidelity
 
-    generator = torch.Generator().manual_seed(seed)
-    present = torch.ones(len(batch.inputs), len(batch.fields), dtype=torch.float64)
+    def forward(presence: torch.Tensor, rows: torch.Tensor, one: FieldInputs) -> torch.Tensor:
+        return torch.as_tensor(scores_with_fields(explained, one, rows.numpy(), presence.numpy() > 0.5))
 
-    def perturb(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        kept = (torch.rand(inputs.shape, generator=generator, dtype=torch.float64) >= drop_probability).double()
-        return inputs - inputs * kept, inputs * kept
+    values = []
+    for k, seed in enumerate(seeds):
+        generator = torch.Generator().manual_seed(seed)
 
-    def forward(presence: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        scores = scores_with_fields(explained, batch, rows.numpy(), presence.numpy() > 0.5)
-        return torch.as_tensor(scores)
+        def perturb(inputs: torch.Tensor, generator: torch.Generator = generator) -> tuple[torch.Tensor, torch.Tensor]:
+            kept = (torch.rand(inputs.shape, generator=generator, dtype=torch.float64) >= drop_probability).double()
+            return inputs - inputs * kept, inputs * kept
 
-    with torch.inference_mode():
-        values = infidelity(
-            forward,
-            perturb,
-            present,
-            torch.as_tensor(attributions, dtype=torch.float64),
-            additional_forward_args=(torch.arange(len(batch.inputs)),),
-            n_perturb_samples=samples,
-            normalize=False,
-        )
-    return values.numpy().astype(np.float64)
+        with torch.inference_mode():
+            values.append(
+                infidelity(
+                    functools.partial(forward, one=subset(batch, np.array([k]))),
+                    perturb,
+                    torch.ones(1, len(batch.fields), dtype=torch.float64),
+                    torch.as_tensor(attributions[k : k + 1], dtype=torch.float64),
+                    additional_forward_args=(torch.zeros(1, dtype=torch.long),),
+                    n_perturb_samples=samples,
+                    normalize=False,
+                ).numpy()
+            )
+    return np.concatenate(values).astype(np.float64) if values else np.zeros(0)
 
 
 def sensitivity(
@@ -130,11 +136,11 @@ def sensitivity(
     shapley_samples: int,
     samples: int,
     radius: float,
-    seed: int,
+    seeds: Sequence[int],
 ) -> np.ndarray:
     """Captum's ``sensitivity_max`` per row for 'integrated_gradients' or a perturbation method, on continuous
     inputs (tabular features): the largest relative change of the attributions under uniform noise of
-    ``radius``."""
+    ``radius``. Row ``k``'s noise is drawn from ``seeds[k]`` alone."""
     import torch
     from captum.attr import FeatureAblation, IntegratedGradients, ShapleyValueSampling
     from captum.metrics import sensitivity_max
@@ -153,10 +159,17 @@ def sensitivity(
                 return FeatureAblation(explained.forward).attribute(inputs, **options)
             return ShapleyValueSampling(explained.forward).attribute(inputs, n_samples=shapley_samples, **options)
 
-    # sensitivity_max (and ShapleyValueSampling) draw from torch's global RNG: seed it, then restore it.
-    with torch.random.fork_rng(), no_parameter_gradients(explained):
-        torch.manual_seed(seed)
-        values = sensitivity_max(
-            explain, batch.inputs, perturb_radius=radius, n_perturb_samples=samples, baselines=batch.baselines
-        )
-    return values.detach().numpy().astype(np.float64)
+    values = []
+    for k, seed in enumerate(seeds):
+        # sensitivity_max (and ShapleyValueSampling) draw from torch's global RNG: seed it, then restore it.
+        with torch.random.fork_rng(), no_parameter_gradients(explained):
+            torch.manual_seed(seed)
+            change = sensitivity_max(
+                explain,
+                batch.inputs[k : k + 1],
+                perturb_radius=radius,
+                n_perturb_samples=samples,
+                baselines=batch.baselines[k : k + 1],
+            )
+        values.append(change.detach().numpy())
+    return np.concatenate(values).astype(np.float64) if values else np.zeros(0)
