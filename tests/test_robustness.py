@@ -513,12 +513,15 @@ def test_the_victim_scores_each_text_once_as_padding_to_max_length_would(
 
 
 def test_enabling_another_recipe_leaves_a_recipes_figures_unchanged(credit_context: AuditContext) -> None:
-    """Each recipe bootstraps from its own stream and attacks each row with that row's seed."""
+    """Each recipe bootstraps from its own stream and attacks each row with that row's seed. Also the plugin
+    contract: exactly the declared metric paths, no more, no fewer."""
     params = RobustnessParams.model_validate({"recipes": ["DeepWordBugGao2018"], "samples": 6, "query_budget": 40})
     alone = RobustnessPlugin().run(credit_context, params)
-    both = RobustnessPlugin().run(
-        credit_context, params.model_copy(update={"recipes": ["Pruthi2019", "DeepWordBugGao2018"]})
-    )
+    two = params.model_copy(update={"recipes": ["Pruthi2019", "DeepWordBugGao2018"]})
+    both = RobustnessPlugin().run(credit_context, two)
+    for findings, ran in ((alone, params), (both, two)):
+        declared = RobustnessPlugin().metric_paths(ran, credit_context.plan)
+        assert sorted(m.path for m in findings.metrics) == sorted(declared)
 
     def figures(findings: Any, recipe: str) -> dict[str, Any]:
         return {m.path: m for m in findings.metrics if m.path.startswith(f"robustness.{recipe}.")}
