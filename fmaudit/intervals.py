@@ -7,10 +7,14 @@ exactly by drawing the counts directly, without touching the rows. Statistics of
 row values (mean scores, calibration) use row-level resampling weights, built in
 chunks so memory stays bounded. Intervals are percentile intervals (Efron &
 Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``.
+
+Every figure family draws from its own stream, keyed by (seed, figure path), so adding an attribute,
+changing a sample size or enabling another recipe never shifts another figure's draws.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +23,27 @@ import numpy as np
 
 WEIGHTS_PER_CHUNK = 4_000_000
 """Upper bound on resamples x rows held in memory at once by ``row_weights``."""
+
+
+def stream_seed(seed: int, *key: str | int) -> np.random.SeedSequence:
+    """The seed sequence of the stream named by ``key`` (a figure path, and a row id where draws are per row).
+
+    The key is hashed with SHA-256, not Python's ``hash()`` (salted per process), so a stream is the same in
+    every run and on every machine; any integer seed (negative too) is accepted.
+    """
+    name = "\x1f".join(str(part) for part in (seed, *key)).encode()
+    words = np.frombuffer(hashlib.sha256(name).digest(), dtype="<u4")
+    return np.random.SeedSequence([int(w) for w in words])
+
+
+def stream(seed: int, *key: str | int) -> np.random.Generator:
+    """A generator for the draws of one figure family (``key``: its figure path, then any per-row part)."""
+    return np.random.default_rng(stream_seed(seed, *key))
+
+
+def torch_seed(seed: int, *key: str | int) -> int:
+    """An integer seed for the stream named by ``key``, for libraries that take one (torch, TextAttack)."""
+    return int(stream_seed(seed, *key).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ bootstrap) keep every figure independent of which other tests ran.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from fmaudit.behaviour.templates import (
     headline_figures,
 )
 from fmaudit.data import PreparedData, template_fields
+from fmaudit.intervals import stream
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class BehaviourResult:
 def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
     """Run every declared and default test on a seeded sample of the test split."""
     kind = inputs.model.kind
-    sample_rng = np.random.default_rng([params.seed, 0])
+    sample_rng = stream(params.seed, "behaviour.sample")
     n_test = len(inputs.row_ids)
     take = np.sort(sample_rng.choice(n_test, size=min(params.rows, n_test), replace=False))
     row_ids = inputs.row_ids[take]
@@ -87,7 +87,7 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             records,
             template=inputs.template,
             numeric_fields=numeric,
-            rng=np.random.default_rng([params.seed, 1]),
+            rng=stream(params.seed, "behaviour.invariance", test),
         )
     split = inputs.data.frame.iloc[inputs.row_ids].to_dict("records") if params.templates else []
     template_edits = {
@@ -124,7 +124,7 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             examples=params.examples,
             n_boot=params.n_boot,
             confidence=params.confidence,
-            rng=np.random.default_rng([params.seed, zlib.crc32(name.encode())]),
+            rng=stream(params.seed, "behaviour", name),
         )
 
     def breakdown(test: str, edits: list[Edit], after: np.ndarray, names: list[str], event: str) -> dict[str, Outcome]:
@@ -159,7 +159,6 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
 
     test_groups = inputs.data.sensitive.iloc[inputs.row_ids].reset_index(drop=True)
     test_slices = Slices.of(test_groups, inputs.attributes)
-    figures_rng = np.random.default_rng([params.seed, 2])
 
     def figures(name: str, scores: np.ndarray, dropped: tuple[str, ...] = ()) -> TemplateFigures:
         return headline_figures(
@@ -171,7 +170,7 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             min_group_size=params.min_group_size,
             n_boot=params.n_boot,
             confidence=params.confidence,
-            rng=np.random.default_rng(figures_rng.integers(2**63)),
+            rng=stream(params.seed, "behaviour.template_sensitivity", name),
             dropped=dropped,
         )
 

@@ -44,6 +44,7 @@ from fmaudit.fairness.tables import (
     significance_table,
 )
 from fmaudit.findings import BarChart, Metric, PluginFindings, Table, finite, metric_key
+from fmaudit.intervals import stream
 
 
 def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: str, title: str) -> PluginFindings:
@@ -51,7 +52,6 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
     preds = context.predictions
     test_groups = context.data.sensitive.iloc[preds.row_ids].reset_index(drop=True)
     min_size = max(params.min_group_size, math.ceil(params.min_group_share * len(preds.labels)))
-    rng = np.random.default_rng(params.seed)
     audits = [
         audit_attribute(
             labels=preds.labels,
@@ -63,7 +63,7 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
             reference=params.reference.get(attribute),
             n_boot=params.n_boot,
             confidence=params.confidence,
-            rng=rng,
+            rng=stream(params.seed, f"fairness.{attribute}"),  # its own stream: attributes never shift each other
             attribute=attribute,
         )
         for attribute in test_groups.columns
@@ -185,7 +185,7 @@ def _counterfactuals(
 
     spec, preds = context.spec.data, context.predictions
     fields = set(template_fields(spec.template))
-    rng = np.random.default_rng(params.seed)
+    rng = stream(params.seed, "fairness.counterfactual")
     take = np.sort(
         rng.choice(len(preds.row_ids), size=min(params.counterfactual_rows, len(preds.row_ids)), replace=False)
     )
