@@ -43,6 +43,10 @@ class AuditPlan:
     """Whether the run also trains and audits the non-private twin of a DP model."""
     sweep: tuple[float, ...] = ()
     """Further target epsilons the run trains one model each for."""
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The observed values of each non-numeric template field (so value names in params can be checked)."""
+    numeric_fields: tuple[str, ...] = ()
+    """Which of ``fields`` hold numbers."""
 
     @classmethod
     def placeholder(cls) -> AuditPlan:

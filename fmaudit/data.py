@@ -98,6 +98,7 @@ def resolve_source(source: str, *, base_dir: Path) -> Path:
     path = Path(source).expanduser()
     if not path.is_absolute():
         path = base_dir / path
+    path = path.resolve()  # no '..' left in what provenance and the report print
     if not path.is_file():
         raise DataError(f"data.source: file not found: {path}")
     return path
@@ -119,16 +120,33 @@ def _german_credit_path() -> Path:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file by its extension."""
+    """Read a CSV or Parquet file by its extension; refuse a file with no rows or with a repeated column name
+    (pandas would silently rename the second ``a`` of a CSV to ``a.1``)."""
     suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".pq", ".csv", ".txt"}:
+        raise DataError(f"data.source: {path} is neither .csv nor .parquet")
     try:
         if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix in {".csv", ".txt"}:
-            return pd.read_csv(path)
+            import pyarrow.parquet as pq
+
+            names = [str(n) for n in pq.read_schema(path).names]
+        else:
+            names = [str(n) for n in pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0]]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise DataError(
+                f"data.source: column name{'s' if len(repeated) > 1 else ''} "
+                f"{', '.join(repr(n) for n in repeated)} appear{'' if len(repeated) > 1 else 's'} more than once "
+                f"in {path}; every column needs its own name"
+            )
+        frame = pd.read_parquet(path) if suffix in {".parquet", ".pq"} else pd.read_csv(path)
+    except DataError:
+        raise
     except Exception as exc:  # pandas raises many types; all mean "unreadable"
         raise DataError(f"data.source: cannot read {path}: {exc}") from exc
-    raise DataError(f"data.source: {path} is neither .csv nor .parquet")
+    if frame.empty:
+        raise DataError(f"data.source: {path} has no rows")
+    return frame
 
 
 def template_fields(template: str) -> list[str]:
@@ -156,6 +174,16 @@ def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> s
         if start < hi and end > lo:
             return field
     return TEMPLATE_TEXT
+
+
+def is_numeric(column: pd.Series) -> bool:
+    """Whether a column holds numbers (booleans are categories), as the tabular encoder decides."""
+    return bool(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
+
+
+def field_values(column: pd.Series) -> tuple[str, ...]:
+    """The distinct non-missing values of a categorical column, as text, sorted."""
+    return tuple(sorted(str(v) for v in column.dropna().astype("string").unique()))
 
 
 def serialise(row: dict[str, object], template: str) -> Serialised:

@@ -7,10 +7,15 @@ exactly by drawing the counts directly, without touching the rows. Statistics of
 row values (mean scores, calibration) use row-level resampling weights, built in
 chunks so memory stays bounded. Intervals are percentile intervals (Efron &
 Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``.
+
+Every figure family draws from its own stream, keyed by (seed, figure path), so adding an attribute,
+changing a sample size or enabling another recipe never shifts another figure's draws.
 """
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +23,27 @@ import numpy as np
 
 WEIGHTS_PER_CHUNK = 4_000_000
 """Upper bound on resamples x rows held in memory at once by ``row_weights``."""
+
+
+def stream_seed(seed: int, *key: str | int) -> np.random.SeedSequence:
+    """The seed sequence of the stream named by ``key`` (a figure path, and a row id where draws are per row).
+
+    The key is hashed with SHA-256, not Python's ``hash()`` (salted per process), so a stream is the same in
+    every run and on every machine; any integer seed (negative too) is accepted.
+    """
+    name = "\x1f".join(str(part) for part in (seed, *key)).encode()
+    words = np.frombuffer(hashlib.sha256(name).digest(), dtype="<u4")
+    return np.random.SeedSequence([int(w) for w in words])
+
+
+def stream(seed: int, *key: str | int) -> np.random.Generator:
+    """A generator for the draws of one figure family (``key``: its figure path, then any per-row part)."""
+    return np.random.default_rng(stream_seed(seed, *key))
+
+
+def torch_seed(seed: int, *key: str | int) -> int:
+    """An integer seed for the stream named by ``key``, for libraries that take one (torch, TextAttack)."""
+    return int(stream_seed(seed, *key).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 @dataclass(frozen=True)
@@ -53,13 +79,43 @@ def row_weights(n_rows: int, *, n_boot: int, rng: np.random.Generator) -> Iterat
 def percentile_interval(samples: np.ndarray, *, level: float) -> Interval:
     """Percentile interval over resamples (axis 0), ignoring resamples where the statistic is undefined."""
     samples = np.asarray(samples, dtype=np.float64)
+    if not samples.size:
+        return Interval(None, None, 1.0)
+    bounds = percentile_bounds(samples, level=level)
+    low, high = float(bounds.low), float(bounds.high)
+    defined = bool(np.isfinite(low))
+    return Interval(low if defined else None, high if defined else None, float(bounds.undefined_share))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Percentile intervals of many statistics at once; NaN where fewer than two resamples were defined."""
+
+    low: np.ndarray
+    high: np.ndarray
+    undefined_share: np.ndarray
+    """Per statistic, the share of resamples in which it was undefined (NaN or infinite)."""
+
+
+def percentile_bounds(samples: np.ndarray, *, level: float) -> Bounds:
+    """Percentile intervals over resamples (axis 0) for every statistic in the other axes, in one call.
+
+    The same interval as ``percentile_interval`` per statistic, vectorised so that simulations over many
+    data sets (coverage checks) and many groups cost one quantile call.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
     finite = np.isfinite(samples)
-    undefined = float(1.0 - finite.mean()) if samples.size else 1.0
-    if finite.sum() < 2:
-        return Interval(None, None, undefined)
+    defined = finite.sum(axis=0)
     tail = (1.0 - level) / 2.0
-    low, high = np.quantile(samples[finite], [tail, 1.0 - tail])
-    return Interval(float(low), float(high), undefined)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: masked below
+        low, high = np.nanquantile(np.where(finite, samples, np.nan), [tail, 1.0 - tail], axis=0)
+    enough = defined >= 2
+    return Bounds(
+        low=np.where(enough, low, np.nan),
+        high=np.where(enough, high, np.nan),
+        undefined_share=1.0 - defined / samples.shape[0],
+    )
 
 
 def group_intervals(resampled: dict[str, np.ndarray], *, level: float) -> dict[str, list[Interval]]:

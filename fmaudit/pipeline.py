@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmaudit.data import INTERSECTION_JOIN, PreparedData, intersection_name, prepare, template_fields
+from fmaudit.data import (
+    INTERSECTION_JOIN,
+    PreparedData,
+    field_values,
+    intersection_name,
+    is_numeric,
+    prepare,
+    template_fields,
+)
 from fmaudit.errors import ExitCode, PluginError, SpecError
 from fmaudit.findings import Findings, PluginFindings
 from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
@@ -118,6 +126,8 @@ def plan(spec_path: str | Path) -> Plan:
         sensitive_fields=tuple(f for f in fields if f in sensitive_columns),
         twin=privacy is not None and privacy.compare,
         sweep=tuple(e for e in privacy.sweep if e != privacy.target_epsilon) if privacy is not None else (),
+        categories={f: field_values(data.frame[f]) for f in fields if not is_numeric(data.frame[f])},
+        numeric_fields=tuple(f for f in fields if is_numeric(data.frame[f])),
     )
     plugins, params = resolve_plugins(loaded)
     problems = [

@@ -42,7 +42,7 @@ GERMAN_CREDIT_SPEC: dict[str, Any] = {
     },
     "training": {"epochs": 1, "batch_size": 32, "max_length": 64, "train_layers": "all"},
     "audits": {"performance": {}, "fairness": {}},
-    "gates": ["performance.accuracy >= 0"],
+    "gates": ["performance.roc_auc.ci_low >= 0.6"],
 }
 
 

@@ -160,3 +160,36 @@ def test_piping_into_head_is_not_an_error(tmp_path) -> None:  # type: ignore[no-
     )
     assert result.stdout.startswith("performance")
     assert "internal error" not in result.stderr
+
+
+def _user_data(spec_dict, source: str) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["data"].update(
+        source=source, label="approved", positive=1, sensitive={"gender": {"column": "gender"}}, intersections=[]
+    )
+    spec_dict["data"]["template"] = "income {income}"
+
+
+def test_a_data_file_with_a_header_and_no_rows_exits_2_naming_the_file(spec_dict, write_spec, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "empty.csv").write_text("approved,gender,income\n")
+    _user_data(spec_dict, "empty.csv")
+    path = str(write_spec(spec_dict))
+    for args in (["validate", path], ["run", path, "--quiet"]):
+        assert main(args) == ExitCode.INPUT_ERROR
+        err = capsys.readouterr().err
+        assert f"data.source: {tmp_path / 'empty.csv'} has no rows" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_repeated_column_name_exits_2_naming_the_column(spec_dict, write_spec, tmp_path, capsys, suffix) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / f"dup.{suffix}"
+    if suffix == "csv":
+        path.write_text("approved,gender,income,gender\n1,f,2.0,m\n0,m,1.0,f\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = [pa.array([1, 0]), pa.array(["f", "m"]), pa.array([2.0, 1.0]), pa.array(["m", "f"])]
+        pq.write_table(pa.table(columns, names=["approved", "gender", "income", "gender"]), path)
+    _user_data(spec_dict, path.name)
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert f"data.source: column name 'gender' appears more than once in {path}" in capsys.readouterr().err

@@ -133,3 +133,13 @@ def test_training_count_is_known_before_splitting(spec_dict, tmp_path, rows, tes
     data = prepare(spec, base_dir=tmp_path)
     assert data.n_train == len(data.train_idx)
     assert len(data.train_idx) + len(data.test_idx) == rows
+
+
+def test_a_relative_source_is_resolved_without_dot_dot(spec_dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fmaudit.data import resolve_source
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "data" / "loans.csv").write_text("a\n1\n")
+    path = resolve_source("../data/loans.csv", base_dir=tmp_path / "specs")
+    assert path == (tmp_path / "data" / "loans.csv").resolve() and ".." not in path.parts

@@ -75,15 +75,26 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "explanations": {"samples": 4, "notices": 4, "n_steps": 8, "random_orders": 1},
         "robustness": {"recipes": ["DeepWordBugGao2018"], "samples": 3, "query_budget": 60},
         "privacy": {},
+        "behaviour": {
+            "rows": 8,
+            "n_boot": 50,
+            "monotonicity": {
+                "credit_history": {
+                    "order": ["delay in paying off in the past", "existing credits paid back duly till now"]
+                }
+            },
+            "invariance": {"field_order": 1},
+            "templates": {"short": "history: {credit_history}; checking: {status_of_existing_checking_account}"},
+        },
     }
+    # Gates whose outcome is known: each would fail if its figure were wrong (the run's own budget, every
+    # sampled row attacked, balanced membership sets of every test row, the majority baseline's definition).
     spec["gates"] = [
         "privacy.epsilon <= 8.01",
-        "performance.accuracy >= 0",
+        "privacy.dp == 1",
         "robustness.DeepWordBugGao2018.not_attacked == 0",
-        "fairness.sex.demographic_parity_ratio.ci_low >= 0",
-        "privacy.mia.auc <= 1",
-        "privacy.cost.accuracy_drop <= 1",
-        "privacy.cost.sex.demographic_parity_ratio_change <= 1",
+        "privacy.mia.members == 90",
+        "performance.baselines.majority.balanced_accuracy == 0.5",
     ]
     spec.update(changes)
     return spec
@@ -118,8 +129,17 @@ def test_run_passes_its_gates_and_opens_no_socket(first) -> None:  # type: ignor
     run, attempts = first
     assert attempts == []
     assert run.code == ExitCode.OK, run.stdout
-    assert "7 passed, 0 failed" in run.stdout
+    assert "5 passed, 0 failed" in run.stdout
     assert run.findings["verdict"] == "pass"
+
+
+def test_each_gate_observes_the_figure_it_names(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    for gate in run.findings["gates"]:
+        node = run.findings["metrics"]
+        for key in gate["gate"].split()[0].split("."):
+            node = node[key]
+        assert gate["passed"] and gate["observed"] == node["value"], gate
 
 
 def test_the_epsilon_sweep_trains_a_model_per_target_and_measures_it(first) -> None:  # type: ignore[no-untyped-def]
@@ -127,8 +147,17 @@ def test_the_epsilon_sweep_trains_a_model_per_target_and_measures_it(first) -> N
     point = run.findings["metrics"]["privacy"]["sweep"]["eps_2"]
     main = run.findings["metrics"]["privacy"]["epsilon"]["value"]
     assert point["epsilon"]["value"] <= 2.01 and main > 7.9  # its own privacy budget, not the audited model's
-    for figure in ("accuracy", "roc_auc"):
-        assert 0 <= point[figure]["value"] <= 1
+    # The sweep table's audited-model and twin rows repeat the figures of the two models' own reports.
+    twin = json.loads((run.report_dir / "twin" / "findings.json").read_text())
+    section = next(s for s in run.findings["sections"] if s["plugin"] == "privacy")
+    table = next(t for t in section["tables"] if t["title"] == "Epsilon sweep")
+    columns = table["columns"]
+    rows = {row[0]: dict(zip(columns, row, strict=True)) for row in table["rows"]}
+    assert len(rows) == 3  # the audited model, its twin, one sweep point
+    for label, report in (("audited model", run.findings), ("no-DP twin", twin)):
+        for figure, column in (("accuracy", columns[2]), ("roc_auc", columns[3])):
+            assert rows[label][column] == pytest.approx(report["metrics"]["performance"][figure]["value"])
+    assert rows["target ε = 2"][columns[2]] == point["accuracy"]["value"]
     listed = [m for m in run.findings["compared_models"] if m["role"] == "sweep"]
     assert len(listed) == 1 and listed[0]["training"]["privacy"]["target_epsilon"] == 2
 
@@ -266,8 +295,11 @@ def test_robustness_reports_textattack_outcomes_for_every_sample(first) -> None:
     assert sum(figures[k] for k in outcomes) == 3 and figures["not_attacked"] == 0
     assert figures["original_accuracy"] == pytest.approx(1 - figures["skipped"] / 3, abs=1e-4)
     attacked = figures["successful"] + figures["failed"] + figures["budget_exhausted"]
+    # Defined on the attacked rows alone (misclassified rows are skipped): undefined, not 0, when none were.
     if attacked:
         assert figures["attack_success_rate"] == pytest.approx(figures["successful"] / attacked, abs=1e-4)
+    else:
+        assert figures["attack_success_rate"] is None
     section = next(s for s in run.findings["sections"] if s["plugin"] == "robustness")
     assert any(t["title"] == "Attack outcomes per sensitive group" for t in section["tables"])
 
@@ -286,12 +318,24 @@ def test_explanations_report_fields_reason_codes_and_faithfulness(first) -> None
         }
         assert sum(shares.values()) == pytest.approx(1.0)
     explanations = run.findings["metrics"]["explanations"]
-    assert explanations["convergence_delta"]["mean_abs"]["value"] >= 0
+    delta = explanations["convergence_delta"]
+    assert 0 < delta["mean_abs"]["value"] <= delta["max_abs"]["value"]  # float32 IG in 8 steps is never exact
     adverse = int((run.predictions["decision"] == 0).sum())
     assert explanations["reasons"]["notices"]["value"] == min(4, adverse)
     assert {"deletion_gain", "insertion_gain", "infidelity"} <= set(explanations["feature_ablation"])
     assert explanations["integrated_gradients"]["sensitivity_max"]["value"] is None  # text: token ids
     assert "<polyline" in run.html  # faithfulness curves
+
+
+def test_behaviour_runs_through_the_pipeline_and_renders(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    section = next(s for s in run.findings["sections"] if s["plugin"] == "behaviour")
+    rates = run.findings["metrics"]["behaviour"]
+    assert 0 <= rates["template_sensitivity"]["flip_rate"]["value"] <= 1
+    assert rates["template_sensitivity"]["templates"]["short"]["roc_auc"]["value"] is not None
+    assert {"case", "number_format", "field_order"} <= set(rates["invariance"])
+    assert any("short leaves out" in note for note in section["notes"])
+    assert 'id="behaviour"' in run.html and "Template sensitivity: the test split under each" in run.html
 
 
 def test_report_is_self_contained_and_escapes_data(first) -> None:  # type: ignore[no-untyped-def]

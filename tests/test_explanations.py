@@ -213,7 +213,7 @@ def test_one_hot_attributions_summed_per_column_equal_the_column_attribution(
     assert np.allclose(columns.sum(axis=1), gap - deltas, atol=1e-5)  # field sums keep the whole attribution
     assert np.abs(deltas).max() < 0.01 * np.abs(gap).max()  # and IG is complete: the gap is explained
 
-    ablation = perturbation_attributions(explained, batch, method="feature_ablation", shapley_samples=1, seed=0)
+    ablation = perturbation_attributions(explained, batch, method="feature_ablation", shapley_samples=1, seeds=[])
     records = wide_data.frame.iloc[rows].to_dict("records")
     for k, column in enumerate(fields):
         changed = classifier.predict_records([{**r, column: reference[column]} for r in records], template="")

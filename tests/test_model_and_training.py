@@ -299,3 +299,43 @@ def test_head_only_training_on_pooled_outputs_matches_training_through_the_encod
         heads.append(built.model.classifier.weight.detach().clone())
     assert not torch.equal(heads[0], torch.zeros_like(heads[0]))
     torch.testing.assert_close(heads[0], heads[1], atol=1e-5, rtol=1e-4)
+
+
+class _Planted:
+    """A pickle that would write a file when loaded by an unrestricted unpickler."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def test_the_pooled_output_cache_loads_tensors_only_and_never_runs_pickled_code(
+    tiny_bert: Path, tmp_path: Path, spec_dict
+) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from fmaudit.data import prepare
+    from fmaudit.models.text import TextClassifier, load_pretrained
+    from fmaudit.training.cache import pooled_outputs
+    from fmaudit.training.records import Origin
+
+    spec_dict["data"]["max_rows"] = 30
+    data = prepare(DataSpec.model_validate(spec_dict["data"]), base_dir=tmp_path)
+    model, tokenizer = load_pretrained(tiny_bert)
+    classifier = TextClassifier(model, tokenizer, max_length=32)
+    origin = Origin("tiny", str(tiny_bert), "sha")
+    first = pooled_outputs(classifier, data, origin, cache_dir=tmp_path, show_progress=False)
+    (entry,) = (tmp_path / "pooled").glob("*.pt")
+    assert pooled_outputs(classifier, data, origin, cache_dir=tmp_path, show_progress=False).keys() == first.keys()
+
+    marker = tmp_path / "marker"
+    torch.save({"rows": _Planted(marker)}, entry)  # someone with write access to the shared cache
+    again = pooled_outputs(classifier, data, origin, cache_dir=tmp_path, show_progress=False)
+    assert not marker.exists()
+    assert again.keys() == first.keys() and all(torch.equal(again[k], first[k]) for k in first)
+    assert torch.load(entry, weights_only=True).keys() == first.keys()  # the planted entry was replaced
+    torch.save({"rows": _Planted(marker)}, entry)
+    torch.load(entry, weights_only=False)  # the plant is real: an unrestricted load runs it
+    assert marker.read_text() == "code ran"

@@ -142,3 +142,38 @@ def test_a_spec_whose_model_decides_alike_for_everyone_fails_its_gate(tmp_path: 
     assert performance["degenerate"]["value"] == 1.0
     assert performance["favourable_rate"]["value"] in (0.0, 1.0)
     assert performance["lift_over_majority"]["value"] == pytest.approx(0.0)
+
+
+def test_the_logistic_baseline_reads_the_fields_the_model_reads(spec_dict) -> None:  # type: ignore[no-untyped-def]
+    """'Baseline vs model' compares the same inputs: the template's fields, sensitive ones included; the
+    all-columns baseline reads every non-label, non-sensitive column."""
+    from pathlib import Path
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from fmaudit.data import prepare, template_fields
+    from fmaudit.performance.figures import baseline_scores
+    from fmaudit.spec import DataSpec
+
+    spec_dict["data"]["max_rows"] = 300
+    data = prepare(DataSpec.model_validate(spec_dict["data"]), base_dir=Path.cwd())
+    fields = template_fields(spec_dict["data"]["template"])
+    scores = baseline_scores(data, fields=fields)
+
+    numeric = ["duration_in_month", "age_in_years"]
+    categorical = [f for f in fields if f not in numeric]
+    assert "personal_status_and_sex" in categorical  # the model reads it, so the baseline does too
+    reference = make_pipeline(
+        ColumnTransformer(
+            [("n", StandardScaler(), numeric), ("c", OneHotEncoder(handle_unknown="ignore"), categorical)]
+        ),
+        LogisticRegression(max_iter=2000),
+    ).fit(data.frame.iloc[data.train_idx][fields], data.labels[data.train_idx])
+    expected = reference.predict_proba(data.frame.iloc[data.test_idx][fields])[:, 1]
+    assert np.allclose(scores["logistic_regression"], expected)
+    assert "personal_status_and_sex" not in data.feature_columns and "purpose" in data.feature_columns
+    assert not np.allclose(scores["logistic_regression_all_columns"], expected)
+    assert set(scores["majority"]) == {float(data.labels[data.train_idx].mean() >= 0.5)}

@@ -116,3 +116,14 @@ def test_line_chart_geometry_puts_log_axes_in_the_plot_and_clamps_zero_to_the_fl
     assert [label for _, label in geometry["x_axis"]] == ["0.001", "0.01", "0.1", "1"]
     assert not geometry["lines"][0]["dashed"]
     assert geometry["diagonal"]
+
+
+def test_the_data_file_is_shown_resolved_and_relative_to_the_spec_beside_it(tmp_path: Path) -> None:
+    from fmaudit.report.document import shown_path
+
+    spec = tmp_path / "audits" / "credit.yaml"
+    (tmp_path / "audits" / "data").mkdir(parents=True)
+    assert shown_path(tmp_path / "audits" / "x" / ".." / "data" / "loans.csv", spec_path=spec) == "data/loans.csv"
+    assert shown_path(tmp_path / "audits" / "loans.csv", spec_path=spec) == "loans.csv"
+    elsewhere = shown_path(tmp_path / "audits" / ".." / "shared" / "loans.csv", spec_path=spec)
+    assert elsewhere == str((tmp_path / "shared" / "loans.csv").resolve()) and ".." not in elsewhere

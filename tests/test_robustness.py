@@ -510,3 +510,24 @@ def test_the_victim_scores_each_text_once_as_padding_to_max_length_would(
     assert np.array_equal(again, ours[[3, 0]])
     stock = torch.softmax(torch.as_tensor(HuggingFaceModelWrapper(tiny.model, tokenizer)(texts)), dim=-1).numpy()
     assert np.allclose(ours[[0, 1, 3]], stock, atol=1e-5)
+
+
+def test_enabling_another_recipe_leaves_a_recipes_figures_unchanged(credit_context: AuditContext) -> None:
+    """Each recipe bootstraps from its own stream and attacks each row with that row's seed. Also the plugin
+    contract: exactly the declared metric paths, no more, no fewer."""
+    params = RobustnessParams.model_validate({"recipes": ["DeepWordBugGao2018"], "samples": 6, "query_budget": 40})
+    alone = RobustnessPlugin().run(credit_context, params)
+    two = params.model_copy(update={"recipes": ["Pruthi2019", "DeepWordBugGao2018"]})
+    both = RobustnessPlugin().run(credit_context, two)
+    for findings, ran in ((alone, params), (both, two)):
+        declared = RobustnessPlugin().metric_paths(ran, credit_context.plan)
+        assert sorted(m.path for m in findings.metrics) == sorted(declared)
+
+    def figures(findings: Any, recipe: str) -> dict[str, Any]:
+        return {m.path: m for m in findings.metrics if m.path.startswith(f"robustness.{recipe}.")}
+
+    ours = figures(alone, "DeepWordBugGao2018")
+    assert ours and figures(both, "DeepWordBugGao2018") == ours
+    assert figures(both, "Pruthi2019")
+    # Intervals were drawn (else equality would be empty): some group figure has one.
+    assert any(m.ci_low is not None for m in ours.values())

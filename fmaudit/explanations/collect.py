@@ -1,5 +1,10 @@
 """Running the explanation methods: sample rows and adverse decisions, build the Reg B reference applicant,
 attribute a chunk of rows at a time with every check on each chunk, and hand the results to ``findings``.
+
+Every random draw comes from a stream keyed by its figure and, where it concerns one row, that row's id
+(``fmaudit.intervals.stream``): the sample does not depend on ``notices``, the sampled rows are chunked
+apart from the notices, and a row's Shapley values, random orders, infidelity and sensitivity noise and
+reason-deletion sets are the same whatever other rows are explained with it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from fmaudit.context import AuditContext
 from fmaudit.explanations.findings import Collected, explanation_findings, highlight
 from fmaudit.explanations.params import IG, ExplanationsParams
 from fmaudit.findings import PluginFindings
+from fmaudit.intervals import stream, torch_seed
 
 if TYPE_CHECKING:
     from fmaudit.explanations.fields import FieldInputs, FieldModel
@@ -32,10 +38,8 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
     fields = list(context.plan.fields or template_fields(spec.data.template))
     sensitive_columns = {s.column for s in spec.data.sensitive.values()}
     sensitive = [k for k, f in enumerate(fields) if f in sensitive_columns]
-    rng = np.random.default_rng(params.seed)
-    sample = np.sort(rng.choice(preds.row_ids, size=min(params.samples, len(preds.row_ids)), replace=False))
-    adverse = preds.row_ids[preds.decisions == 0]
-    notices = np.sort(rng.choice(adverse, size=min(params.notices, len(adverse)), replace=False))
+    sample = _draw(preds.row_ids, params.samples, stream(params.seed, "explanations.sample"))
+    notices = _draw(preds.row_ids[preds.decisions == 0], params.notices, stream(params.seed, "explanations.notices"))
     reference = reference_applicant(
         data.frame.iloc[preds.row_ids][fields].reset_index(drop=True),
         preds.scores,
@@ -46,7 +50,7 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
     explained = field_model(
         context.model, data, fields=fields, reference=reference.record, template=spec.data.template
     )
-    collected = _collect(context, explained, params, sample=sample, notices=notices, sensitive=sensitive, rng=rng)
+    collected = _collect(context, explained, params, sample=sample, notices=notices, sensitive=sensitive)
     return explanation_findings(
         context,
         params,
@@ -61,6 +65,12 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
     )
 
 
+def _draw(rows: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A sorted sample of ``size`` of ``rows`` without replacement (all of them if fewer): the first ``size`` of
+    one seeded shuffle, so a larger sample keeps every row of a smaller one."""
+    return np.sort(rng.permutation(rows)[:size])
+
+
 def _collect(
     context: AuditContext,
     explained: FieldModel,
@@ -69,7 +79,6 @@ def _collect(
     sample: np.ndarray,
     notices: np.ndarray,
     sensitive: list[int],
-    rng: np.random.Generator,
 ) -> Collected:
     """Attribute the sampled rows and notices a chunk at a time, running every check on each chunk."""
     from tqdm.auto import tqdm
@@ -83,15 +92,19 @@ def _collect(
     )
     from fmaudit.explanations.reasons import principal_reasons
 
-    rows = np.union1d(sample, notices)
     methods = (IG, params.perturbation)
     reason_method = IG if params.reason_method == IG else params.perturbation
     in_sample, is_notice = set(sample.tolist()), set(notices.tolist())
     collected = Collected(attributions={m: [] for m in methods})
-    chunks = [rows[i : i + params.chunk_size] for i in range(0, len(rows), params.chunk_size)]
-    context.say(f"explanations: {len(rows)} rows ({len(notices)} adverse decisions), {' and '.join(methods)}")
+    # The sample is chunked on its own, so its batches (and their figures) are the same whatever ``notices`` is.
+    chunks = [
+        part[i : i + params.chunk_size]
+        for part in (sample, np.setdiff1d(notices, sample))
+        for i in range(0, len(part), params.chunk_size)
+    ]
+    n_rows = len(np.union1d(sample, notices))
+    context.say(f"explanations: {n_rows} rows ({len(notices)} adverse decisions), {' and '.join(methods)}")
     for chunk in tqdm(chunks, desc="explanations", unit="chunk", disable=not context.show_progress):
-        chunk_seed = int(rng.integers(2**31))  # each chunk its own draws, all fixed by params.seed
         batch = explained.build(chunk)
         n_fields = len(batch.fields)
         positions, deltas = integrated_gradients(
@@ -100,7 +113,11 @@ def _collect(
         by_method = {
             IG: per_field(positions, batch.field_mask.numpy(), n_fields, reduce="sum"),
             params.perturbation: perturbation_attributions(
-                explained, batch, method=params.perturbation, shapley_samples=params.shapley_samples, seed=chunk_seed
+                explained,
+                batch,
+                method=params.perturbation,
+                shapley_samples=params.shapley_samples,
+                seeds=[torch_seed(params.seed, "explanations.shapley", int(row)) for row in chunk],
             ),
         }
         collected.rows += chunk.tolist()
@@ -110,9 +127,8 @@ def _collect(
 
         local = np.array([k for k, row in enumerate(chunk) if row in in_sample], dtype=int)
         if len(local):
-            _faithfulness(
-                explained, subset(batch, local), {m: a[local] for m, a in by_method.items()}, params, collected, rng
-            )
+            attributed = {m: a[local] for m, a in by_method.items()}
+            _faithfulness(explained, subset(batch, local), chunk[local], attributed, params, collected)
         for k, row in enumerate(chunk):
             if batch.offsets is not None and row in in_sample and len(collected.highlights) < params.examples:
                 collected.highlights.append(highlight(context, int(row), positions[k], batch, k))
@@ -128,9 +144,16 @@ def _collect(
             if reason_set.reasons:
                 candidates = [f for f in range(n_fields) if f not in sensitive]
                 gain, random_gain = reason_deletion(
-                    explained, batch, k, list(reason_set.reasons), candidates, random_sets=params.random_orders, rng=rng
+                    explained,
+                    batch,
+                    k,
+                    list(reason_set.reasons),
+                    candidates,
+                    random_sets=params.random_orders,
+                    rng=stream(params.seed, "explanations.reason_deletion", int(row)),
                 )
             collected.notices.append((int(row), reason_set, gain, random_gain))
+    collected.notices.sort(key=lambda notice: notice[0])  # row order: the sample's notices came first
     return collected
 
 
@@ -143,27 +166,30 @@ SENSITIVITY_RADIUS = 0.02
 def _faithfulness(
     explained: FieldModel,
     batch: FieldInputs,
+    rows: np.ndarray,
     attributions: dict[str, np.ndarray],
     params: ExplanationsParams,
     collected: Collected,
-    rng: np.random.Generator,
 ) -> None:
-    """Deletion / insertion curves against random orders, infidelity and (continuous inputs) sensitivity."""
+    """Deletion / insertion curves against random orders, infidelity and (continuous inputs) sensitivity, for
+    the batch's ``rows`` (their row ids key their random draws)."""
     from fmaudit.explanations.faithfulness import field_infidelity, order_curves, sensitivity
 
     n_rows, n_fields = len(batch.inputs), len(batch.fields)
     depth = min(params.curve_depth or n_fields, n_fields)
     orders = {m: np.argsort(-a, axis=1, kind="stable") for m, a in attributions.items()}
-    randoms = {
-        f"random {r}": np.array([rng.permutation(n_fields) for _ in range(n_rows)]) for r in range(params.random_orders)
-    }
+    drawn = [stream(params.seed, "explanations.random_orders", int(row)) for row in rows]
+    per_row = np.array([[rng.permutation(n_fields) for _ in range(params.random_orders)] for rng in drawn])
+    randoms = {f"random {r}": per_row[:, r].reshape(n_rows, n_fields) for r in range(params.random_orders)}
     deletion, insertion = order_curves(explained, batch, np.arange(n_rows), orders | randoms, depth=depth)
     for curves, target in ((deletion, collected.deletion), (insertion, collected.insertion)):
         for name, summed in curves.items():
             key, weight = ("random", 1 / params.random_orders) if name in randoms else (name, 1.0)
             target[key] = target.get(key, np.zeros(depth + 1)) + weight * summed
     collected.curve_rows += n_rows
-    seed = int(rng.integers(2**31))  # one draw for every method: they are compared on the same perturbations
+    # One seed per row for every method: they are compared on the same perturbations.
+    infidelity_seeds = [torch_seed(params.seed, "explanations.infidelity", int(row)) for row in rows]
+    sensitivity_seeds = [torch_seed(params.seed, "explanations.sensitivity", int(row)) for row in rows]
     for method, values in attributions.items():
         infidelity = field_infidelity(
             explained,
@@ -171,7 +197,7 @@ def _faithfulness(
             values,
             samples=params.infidelity_samples,
             drop_probability=INFIDELITY_DROP,
-            seed=seed,
+            seeds=infidelity_seeds,
         )
         collected.infidelity.setdefault(method, []).append(infidelity)
         if explained.layer is None:  # sensitivity_max needs continuous inputs
@@ -183,6 +209,6 @@ def _faithfulness(
                 shapley_samples=params.shapley_samples,
                 samples=params.sensitivity_samples,
                 radius=SENSITIVITY_RADIUS,
-                seed=seed,
+                seeds=sensitivity_seeds,
             )
             collected.sensitivity.setdefault(method, []).append(change)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,6 @@ import numpy as np
 from fmaudit.explanations.fields import (
     FieldInputs,
     FieldModel,
-    Perturbation,
     no_parameter_gradients,
     scores_with_fields,
 )
@@ -83,6 +83,17 @@ def reason_deletion(
     return float(changes[0]), float(changes[1:].mean()) if random_sets else float("nan")
 
 
+def per_row_uniform(generators: Sequence[Any], count: int, shape: tuple[int, ...]) -> Any:
+    """Uniform [0, 1) noise for a batch laid out as Captum lays out perturbations (``repeat_interleave``: each
+    row's ``count // len(generators)`` copies together), each row's block drawn from that row's generator."""
+    import torch
+
+    if count % len(generators):
+        raise ValueError(f"{count} perturbed inputs do not split evenly over {len(generators)} rows")
+    per_row = count // len(generators)
+    return torch.cat([torch.rand((per_row, *shape), generator=g, dtype=torch.float64) for g in generators])
+
+
 def field_infidelity(
     explained: FieldModel,
     batch: FieldInputs,
@@ -90,18 +101,19 @@ def field_infidelity(
     *,
     samples: int,
     drop_probability: float,
-    seed: int,
+    seeds: Sequence[int],
 ) -> np.ndarray:
     """Captum's infidelity per row, in field space: random sets of fields are set to the reference applicant's
-    values and the attributions of those fields are compared with the score change they cause."""
+    values and the attributions of those fields are compared with the score change they cause. Row ``k``'s
+    fields are dropped by draws from ``seeds[k]`` alone, so its value does not depend on the other rows."""
     import torch
     from captum.metrics import infidelity
 
-    generator = torch.Generator().manual_seed(seed)
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     present = torch.ones(len(batch.inputs), len(batch.fields), dtype=torch.float64)
 
     def perturb(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        kept = (torch.rand(inputs.shape, generator=generator, dtype=torch.float64) >= drop_probability).double()
+        kept = (per_row_uniform(generators, len(inputs), tuple(inputs.shape[1:])) >= drop_probability).double()
         return inputs - inputs * kept, inputs * kept
 
     def forward(presence: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -130,11 +142,11 @@ def sensitivity(
     shapley_samples: int,
     samples: int,
     radius: float,
-    seed: int,
+    seeds: Sequence[int],
 ) -> np.ndarray:
     """Captum's ``sensitivity_max`` per row for 'integrated_gradients' or a perturbation method, on continuous
     inputs (tabular features): the largest relative change of the attributions under uniform noise of
-    ``radius``."""
+    ``radius``. Row ``k``'s noise (and Shapley permutations) come from ``seeds[k]`` alone."""
     import torch
     from captum.attr import FeatureAblation, IntegratedGradients, ShapleyValueSampling
     from captum.metrics import sensitivity_max
@@ -142,21 +154,43 @@ def sensitivity(
     if explained.layer is not None:
         raise ValueError("sensitivity_max needs continuous inputs; text models read token ids")
     mask = batch.field_mask[:1]
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
 
-    def explain(inputs: torch.Tensor, baselines: torch.Tensor) -> torch.Tensor:
+    def perturb(inputs: torch.Tensor, radius: float) -> torch.Tensor:
+        noise = per_row_uniform(generators, len(inputs), tuple(inputs.shape[1:])).to(inputs.dtype)
+        return inputs + (2 * noise - 1) * radius
+
+    def shapley(inputs: torch.Tensor, baselines: torch.Tensor) -> torch.Tensor:
+        """Each row's block of copies with the row's own permutations (Captum shares them across a batch)."""
+        per_row = len(inputs) // len(seeds)
+        blocks = []
+        for k, seed in enumerate(seeds):
+            rows = slice(k * per_row, (k + 1) * per_row)
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                explainer = ShapleyValueSampling(explained.forward)
+                options = {"baselines": baselines[rows], "feature_mask": mask, "n_samples": shapley_samples}
+                blocks.append(explainer.attribute(inputs[rows], **options))
+        return torch.cat(blocks)
+
+    def explain(inputs: Any, baselines: Any) -> Any:
         if method == "integrated_gradients":
             return IntegratedGradients(explained.forward).attribute(inputs, baselines=baselines, n_steps=n_steps)
-        perturbation: Perturbation = "feature_ablation" if method == "feature_ablation" else "shapley_value_sampling"
-        options: dict[str, Any] = {"baselines": baselines, "feature_mask": mask}
         with torch.no_grad():
-            if perturbation == "feature_ablation":
-                return FeatureAblation(explained.forward).attribute(inputs, **options)
-            return ShapleyValueSampling(explained.forward).attribute(inputs, n_samples=shapley_samples, **options)
+            if method == "feature_ablation":
+                return FeatureAblation(explained.forward).attribute(inputs, baselines=baselines, feature_mask=mask)
+            # Captum passes a one-tensor tuple or a tensor, and expects the same form back.
+            (tensor,), (baseline,) = (x if isinstance(x, tuple) else (x,) for x in (inputs, baselines))
+            values = shapley(tensor, baseline)
+            return (values,) if isinstance(inputs, tuple) else values
 
-    # sensitivity_max (and ShapleyValueSampling) draw from torch's global RNG: seed it, then restore it.
-    with torch.random.fork_rng(), no_parameter_gradients(explained):
-        torch.manual_seed(seed)
+    with no_parameter_gradients(explained):
         values = sensitivity_max(
-            explain, batch.inputs, perturb_radius=radius, n_perturb_samples=samples, baselines=batch.baselines
+            explain,
+            batch.inputs,
+            perturb_func=perturb,
+            perturb_radius=radius,
+            n_perturb_samples=samples,
+            baselines=batch.baselines,
         )
     return values.detach().numpy().astype(np.float64)

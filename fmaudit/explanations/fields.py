@@ -236,29 +236,37 @@ def integrated_gradients(
 
 
 def perturbation_attributions(
-    explained: FieldModel, batch: FieldInputs, *, method: Perturbation, shapley_samples: int, seed: int
+    explained: FieldModel, batch: FieldInputs, *, method: Perturbation, shapley_samples: int, seeds: Sequence[int]
 ) -> np.ndarray:
     """Field attributions (rows x fields) by ablating each field to the reference applicant's value
-    (FeatureAblation) or by sampled Shapley values over the fields."""
+    (FeatureAblation) or by sampled Shapley values over the fields. Shapley sampling runs row by row, each row
+    with its own seed: Captum draws one set of permutations per call, shared by every row of the batch."""
     import torch
     from captum.attr import FeatureAblation, ShapleyValueSampling
 
-    n_fields = len(batch.fields)
-    kwargs: dict[str, Any] = {
-        "inputs": batch.inputs,
-        "baselines": batch.baselines,
-        "additional_forward_args": batch.extra or None,
-        "feature_mask": batch.field_mask,
-        "perturbations_per_eval": max(1, SCORING_BATCH // len(batch.inputs)),
-    }
-    with torch.inference_mode():
-        if method == "feature_ablation":
-            per_position = FeatureAblation(explained.forward).attribute(**kwargs)
-        else:
-            with torch.random.fork_rng():  # ShapleyValueSampling draws from torch's global RNG: seed it, then restore
+    def attribute(part: FieldInputs, seed: int | None = None) -> np.ndarray:
+        kwargs: dict[str, Any] = {
+            "inputs": part.inputs,
+            "baselines": part.baselines,
+            "additional_forward_args": part.extra or None,
+            "feature_mask": part.field_mask,
+            "perturbations_per_eval": max(1, SCORING_BATCH // len(part.inputs)),
+        }
+        with torch.inference_mode(), torch.random.fork_rng():  # Captum draws from torch's global RNG: seed, restore
+            if seed is None:
+                values = FeatureAblation(explained.forward).attribute(**kwargs)
+            else:
                 torch.manual_seed(seed)
-                per_position = ShapleyValueSampling(explained.forward).attribute(n_samples=shapley_samples, **kwargs)
-    return per_field(per_position.numpy().astype(np.float64), batch.field_mask.numpy(), n_fields, reduce="mean")
+                values = ShapleyValueSampling(explained.forward).attribute(n_samples=shapley_samples, **kwargs)
+        return per_field(values.numpy().astype(np.float64), part.field_mask.numpy(), n_fields, reduce="mean")
+
+    n_fields = len(batch.fields)
+    if method == "feature_ablation":
+        return attribute(batch)
+    if len(seeds) != len(batch.inputs):
+        raise ValueError(f"one seed per row needed: {len(seeds)} seeds for {len(batch.inputs)} rows")
+    rows = [attribute(subset(batch, np.array([k])), seed) for k, seed in enumerate(seeds)]
+    return np.concatenate(rows) if rows else np.zeros((0, n_fields))
 
 
 def per_field(

@@ -74,7 +74,7 @@ def explanation_findings(
     shares = {m: mean_shares(a[in_sample]) for m, a in attributions.items()}
     sensitive_share = float(shares[IG][sensitive].sum())
     agreement = finite(spearmanr(shares[methods[0]], shares[methods[1]]).statistic) if len(fields) > 2 else None
-    deltas = np.abs(np.concatenate(collected.deltas))
+    deltas = np.abs(np.concatenate(collected.deltas)[in_sample])  # the sample's: figures must not move with notices
 
     metrics = [
         Metric(

@@ -1,5 +1,11 @@
 """One sensitive attribute's audit: fairlearn's per-group figures, the disparities between the groups
-that are large enough to compare, and bootstrap intervals around all of them.
+that are large enough to compare, signed gaps of each group to a reference group, and bootstrap
+intervals around all of them.
+
+Every gap is bootstrapped between groups fixed on the full sample: each group against the reference
+(declared, or by default the largest compared group), and each summary disparity between the pair of
+groups fairlearn's definition picks on the full sample. So an interval can cross 0 (or 1 for a ratio)
+and say "no detectable gap" where there is none.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import pandas as pd
 
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness import group_metrics as gm
+from fmaudit.fairness.group_metrics import Pair
 from fmaudit.findings import Estimate, finite
-from fmaudit.intervals import group_intervals, percentile_interval, resample_cell_counts, row_weights
+from fmaudit.intervals import percentile_bounds, resample_cell_counts, row_weights
 from fmaudit.performance.figures import expected_calibration_error
 
 GROUP_FIGURES = (
@@ -30,7 +37,10 @@ GROUP_FIGURES = (
     "mean_score",
 )
 """Columns of the per-group table."""
-MOST_FAVOURED = "most favoured group"
+REFERENCE_RATES = ("selection_rate", "tpr", "fpr")
+REFERENCE_FIGURES = tuple(f"{rate}_{kind}" for rate in REFERENCE_RATES for kind in ("difference", "ratio"))
+"""Signed figures of each compared group against the reference group: ``rate(g) − rate(ref)`` and
+``rate(g) / rate(ref)``, columns of the per-group table beside GROUP_FIGURES."""
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,22 @@ class AttributeAudit:
 
     attribute: str
     by_group: pd.DataFrame
-    """Rows = every group (observed or not), columns = GROUP_FIGURES; NaN where undefined."""
+    """Rows = every group (observed or not), columns = GROUP_FIGURES + REFERENCE_FIGURES; NaN where undefined."""
     ci_low: pd.DataFrame
     ci_high: pd.DataFrame
+    undefined: pd.DataFrame
+    """Share of resamples in which each group figure was undefined (e.g. a group drawn without positives)."""
     disparities: dict[str, Estimate]
+    """fairlearn's between-groups disparities; intervals follow the pair in ``pairs``, fixed on the full sample."""
+    pairs: dict[str, Pair | None]
+    """Per disparity, the rate and the two groups (rows of ``by_group``) whose gap it is."""
+    disparity_undefined: dict[str, float]
     excluded: dict[str, str]
-    reference: str
+    reference: str | None
+    """The group every compared group is measured and tested against: declared, or the largest compared group."""
+    reference_declared: bool
+    impact_reference: str | None
+    """The impact ratio's denominator: the declared reference, or the most selected compared group."""
 
 
 def audit_attribute(
@@ -61,7 +81,8 @@ def audit_attribute(
     rng: np.random.Generator,
     attribute: str = "",
 ) -> AttributeAudit:
-    """fairlearn's point estimates per group and between groups; vectorised bootstrap intervals around them."""
+    """fairlearn's point estimates per group and between groups, signed gaps to a reference group chosen
+    once on the full sample, and vectorised bootstrap intervals around all of them."""
     groups = groups.astype(str).reset_index(drop=True)
     names = list(dict.fromkeys([*all_groups, *sorted(groups.unique())]))
     codes = pd.Categorical(groups, categories=names).codes
@@ -71,40 +92,85 @@ def audit_attribute(
     eligible = np.array([name not in excluded for name in names])
 
     by_group = _fairlearn_by_group(labels, decisions, scores, groups, names)
-    reference_index = names.index(reference) if reference is not None else None
-    by_group["impact_ratio"] = _impact_ratio(by_group["selection_rate"].to_numpy(), eligible, reference_index)
-    disparity_points = _point_disparities(by_group, eligible, reference_index)
+    selection = by_group["selection_rate"].to_numpy()
+    reference_index = _choose(names, eligible, declared=reference, largest_of=sizes)
+    impact_index = _choose(names, eligible, declared=reference, largest_of=np.nan_to_num(selection, nan=-1.0))
+    point = {rate: by_group[rate].to_numpy() for rate in ("selection_rate", "tpr", "fpr", "precision")}
+    for figure, values in _versus(point, eligible, reference_index, impact_index).items():
+        by_group[figure] = values
+    found = {name: gm.extreme_pair(point, name, eligible=eligible) for name in gm.DISPARITIES}
+    disparities = {name: Estimate(finite(value)) for name, (value, _) in found.items()}
+    pairs = {name: pair for name, (_, pair) in found.items()}
 
-    low = pd.DataFrame(np.nan, index=names, columns=list(GROUP_FIGURES))
-    high = low.copy()
-    disparities = {name: Estimate(value) for name, value in disparity_points.items()}
+    figures = [f for f in (*GROUP_FIGURES, *REFERENCE_FIGURES) if f != "count"]
+    low = pd.DataFrame(np.nan, index=names, columns=[*GROUP_FIGURES, *REFERENCE_FIGURES])
+    high, undefined = low.copy(), low.copy()
+    disparity_undefined = {name: float("nan") for name in gm.DISPARITIES}
     if n_boot > 0 and sizes.sum() > 0:
         resampled = gm.rates(resample_cell_counts(counts, n_boot=n_boot, rng=rng))
-        resampled["impact_ratio"] = _impact_ratio(resampled["selection_rate"], eligible, reference_index)
+        resampled.update(_versus(resampled, eligible, reference_index, impact_index))
         # Score metrics chunk by chunk: only the per-group results of all resamples are kept, never all weights.
         chunks = [
             gm.score_metrics(weights, codes, labels, scores, n_groups=len(names))
             for weights in row_weights(len(labels), n_boot=n_boot, rng=rng)
         ]
         resampled.update({figure: np.concatenate([c[figure] for c in chunks]) for figure in gm.SCORE_METRICS})
-        intervals = group_intervals({f: resampled[f] for f in GROUP_FIGURES if f != "count"}, level=confidence)
-        for figure, per_group in intervals.items():
-            low[figure] = np.array([i.low for i in per_group], dtype=np.float64)  # None -> NaN
-            high[figure] = np.array([i.high for i in per_group], dtype=np.float64)
-        for name, value in disparity_points.items():
-            interval = percentile_interval(
-                gm.disparity(resampled, name, eligible=eligible, reference=reference_index), level=confidence
-            )
-            disparities[name] = Estimate(value, interval.low, interval.high)
+        for figure in figures:
+            bounds = percentile_bounds(resampled[figure], level=confidence)
+            low[figure], high[figure], undefined[figure] = bounds.low, bounds.high, bounds.undefined_share
+        # A reference against itself is 0 (difference) or 1 (ratio) by definition: no interval.
+        for index, columns in ((reference_index, REFERENCE_FIGURES), (impact_index, ("impact_ratio",))):
+            if index is not None:
+                low.loc[names[index], list(columns)] = high.loc[names[index], list(columns)] = np.nan
+        for name, pair in pairs.items():
+            if pair is None:
+                continue
+            bounds = percentile_bounds(gm.pair_gap(resampled[pair.metric], name, pair), level=confidence)
+            disparities[name] = Estimate(disparities[name].value, finite(bounds.low), finite(bounds.high))
+            disparity_undefined[name] = float(bounds.undefined_share)
     return AttributeAudit(
         attribute=attribute,
         by_group=by_group,
         ci_low=low,
         ci_high=high,
+        undefined=undefined,
         disparities=disparities,
+        pairs=pairs,
+        disparity_undefined=disparity_undefined,
         excluded=excluded,
-        reference=reference if reference is not None else MOST_FAVOURED,
+        reference=names[reference_index] if reference_index is not None else reference,
+        reference_declared=reference is not None,
+        impact_reference=names[impact_index] if impact_index is not None else reference,
     )
+
+
+def _choose(names: list[str], eligible: np.ndarray, *, declared: str | None, largest_of: np.ndarray) -> int | None:
+    """The declared group if it is compared, else the compared group with the largest value (first on ties).
+
+    None where the declared group is excluded or no group is compared: nothing to measure against.
+    """
+    if declared is not None:
+        index = names.index(declared)
+        return index if eligible[index] else None
+    if not eligible.any():
+        return None
+    return int(np.where(eligible, largest_of, -np.inf).argmax())
+
+
+def _versus(
+    rates: dict[str, np.ndarray], eligible: np.ndarray, reference: int | None, impact: int | None
+) -> dict[str, np.ndarray]:
+    """Signed gaps of every compared group to the reference, and impact ratios; NaN for excluded groups."""
+    shape = rates["selection_rate"].shape
+    figures = {figure: np.full(shape, np.nan) for figure in ("impact_ratio", *REFERENCE_FIGURES)}
+    if reference is not None:
+        for rate in REFERENCE_RATES:
+            difference, ratio = gm.versus_reference(rates[rate], reference)
+            figures[f"{rate}_difference"] = np.where(eligible, difference, np.nan)
+            figures[f"{rate}_ratio"] = np.where(eligible, ratio, np.nan)
+    if impact is not None:
+        figures["impact_ratio"] = np.where(eligible, gm.versus_reference(rates["selection_rate"], impact)[1], np.nan)
+    return figures
 
 
 def _exclusions(names: list[str], sizes: np.ndarray, min_size: int) -> dict[str, str]:
@@ -169,27 +235,3 @@ def _fairlearn_by_group(
     table = table.reindex(names)
     table["count"] = table["count"].fillna(0.0)
     return table
-
-
-def _impact_ratio(selection: np.ndarray, eligible: np.ndarray, reference: int | None) -> np.ndarray:
-    """Each group's selection rate over the reference group's (default: the highest compared rate)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if reference is None:
-            top = np.nanmax(np.where(eligible, selection, np.nan), axis=-1, keepdims=True)
-        else:
-            top = selection[..., reference : reference + 1]
-        ratio = selection / top
-    return np.where(eligible, ratio, np.nan)
-
-
-def _point_disparities(by_group: pd.DataFrame, eligible: np.ndarray, reference: int | None) -> dict[str, float | None]:
-    """Disparities over the compared groups from fairlearn's per-group figures.
-
-    Equal to fairlearn's ``demographic_parity_*``, ``equalized_odds_*`` and ``equal_opportunity_difference``
-    on ordinary data (tested). Where a compared group has no negatives (or no positives), its FPR (TPR) is
-    undefined and left out here, where fairlearn's functions would count it as 0 and report a spurious gap.
-    """
-    table = {column: by_group[column].to_numpy()[None] for column in ("selection_rate", "tpr", "fpr", "precision")}
-    return {
-        name: finite(gm.disparity(table, name, eligible=eligible, reference=reference)[0]) for name in gm.DISPARITIES
-    }

@@ -18,8 +18,24 @@ import numpy as np
 
 from fmaudit.context import AuditContext
 from fmaudit.data import UNKNOWN_GROUP
-from fmaudit.fairness.attribute import MOST_FAVOURED, AttributeAudit, audit_attribute
-from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, MITIGATION_FIGURES, FairnessParams
+from fmaudit.fairness.attribute import AttributeAudit, audit_attribute
+from fmaudit.fairness.params import (
+    DISPARITY_FIGURES,
+    FOUR_FIFTHS,
+    GROUP_FIGURES,
+    MITIGATION_FIGURES,
+    REFERENCE_FIGURES,
+    FairnessParams,
+)
+from fmaudit.fairness.reference_gaps import (
+    UNDEFINED_SHOWN,
+    comparisons,
+    disparity_note,
+    family_note,
+    figure_note,
+    gap_table,
+)
+from fmaudit.fairness.significance import Comparison
 from fmaudit.fairness.tables import (
     disparity_table,
     group_table,
@@ -28,16 +44,14 @@ from fmaudit.fairness.tables import (
     significance_table,
 )
 from fmaudit.findings import BarChart, Metric, PluginFindings, Table, finite, metric_key
+from fmaudit.intervals import stream
 
 
 def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: str, title: str) -> PluginFindings:
     """Every attribute's (and intersection's) group figures, disparities and tests, with the what-ifs."""
-    from fmaudit.fairness.significance import adjust
-
     preds = context.predictions
     test_groups = context.data.sensitive.iloc[preds.row_ids].reset_index(drop=True)
     min_size = max(params.min_group_size, math.ceil(params.min_group_share * len(preds.labels)))
-    rng = np.random.default_rng(params.seed)
     audits = [
         audit_attribute(
             labels=preds.labels,
@@ -49,32 +63,34 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
             reference=params.reference.get(attribute),
             n_boot=params.n_boot,
             confidence=params.confidence,
-            rng=rng,
+            rng=stream(params.seed, f"fairness.{attribute}"),  # its own stream: attributes never shift each other
             attribute=attribute,
         )
         for attribute in test_groups.columns
     ]
-    comparisons = [c for audit in audits for c in _comparisons(audit)]
-    adjusted = adjust([c["p_value"] for c in comparisons], method=params.correction)
-    for comparison, p_adjusted in zip(comparisons, adjusted, strict=True):
-        comparison["p_adjusted"] = p_adjusted
-
+    tests = comparisons(audits, method=params.correction)
     metrics: list[Metric] = [
         Metric(
             "fairness.significant_gaps",
-            float(sum(p < params.alpha for p in adjusted)),
+            float(sum(t.p_adjusted < params.alpha for t in tests)),
             f"Selection-rate gaps significant at {params.alpha:g} after {params.correction} correction",
             "lower",
+            note=family_note(audits, tests, params.correction),
         )
     ]
     tables: list[Table] = []
     charts: list[BarChart] = []
     for audit in audits:
-        p_values = {c["group"]: c["p_adjusted"] for c in comparisons if c["attribute"] == audit.attribute}
+        p_values = {t.group: t.p_adjusted for t in tests if t.attribute == audit.attribute}
         metrics += _attribute_metrics(audit, p_values)
         charts.append(selection_chart(audit, params.confidence))
-        tables += [impact_table(audit), group_table(audit), disparity_table(audit, params.confidence)]
-    tables.append(significance_table(comparisons, params))
+        tables += [
+            impact_table(audit),
+            group_table(audit),
+            gap_table(audit, params.confidence),
+            disparity_table(audit, params.confidence),
+        ]
+    tables.append(significance_table(tests, params))
 
     notes = [
         f"Groups with fewer than {min_size} test rows (the larger of {params.min_group_size} rows and "
@@ -83,6 +99,15 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
         "and gates.",
         f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the test "
         f"rows (seed {params.seed}). Overlapping intervals do not prove equality.",
+        "Gaps are signed and between groups fixed on the full sample, never re-chosen per resample, so an "
+        "interval can contain parity: each group against its attribute's reference group (declared, or the "
+        "largest compared group), and each summary disparity (fairlearn's between-groups definition as the "
+        "estimate) between the pair of groups that definition picks on the full sample, named beside it. The "
+        "pair's interval is not simultaneous over all pairs: with more than two groups, read the gaps to the "
+        "reference and the tests.",
+        f"Where a figure was undefined in more than {UNDEFINED_SHOWN:.0%} of resamples (e.g. a small group drawn "
+        "without positives), its note says how often; its interval comes from the other resamples.",
+        family_note(audits, tests, params.correction),
         "Selection = the model's favourable decision. The four-fifths rule (29 CFR 1607.4(D)) is a "
         "screening flag from employment law, not a legal verdict; small groups warrant caution.",
     ]
@@ -98,47 +123,12 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
     return PluginFindings(
         plugin=plugin,
         title=title,
-        summary=_summary(audits, comparisons, params),
+        summary=_summary(audits, tests, params),
         metrics=tuple(metrics),
         tables=tuple(tables),
         charts=tuple(charts),
         notes=tuple(notes),
     )
-
-
-def _comparisons(audit: AttributeAudit) -> list[dict[str, Any]]:
-    """Selection-rate tests of every compared group against the reference (default: the most selected)."""
-    from fmaudit.fairness.significance import selection_rate_test
-
-    table = audit.by_group
-    compared = [g for g in table.index if g not in audit.excluded]
-    if len(compared) < 2:
-        return []
-    reference = (
-        audit.reference if audit.reference != MOST_FAVOURED else str(table.loc[compared, "selection_rate"].idxmax())
-    )
-    rows = []
-    for group in compared:
-        if group == reference:
-            continue
-        n, ref_n = int(table.loc[group, "count"]), int(table.loc[reference, "count"])
-        selected = round(table.loc[group, "selection_rate"] * n)
-        ref_selected = round(table.loc[reference, "selection_rate"] * ref_n)
-        test, p_value = selection_rate_test(selected, n, ref_selected, ref_n)
-        rows.append(
-            {
-                "attribute": audit.attribute,
-                "group": group,
-                "reference": reference,
-                "selected": selected,
-                "n": n,
-                "reference_selected": ref_selected,
-                "reference_n": ref_n,
-                "test": test,
-                "p_value": p_value,
-            }
-        )
-    return rows
 
 
 def _attribute_metrics(audit: AttributeAudit, p_values: dict[str, float]) -> list[Metric]:
@@ -154,23 +144,23 @@ def _attribute_metrics(audit: AttributeAudit, p_values: dict[str, float]) -> lis
                 better,
                 ci_low=estimate.ci_low,
                 ci_high=estimate.ci_high,
-                note="" if estimate.value is not None else "fewer than two groups large enough to compare",
+                note=disparity_note(audit, key),
             )
         )
     for group in audit.by_group.index:
         prefix = f"fairness.{a}.groups.{metric_key(group)}"
-        excluded = audit.excluded.get(group, "")
-        for figure, (label, better) in GROUP_FIGURES.items():
+        for figure, (label, better) in {**GROUP_FIGURES, **REFERENCE_FIGURES}.items():
             value = finite(audit.by_group.loc[group, figure])
+            against = f"; reference {audit.reference}" if figure in REFERENCE_FIGURES else ""
             metrics.append(
                 Metric(
                     f"{prefix}.{figure}",
                     value,
-                    f"{label} ({a} = {group})",
+                    f"{label} ({a} = {group}{against})",
                     better,
                     ci_low=finite(audit.ci_low.loc[group, figure]),
                     ci_high=finite(audit.ci_high.loc[group, figure]),
-                    note=excluded or ("" if value is not None else "undefined for this group"),
+                    note=figure_note(audit, group, figure, value),
                 )
             )
         p_value = p_values.get(group)
@@ -178,9 +168,9 @@ def _attribute_metrics(audit: AttributeAudit, p_values: dict[str, float]) -> lis
             Metric(
                 f"{prefix}.p_value",
                 p_value,
-                f"Adjusted p-value, selection rate vs reference ({a} = {group})",
+                f"Adjusted p-value, selection rate vs reference ({a} = {group}; reference {audit.reference})",
                 "none",
-                note="" if p_value is not None else (excluded or "reference group"),
+                note="" if p_value is not None else figure_note(audit, group, "selection_rate_difference", None),
             )
         )
     return metrics
@@ -195,7 +185,7 @@ def _counterfactuals(
 
     spec, preds = context.spec.data, context.predictions
     fields = set(template_fields(spec.template))
-    rng = np.random.default_rng(params.seed)
+    rng = stream(params.seed, "fairness.counterfactual")
     take = np.sort(
         rng.choice(len(preds.row_ids), size=min(params.counterfactual_rows, len(preds.row_ids)), replace=False)
     )
@@ -342,7 +332,7 @@ def _mitigations(
     return metrics, table
 
 
-def _summary(audits: list[AttributeAudit], comparisons: list[dict[str, Any]], params: FairnessParams) -> str:
+def _summary(audits: list[AttributeAudit], tests: list[Comparison], params: FairnessParams) -> str:
     parts = []
     for audit in audits:
         ratio = audit.disparities["demographic_parity_ratio"]
@@ -352,10 +342,10 @@ def _summary(audits: list[AttributeAudit], comparisons: list[dict[str, Any]], pa
         interval = f" [{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]" if ratio.ci_low is not None else ""
         flag = " — below four-fifths" if ratio.value < FOUR_FIFTHS else ""
         parts.append(f"{audit.attribute}: demographic parity ratio {ratio.value:.2f}{interval}{flag}")
-    significant = [c for c in comparisons if c["p_adjusted"] < params.alpha]
+    significant = [t for t in tests if t.p_adjusted < params.alpha]
     tail = (
-        f"{len(significant)} of {len(comparisons)} selection-rate gaps are significant after "
+        f"{len(significant)} of {len(tests)} selection-rate gaps to the reference groups are significant after "
         f"{params.correction} correction"
-        + (": " + ", ".join(f"{c['attribute']} = {c['group']}" for c in significant) if significant else "")
+        + (": " + ", ".join(f"{t.attribute} = {t.group} vs {t.reference}" for t in significant) if significant else "")
     )
     return "; ".join(parts) + ". " + tail + "."

@@ -6,9 +6,16 @@ Count-based metrics are functions of each group's confusion counts (cells
 are functions of row weights. Leading axes are resamples. The definitions match
 fairlearn's (selection rate, TPR, FPR, FNR; demographic parity and equalized odds
 as max-minus-min and min-over-max between groups), which the tests check.
+
+Gaps to bootstrap are signed and between groups fixed on the full sample (each group
+against a reference group; a summary disparity's extreme pair), never re-chosen per
+resample: a gap re-chosen per resample is never below parity, so its percentile
+interval could not contain "no gap".
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,49 +77,60 @@ def score_metrics(
         return {"mean_score": s.sum(axis=2) / total, "ece": np.abs(y - s).sum(axis=2) / total}
 
 
-def disparity(metrics: dict[str, np.ndarray], name: str, *, eligible: np.ndarray, reference: int | None) -> np.ndarray:
-    """One disparity over the eligible groups (last axis); NaN where fewer than two groups are defined.
+@dataclass(frozen=True)
+class Pair:
+    """The rate and the two groups (indices into the group axis) whose gap a summary disparity is."""
 
-    With ``reference=None`` each metric is compared between the extreme groups (fairlearn's
-    'between_groups'); with a reference group, every eligible group is compared with it.
-    Ratios are symmetric (smaller over larger), so 1 means parity either way.
+    metric: str
+    high: int
+    low: int
+
+
+def extreme_pair(metrics: dict[str, np.ndarray], name: str, *, eligible: np.ndarray) -> tuple[float, Pair | None]:
+    """One disparity between the extreme eligible groups, fairlearn's 'between_groups' definition, and the
+    pair of groups (and rate) it compares; NaN and None where fewer than two groups are defined.
+
+    ``metrics`` holds one value per group (the full sample). For multi-rate disparities (equalized odds)
+    the worst rate is taken; a rate undefined for lack of groups (e.g. FPR where a group has no
+    negatives) is left out. Ratios are smaller over larger, so 1 is parity.
     """
-    parts = [
-        _difference_or_ratio(metrics[m][..., eligible], name, _position(eligible, reference)) for m in DISPARITIES[name]
-    ]
-    stacked = np.stack(parts)
-    # A component undefined for lack of groups (e.g. FPR where a group has no negatives) is left out.
-    defined = np.isfinite(stacked).any(axis=0)
+    difference = name.endswith("difference")
+    worst: tuple[float, Pair | None] = (float("nan"), None)
+    for metric in DISPARITIES[name]:
+        values = np.where(eligible, np.asarray(metrics[metric], dtype=np.float64), np.nan)
+        defined = np.isfinite(values)
+        if defined.sum() < 2:
+            continue
+        high = int(np.where(defined, values, -np.inf).argmax())
+        others = defined & (np.arange(len(values)) != high)  # two distinct groups even where all are equal
+        pair = Pair(metric, high=high, low=int(np.where(others, values, np.inf).argmin()))
+        gap = float(pair_gap(values, name, pair))
+        if not np.isfinite(worst[0]) or (gap > worst[0] if difference else gap < worst[0]):
+            worst = (gap, pair)
+    return worst
+
+
+def pair_gap(values: np.ndarray, name: str, pair: Pair) -> np.ndarray:
+    """The gap between a fixed pair of groups of per-group ``values`` (last axis; leading axes are
+    resamples): ``high − low`` for a difference, ``low / high`` for a ratio (1 where both are equal,
+    NaN where only ``high`` is 0).
+
+    Signed: with the pair fixed on the full sample, a resample may reverse the order, so a percentile
+    interval can reach below 0 (above 1) and contain parity.
+    """
+    high, low = values[..., pair.high], values[..., pair.low]
     if name.endswith("difference"):
-        worst = np.where(np.isfinite(stacked), stacked, -np.inf).max(axis=0)
-    else:
-        worst = np.where(np.isfinite(stacked), stacked, np.inf).min(axis=0)
-    return np.where(defined, worst, np.nan)
-
-
-def _position(eligible: np.ndarray, reference: int | None) -> int | None:
-    """Index of the reference group among the eligible ones."""
-    if reference is None:
-        return None
-    return int(np.flatnonzero(np.flatnonzero(eligible) == reference)[0])
-
-
-def _difference_or_ratio(values: np.ndarray, name: str, reference: int | None) -> np.ndarray:
-    defined = np.isfinite(values)
-    enough = defined.sum(axis=-1) >= 2
+        return high - low
     with np.errstate(divide="ignore", invalid="ignore"):
-        if reference is None:
-            high = np.where(defined, values, -np.inf).max(axis=-1)
-            low = np.where(defined, values, np.inf).min(axis=-1)
-            result = high - low if name.endswith("difference") else np.where(high == low, 1.0, low / high)
-        else:
-            ref = values[..., reference : reference + 1]
-            if name.endswith("difference"):
-                gaps = np.where(defined, np.abs(values - ref), -np.inf)
-                result = gaps.max(axis=-1)
-            else:
-                ratios = np.where(defined, np.minimum(values, ref) / np.maximum(values, ref), np.inf)
-                ratios = np.where(np.minimum(values, ref) == np.maximum(values, ref), 1.0, ratios)
-                result = ratios.min(axis=-1)
-            enough &= np.isfinite(ref[..., 0])
-    return np.where(enough, result, np.nan)
+        ratio = np.where(high == low, 1.0, low / high)
+    return np.where(np.isfinite(ratio), ratio, np.nan)
+
+
+def versus_reference(values: np.ndarray, reference: int) -> tuple[np.ndarray, np.ndarray]:
+    """Signed difference ``value(g) − value(ref)`` and ratio ``value(g) / value(ref)`` of every group (last
+    axis) with the reference group; the ratio is 1 where both are equal and NaN where only the reference is 0.
+    """
+    ref = values[..., reference : reference + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(values == ref, 1.0, values / ref)
+    return values - ref, np.where(np.isfinite(ratio), ratio, np.nan)

@@ -22,6 +22,15 @@ GROUP_FIGURES: dict[str, tuple[str, Better]] = {
     "ece": ("Expected calibration error", "lower"),
     "mean_score": ("Mean score", "none"),
 }
+REFERENCE_FIGURES: dict[str, tuple[str, Better]] = {
+    f"{rate}_{kind}": (
+        f"{GROUP_FIGURES[rate][0]} {'minus' if kind == 'difference' else 'over'} the reference's",
+        "none",
+    )
+    for rate in ("selection_rate", "tpr", "fpr")
+    for kind in ("difference", "ratio")
+}
+"""Per group, signed gaps to the attribute's reference group (0 and 1 are parity)."""
 DISPARITY_FIGURES: dict[str, tuple[str, Better]] = {
     "demographic_parity_difference": ("Demographic parity difference", "lower"),
     "demographic_parity_ratio": ("Demographic parity ratio", "higher"),
@@ -44,7 +53,9 @@ class FairnessParams(PluginParams):
         0.02, ge=0, lt=1, description="groups below this share of the test split are not compared"
     )
     reference: dict[str, str] = Field(
-        default_factory=dict, description="attribute -> reference group; otherwise the most favoured group per metric"
+        default_factory=dict,
+        description="attribute -> reference group every other group is measured and tested against; "
+        "otherwise the largest compared group",
     )
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples for intervals (0: no intervals)")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)

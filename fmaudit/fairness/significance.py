@@ -1,17 +1,40 @@
-"""Tests of selection-rate differences between two groups, with multiple-comparison correction.
+"""Tests of selection-rate differences between each compared group and the reference group, with
+multiple-comparison correction over the family the report names.
 
 statsmodels' two-proportion z-test where every expected cell count is at least 5,
 scipy's Fisher exact test otherwise (small samples); Holm's step-down correction
-(Holm 1979) or Bonferroni across all comparisons an audit makes.
+(Holm 1979) or Bonferroni across all comparisons an audit makes. The family is
+declared before looking at the data: every compared group against the same
+reference group (declared, or the largest), never against the observed most-selected one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 MIN_EXPECTED = 5.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One group's selection rate tested against the reference group's."""
+
+    attribute: str
+    group: str
+    reference: str
+    selected: int
+    n: int
+    reference_selected: int
+    reference_n: int
+    test: str
+    p_value: float
+    p_adjusted: float = float("nan")
+    """Family-wise adjusted p-value, set by ``adjust_family``."""
 
 
 def selection_rate_test(selected_a: int, n_a: int, selected_b: int, n_b: int) -> tuple[str, float]:
@@ -25,6 +48,37 @@ def selection_rate_test(selected_a: int, n_a: int, selected_b: int, n_b: int) ->
         return "Fisher exact", float(fisher_exact(table.astype(int)).pvalue)
     _, p_value = proportions_ztest([selected_a, selected_b], [n_a, n_b])
     return "two-proportion z", float(p_value)
+
+
+def compare_with_reference(
+    *, attribute: str, selected: Mapping[str, int], sizes: Mapping[str, int], compared: Sequence[str], reference: str
+) -> list[Comparison]:
+    """Every compared group other than the reference, tested against the reference (unadjusted p-values)."""
+    comparisons = []
+    for group in compared:
+        if group == reference:
+            continue
+        test, p_value = selection_rate_test(selected[group], sizes[group], selected[reference], sizes[reference])
+        comparisons.append(
+            Comparison(
+                attribute=attribute,
+                group=group,
+                reference=reference,
+                selected=selected[group],
+                n=sizes[group],
+                reference_selected=selected[reference],
+                reference_n=sizes[reference],
+                test=test,
+                p_value=p_value,
+            )
+        )
+    return comparisons
+
+
+def adjust_family(comparisons: Sequence[Comparison], *, method: Literal["holm", "bonferroni"]) -> list[Comparison]:
+    """The comparisons with family-wise adjusted p-values, the family being exactly these comparisons."""
+    adjusted = adjust([c.p_value for c in comparisons], method=method)
+    return [dataclasses.replace(c, p_adjusted=p) for c, p in zip(comparisons, adjusted, strict=True)]
 
 
 def adjust(p_values: list[float], *, method: Literal["holm", "bonferroni"]) -> list[float]:

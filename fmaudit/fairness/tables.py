@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmaudit.fairness.attribute import MOST_FAVOURED, AttributeAudit
-from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, FairnessParams
+from fmaudit.fairness.attribute import AttributeAudit
+from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, FairnessParams
+from fmaudit.fairness.reference_gaps import undefined_note
+from fmaudit.fairness.significance import Comparison
 from fmaudit.findings import Bar, BarChart, Estimate, Table, finite
 
 
@@ -19,7 +21,10 @@ def impact_table(audit: AttributeAudit) -> Table:
         if ratio is not None and ratio < FOUR_FIFTHS:
             flag = "below four-fifths"
         rows.append((str(group), int(row["count"]), finite(row["selection_rate"]), ratio, flag))
-    reference = "the most selected compared group" if audit.reference == MOST_FAVOURED else f"'{audit.reference}'"
+    if audit.reference_declared:
+        reference = f"'{audit.impact_reference}' (the declared reference group)"
+    else:
+        reference = f"'{audit.impact_reference}', the most selected compared category on the full sample"
     return Table(
         title=f"Impact ratios by {audit.attribute}",
         columns=("Category", "Number of applicants", "Selection rate", "Impact ratio", "Flag"),
@@ -63,33 +68,40 @@ def group_table(audit: AttributeAudit) -> Table:
 
 
 def disparity_table(audit: AttributeAudit, confidence: float) -> Table:
-    rows = tuple((DISPARITY_FIGURES[key][0], estimate) for key, estimate in audit.disparities.items())
+    names = audit.by_group.index
+    rows = []
+    for key, estimate in audit.disparities.items():
+        pair = audit.pairs[key]
+        between = f"{GROUP_FIGURES[pair.metric][0]}: {names[pair.high]} vs {names[pair.low]}" if pair else ""
+        rows.append((DISPARITY_FIGURES[key][0], estimate, between, undefined_note(audit.disparity_undefined[key])))
     return Table(
-        title=f"Disparities by {audit.attribute} (reference: {audit.reference})",
-        columns=("Disparity", f"Value [{confidence:.0%} interval]"),
-        rows=rows,
-        note="Differences are the largest gap between compared groups (or to the reference group); ratios the "
-        "smallest ratio, so 1 is parity.",
+        title=f"Disparities by {audit.attribute}",
+        columns=("Disparity", f"Value [{confidence:.0%} interval]", "Interval between", "Note"),
+        rows=tuple(rows),
+        note="Values are fairlearn's between-groups disparities: the largest difference between compared groups, "
+        "the smallest ratio (1 is parity). Each interval is for the gap between the two groups named, chosen on "
+        "the full sample and kept in every resample, so it can cross 0 (1): not a simultaneous interval over "
+        "all pairs. Gaps to the reference group are in the table above.",
     )
 
 
-def significance_table(comparisons: list[dict[str, Any]], params: FairnessParams) -> Table:
+def significance_table(tests: list[Comparison], params: FairnessParams) -> Table:
     rows = tuple(
         (
-            c["attribute"],
-            c["group"],
-            c["reference"],
-            c["selected"] / c["n"],
-            c["reference_selected"] / c["reference_n"],
-            c["test"],
-            c["p_value"],
-            c["p_adjusted"],
-            "yes" if c["p_adjusted"] < params.alpha else "no",
+            t.attribute,
+            t.group,
+            t.reference,
+            t.selected / t.n,
+            t.reference_selected / t.reference_n,
+            t.test,
+            t.p_value,
+            t.p_adjusted,
+            "yes" if t.p_adjusted < params.alpha else "no",
         )
-        for c in comparisons
+        for t in tests
     )
     return Table(
-        title="Are the selection-rate gaps more than noise?",
+        title="Are the selection-rate gaps to the reference group more than noise?",
         columns=(
             "Attribute",
             "Group",
@@ -103,7 +115,8 @@ def significance_table(comparisons: list[dict[str, Any]], params: FairnessParams
         ),
         rows=rows,
         note=f"Fisher's exact test where an expected cell count is below 5, else a two-proportion z-test; "
-        f"{params.correction} correction over all {len(comparisons)} comparisons; significance level {params.alpha:g}.",
+        f"{params.correction} correction over one family of {len(tests)} comparisons (every compared group "
+        f"against its attribute's reference group, all attributes); significance level {params.alpha:g}.",
     )
 
 

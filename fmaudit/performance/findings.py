@@ -9,7 +9,7 @@ from fmaudit.findings import Estimate, Metric, PluginFindings, Table
 from fmaudit.intervals import Interval
 from fmaudit.performance.degenerate import assess, degeneracy_metrics, degeneracy_sentence
 from fmaudit.performance.figures import bootstrap_intervals, score_figures
-from fmaudit.performance.params import FIGURES, PerformanceParams
+from fmaudit.performance.params import BASELINES, FIGURES, PerformanceParams
 
 
 def performance_findings(
@@ -38,8 +38,7 @@ def performance_findings(
         (
             FIGURES[f][0],
             Estimate(model[f], *((intervals[f].low, intervals[f].high) if f in intervals else (None, None))),
-            baselines["majority"][f],
-            baselines["logistic_regression"][f],
+            *(baselines[b][f] for b in BASELINES),
         )
         for f in FIGURES
     )
@@ -47,7 +46,8 @@ def performance_findings(
     beats = model["roc_auc"] is not None and lr_auc is not None and model["roc_auc"] >= lr_auc
     summary = (
         f"On {len(preds.labels)} test rows the fine-tuned model reaches ROC AUC {_fmt(model['roc_auc'])} "
-        f"and accuracy {_fmt(model['accuracy'])}; the logistic-regression baseline reaches ROC AUC {_fmt(lr_auc)}"
+        f"and accuracy {_fmt(model['accuracy'])}; a logistic regression on the same fields reaches ROC AUC "
+        f"{_fmt(lr_auc)}"
         f"{'' if beats else ' (higher than the fine-tuned model)'}, the majority class accuracy "
         f"{_fmt(baselines['majority']['accuracy'])}. {degeneracy_sentence(degeneracy)}"
     )
@@ -59,7 +59,7 @@ def performance_findings(
         tables=(
             Table(
                 title="Test-split figures against baselines fitted on the same split",
-                columns=("Figure", "Fine-tuned model", "Majority class", "Logistic regression"),
+                columns=("Figure", "Fine-tuned model", *BASELINES.values()),
                 rows=rows,
                 note=f"Decision threshold {preds.threshold:g} on P(favourable); ECE over {params.ece_bins} bins. "
                 f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the "

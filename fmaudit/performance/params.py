@@ -14,7 +14,13 @@ FIGURES: dict[str, tuple[str, Better]] = {
     "roc_auc": ("ROC AUC", "higher"),
     "ece": ("Expected calibration error", "lower"),
 }
-BASELINES = ("majority", "logistic_regression")
+BASELINES = {
+    "majority": "Majority class",
+    "logistic_regression": "Logistic regression (model's fields)",
+    "logistic_regression_all_columns": "Logistic regression (all columns)",
+}
+"""Baseline -> its column title: the logistic regression reads the fields the model reads through the template;
+the all-columns one every non-label, non-sensitive column of the data."""
 DEGENERACY = ("favourable_rate", "lift_over_majority", "degenerate")
 """Figures comparing the model's decisions with the majority-class baseline's (fmaudit.performance.degenerate)."""
 

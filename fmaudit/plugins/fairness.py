@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from fmaudit.context import AuditContext, AuditPlan
 from fmaudit.fairness.findings import fairness_findings
-from fmaudit.fairness.params import DISPARITY_FIGURES, GROUP_FIGURES, MITIGATION_FIGURES, FairnessParams
+from fmaudit.fairness.params import (
+    DISPARITY_FIGURES,
+    GROUP_FIGURES,
+    MITIGATION_FIGURES,
+    REFERENCE_FIGURES,
+    FairnessParams,
+)
 from fmaudit.findings import PluginFindings, metric_key
 from fmaudit.plugins.base import AuditPlugin
 
@@ -35,7 +41,7 @@ class FairnessPlugin(AuditPlugin[FairnessParams]):
             paths += [f"fairness.{attribute}.{d}" for d in DISPARITY_FIGURES]
             for group in groups:
                 prefix = f"fairness.{attribute}.groups.{metric_key(group)}"
-                paths += [f"{prefix}.{f}" for f in GROUP_FIGURES] + [f"{prefix}.p_value"]
+                paths += [f"{prefix}.{f}" for f in (*GROUP_FIGURES, *REFERENCE_FIGURES)] + [f"{prefix}.p_value"]
             if params.counterfactual and attribute not in plan.intersections:
                 paths += [f"fairness.{attribute}.counterfactual.{f}" for f in ("flip_rate", "mean_score_shift")]
             if params.mitigation:

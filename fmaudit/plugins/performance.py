@@ -21,5 +21,8 @@ class PerformancePlugin(AuditPlugin[PerformanceParams]):
         return paths + [f"performance.{figure}" for figure in DEGENERACY]
 
     def run(self, context: AuditContext, params: PerformanceParams) -> PluginFindings:
-        baselines = baseline_scores(context.data)
+        from fmaudit.data import template_fields
+
+        fields = list(context.plan.fields or template_fields(context.spec.data.template))
+        baselines = baseline_scores(context.data, fields=fields)
         return performance_findings(context.predictions, baselines, params, plugin=self.name, title=self.title)

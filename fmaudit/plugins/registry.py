@@ -31,6 +31,7 @@ BUILTINS: dict[str, str] = {
     "explanations": "fmaudit.plugins.explanations:ExplanationsPlugin",
     "robustness": "fmaudit.plugins.robustness:RobustnessPlugin",
     "privacy": "fmaudit.plugins.privacy:PrivacyPlugin",
+    "behaviour": "fmaudit.plugins.behaviour:BehaviourPlugin",
 }
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from fmaudit.context import ComparedModel, Predictions
 from fmaudit.findings import Bar, BarChart, Estimate, Findings, LineChart, Metric, Table, finite, metric_key
-from fmaudit.intervals import percentile_interval, resample_cell_counts
+from fmaudit.intervals import percentile_interval, resample_cell_counts, stream
 
 Curve = tuple[str, tuple[float, ...], tuple[float, ...]]
 """One LineChart series: (name, xs, ys)."""
@@ -71,10 +71,14 @@ def twin_cost(
     own_correct = own_predictions.decisions == own_predictions.labels
     twin_correct = twin.predictions.decisions == twin.predictions.labels
     cell = 2 * own_correct.astype(np.int64) + twin_correct.astype(np.int64)  # 1: only the twin right, 2: only DP
-    rng = np.random.default_rng(seed)
 
     overall = _paired_drop(
-        np.zeros(len(cell), dtype=np.int64), cell, n_groups=1, n_boot=n_boot, confidence=confidence, rng=rng
+        np.zeros(len(cell), dtype=np.int64),
+        cell,
+        n_groups=1,
+        n_boot=n_boot,
+        confidence=confidence,
+        rng=stream(seed, "privacy.cost"),
     )[0]
     from sklearn.metrics import roc_auc_score
 
@@ -114,7 +118,14 @@ def twin_cost(
         )
         names = sorted(groups[attribute].unique())
         codes = pd.Categorical(groups[attribute], categories=names).codes
-        drops = _paired_drop(codes, cell, n_groups=len(names), n_boot=n_boot, confidence=confidence, rng=rng)
+        drops = _paired_drop(
+            codes,
+            cell,
+            n_groups=len(names),
+            n_boot=n_boot,
+            confidence=confidence,
+            rng=stream(seed, f"privacy.cost.{attribute}"),
+        )
         bars = []
         for name, drop in zip(names, drops, strict=True):
             metrics.append(

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fmaudit.context import AuditContext, ComparedModel, Predictions
-from fmaudit.intervals import percentile_interval, row_weights
+from fmaudit.intervals import percentile_interval, row_weights, stream
 from fmaudit.privacy.params import PrivacyParams
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def evaluate_attack(
     m, n = len(member_scores), len(non_member_scores)
     auc = float(weighted_auc(member_scores, non_member_scores, np.ones((1, m)), np.ones((1, n)))[0])
     # Separate streams: the number of resamples must not decide which rows fit and which measure the threshold.
-    rng, split_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    rng, split_rng = stream(seed, f"privacy.mia.{attack}.auc"), stream(seed, f"privacy.mia.{attack}.halves")
     low = high = None
     if n_boot > 0:
         # Members and non-members are resampled separately, keeping the sets balanced; the sets are small

@@ -6,6 +6,7 @@ Every output format renders from this one document, so a figure reads the same e
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -63,7 +64,7 @@ def build_document(
             for model in compared
         ],
         "data": {
-            "source": str(data.source_path),
+            "source": shown_path(data.source_path, spec_path=Path(provenance.spec_path)),
             "rows": data.n_rows,
             "train_rows": len(data.train_idx),
             "test_rows": len(data.test_idx),
@@ -77,6 +78,13 @@ def build_document(
         "resolved_spec": spec.model_dump(mode="json"),
         "seconds": round(seconds, 1),
     }
+
+
+def shown_path(path: Path, *, spec_path: Path) -> str:
+    """A data file as the report shows it: resolved (no ``..``), and relative to the spec's directory when it
+    lies there or below, so a report names the file a reader of the spec would look for."""
+    resolved, base = path.resolve(), spec_path.resolve().parent
+    return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
 
 
 def predictions_frame(data: PreparedData, predictions: Predictions) -> pd.DataFrame:

@@ -11,12 +11,9 @@ protected: changing them makes a different applicant, not an adversarial example
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from fmaudit.context import AuditContext, AuditPlan
 from fmaudit.findings import (
@@ -32,6 +29,7 @@ from fmaudit.findings import (
     finite,
     metric_key,
 )
+from fmaudit.intervals import stream
 from fmaudit.robustness.figures import FIGURES, GROUP_FIGURES
 from fmaudit.robustness.params import RobustnessParams
 from fmaudit.robustness.recipe_spec import BUILTIN_RECIPES, Kind
@@ -98,7 +96,7 @@ def robustness_findings(
             *run.outcomes[recipe],
             context,
             params,
-            np.random.default_rng([params.seed, zlib.crc32(recipe.encode())]),
+            stream(params.seed, f"robustness.{recipe}"),
         )
         for recipe in params.recipes
     ]

@@ -76,7 +76,12 @@ def pooled_outputs(
     classifier: TextClassifier, data: PreparedData, origin: Origin, *, cache_dir: Path, show_progress: bool
 ) -> dict[int, torch.Tensor]:
     """The frozen encoder's pooled output for every training row, cached on disk: the DP model, its twin
-    and the reference models of one run (and later runs) share one pass over the encoder."""
+    and the reference models of one run (and later runs) share one pass over the encoder.
+
+    The cache may be shared, so it is read with ``weights_only=True``: tensors only, never pickled code; an
+    entry that is not plain tensors is ignored and written afresh."""
+    import pickle
+
     import torch
     from tqdm.auto import tqdm
 
@@ -84,7 +89,10 @@ def pooled_outputs(
     key = sha256_json([origin.sha256, classifier.max_length, [data.texts[i] for i in rows]])
     path = cache_dir / "pooled" / f"{key[:32]}.pt"
     if path.exists():
-        return dict(torch.load(path))
+        try:
+            return dict(torch.load(path, weights_only=True))
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError):
+            pass
     encoder, pooled = classifier.model.base_model.eval(), {}
     with tqdm(total=len(rows), desc="encode (frozen)", unit="row", disable=not show_progress) as bar:
         for start in range(0, len(rows), classifier.batch_size):
