@@ -35,7 +35,14 @@ class PluginParams(StrictModel):
 
 
 ModelKind = Literal["text", "tabular"]
-TEXT_ONLY_TRAINING = ("head_learning_rate", "max_length", "train_layers", "train_embeddings")
+TEXT_ONLY_TRAINING = (
+    "head_learning_rate",
+    "max_length",
+    "train_layers",
+    "train_embeddings",
+    "centre_features",
+    "feature_scale",
+)
 """Training keys that configure a pretrained text encoder and mean nothing to a tabular MLP."""
 
 
@@ -141,7 +148,23 @@ class PrivacySpec(StrictModel):
     )
     max_grad_norm: float = Field(1.0, gt=0)
     accountant: Literal["prv", "rdp", "gdp"] = "prv"
-    secure_mode: bool = Field(False, description="cryptographically secure noise (torchcsprng); for production runs")
+    secure_mode: bool = Field(
+        False, description="cryptographically secure noise and batch sampling (torchcsprng) instead of OS-seeded torch"
+    )
+    reproducible_noise: bool = Field(
+        False,
+        description="draw the DP noise and batch sampling from training.seed: anyone holding the report can replay "
+        "them, so the model carries no privacy guarantee; for experiments only",
+    )
+    release_noise_multiplier: float = Field(
+        5.0,
+        gt=0,
+        description="Gaussian noise (std / sensitivity) on the statistics released before training (label counts "
+        "for balanced class weights, the mean feature for centre_features); accounted in the same epsilon",
+    )
+    feature_norm_bound: float = Field(
+        1.5, gt=0, description="centre_features: each row's features are clipped to this L2 norm before the noisy mean"
+    )
     max_physical_batch_size: int = Field(
         32,
         ge=1,
@@ -156,6 +179,12 @@ class PrivacySpec(StrictModel):
     sweep: list[float] = Field(
         default_factory=list, description="further target epsilons, one model each: the privacy-utility-fairness curve"
     )
+
+    @model_validator(mode="after")
+    def _one_noise_source(self) -> PrivacySpec:
+        if self.secure_mode and self.reproducible_noise:
+            raise ValueError("secure_mode and reproducible_noise exclude each other: secure noise cannot be replayed")
+        return self
 
     @field_validator("sweep")
     @classmethod
@@ -187,6 +216,12 @@ class TrainingSpec(StrictModel):
     class_weight: Literal["none", "balanced"] = Field(
         "none", description="'balanced' weights the loss by inverse class frequency, so the minority class is learned"
     )
+    centre_features: bool = Field(
+        False,
+        description="head-only text training: subtract the training rows' mean pooled output (under DP a noisy mean, "
+        "accounted in epsilon) and multiply by feature_scale; folded into the head after training",
+    )
+    feature_scale: float = Field(1.0, gt=0, description="centre_features: factor applied to the centred features")
     seed: int = 0
     privacy: PrivacySpec | None = None
 
@@ -196,6 +231,15 @@ class TrainingSpec(StrictModel):
         if isinstance(value, int) and value < 0:
             raise ValueError("must be 'all' or a number >= 0")
         return value
+
+    @model_validator(mode="after")
+    def _centring_needs_a_frozen_encoder(self) -> TrainingSpec:
+        if self.centre_features and (self.train_layers != 0 or self.train_embeddings):
+            raise ValueError(
+                "centre_features needs head-only training (train_layers: 0, train_embeddings: false): the mean "
+                "of features that change during training cannot be released once"
+            )
+        return self
 
 
 class Spec(StrictModel):

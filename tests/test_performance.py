@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
@@ -66,6 +68,80 @@ def test_intervals_are_seeded() -> None:
     first = bootstrap_intervals(labels, scores, PerformanceParams(n_boot=50, seed=4))
     assert first == bootstrap_intervals(labels, scores, PerformanceParams(n_boot=50, seed=4))
     assert first != bootstrap_intervals(labels, scores, PerformanceParams(n_boot=50, seed=5))
+
+
+def test_a_constant_model_is_degenerate_and_a_learning_one_is_not() -> None:
+    from fmaudit.intervals import Interval
+    from fmaudit.performance.degenerate import assess, degeneracy_metrics, degeneracy_sentence
+
+    def decisions(favourable: int, total: int = 300) -> np.ndarray:
+        return np.r_[np.ones(favourable), np.zeros(total - favourable)].astype(int)
+
+    constant = assess(decisions(300), 0.5, Interval(0.5, 0.5, 0.0), min_decision_share=0.05)
+    assert constant.constant and constant.like_majority and constant.flagged
+    figures = {m.path: m for m in degeneracy_metrics(constant)}
+    assert figures["performance.degenerate"].value == 1.0 and figures["performance.favourable_rate"].value == 1.0
+    assert figures["performance.lift_over_majority"].value == 0.0
+    assert degeneracy_sentence(constant).startswith("DEGENERATE MODEL")
+
+    # 97% approvals (the demo's old DP model): nearly constant although its interval clears 0.5.
+    nearly = assess(decisions(291), 0.53, Interval(0.51, 0.56, 0.0), min_decision_share=0.05)
+    assert nearly.constant and not nearly.like_majority and nearly.flagged
+
+    # Mixed decisions, but a balanced-accuracy interval that still holds the majority's 0.5.
+    lucky = assess(decisions(150), 0.54, Interval(0.48, 0.60, 0.0), min_decision_share=0.05)
+    assert not lucky.constant and lucky.like_majority and lucky.flagged
+    lift = {m.path: m for m in degeneracy_metrics(lucky)}["performance.lift_over_majority"]
+    assert (lift.value, lift.ci_low, lift.ci_high) == pytest.approx((0.04, -0.02, 0.10))
+
+    learned = assess(decisions(200), 0.66, Interval(0.60, 0.72, 0.0), min_decision_share=0.05)
+    assert not learned.flagged and "DEGENERATE" not in degeneracy_sentence(learned)
+
+
+def test_a_spec_whose_model_decides_alike_for_everyone_fails_its_gate(tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The model reads one field that is the same on every row: whatever it learns, every decision is the
+    same, so its accuracy passes a naive gate while the degenerate-model gate fails the run (exit 1)."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from fmaudit.errors import ExitCode
+    from tests.test_end_to_end import run_cli
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {
+            "note": "applicant",
+            "sex": rng.choice(["female", "male"], 200),
+            "outcome": np.where(rng.random(200) < 0.7, "good", "bad"),
+        }
+    ).to_csv(tmp_path / "constant.csv", index=False)
+    spec = {
+        "name": "constant",
+        "model": {"kind": "tabular", "hidden": [4]},
+        "data": {
+            "source": "constant.csv",
+            "label": "outcome",
+            "positive": "good",
+            "sensitive": {"sex": {"column": "sex"}},
+            "template": "{note}",
+        },
+        "training": {"epochs": 3, "batch_size": 32, "learning_rate": 0.05},
+        "audits": {"performance": {"n_boot": 200}},
+        "gates": ["performance.accuracy >= 0.6", "performance.degenerate <= 0"],
+    }
+    path = tmp_path / "constant.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    out, cache = str(tmp_path / "out"), str(tmp_path / "cache")
+    code, stdout = run_cli(["run", str(path), "--out", out, "--cache-dir", cache, "--quiet"])
+    assert code == ExitCode.GATES_FAILED
+    assert "1 passed, 1 failed" in stdout
+    findings = json.loads(next((tmp_path / "out").rglob("findings.json")).read_text())
+    performance = findings["metrics"]["performance"]
+    assert performance["degenerate"]["value"] == 1.0
+    assert performance["favourable_rate"]["value"] in (0.0, 1.0)
+    assert performance["lift_over_majority"]["value"] == pytest.approx(0.0)
 
 
 def test_the_logistic_baseline_reads_the_fields_the_model_reads(spec_dict) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import numpy as np
 from fmaudit.context import Predictions
 from fmaudit.findings import Estimate, Metric, PluginFindings, Table
 from fmaudit.intervals import Interval
+from fmaudit.performance.degenerate import assess, degeneracy_metrics, degeneracy_sentence
 from fmaudit.performance.figures import bootstrap_intervals, score_figures
 from fmaudit.performance.params import BASELINES, FIGURES, PerformanceParams
 
@@ -24,6 +25,13 @@ def performance_findings(
         bootstrap_intervals(preds.labels, preds.scores, params, threshold=preds.threshold) if params.n_boot else {}
     )
     metrics = [_metric(f"performance.{figure}", model[figure], figure, intervals.get(figure)) for figure in FIGURES]
+    degeneracy = assess(
+        preds.decisions,
+        model["balanced_accuracy"],
+        intervals.get("balanced_accuracy"),
+        min_decision_share=params.min_decision_share,
+    )
+    metrics += degeneracy_metrics(degeneracy)
     for name, figures in baselines.items():
         metrics += [_metric(f"performance.baselines.{name}.{f}", figures[f], f) for f in FIGURES]
     rows = tuple(
@@ -41,7 +49,7 @@ def performance_findings(
         f"and accuracy {_fmt(model['accuracy'])}; a logistic regression on the same fields reaches ROC AUC "
         f"{_fmt(lr_auc)}"
         f"{'' if beats else ' (higher than the fine-tuned model)'}, the majority class accuracy "
-        f"{_fmt(baselines['majority']['accuracy'])}."
+        f"{_fmt(baselines['majority']['accuracy'])}. {degeneracy_sentence(degeneracy)}"
     )
     return PluginFindings(
         plugin=plugin,

@@ -21,6 +21,8 @@ BASELINES = {
 }
 """Baseline -> its column title: the logistic regression reads the fields the model reads through the template;
 the all-columns one every non-label, non-sensitive column of the data."""
+DEGENERACY = ("favourable_rate", "lift_over_majority", "degenerate")
+"""Figures comparing the model's decisions with the majority-class baseline's (fmaudit.performance.degenerate)."""
 
 
 class PerformanceParams(PluginParams):
@@ -28,3 +30,9 @@ class PerformanceParams(PluginParams):
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples of the test rows for intervals (0: none)")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     seed: int = 0
+    min_decision_share: float = Field(
+        0.05,
+        ge=0.0,
+        lt=0.5,
+        description="decisions count as (nearly) constant when fewer than this share go the less frequent way",
+    )

@@ -6,7 +6,7 @@ from fmaudit.context import AuditContext, AuditPlan
 from fmaudit.findings import PluginFindings
 from fmaudit.performance.figures import baseline_scores
 from fmaudit.performance.findings import performance_findings
-from fmaudit.performance.params import BASELINES, FIGURES, PerformanceParams
+from fmaudit.performance.params import BASELINES, DEGENERACY, FIGURES, PerformanceParams
 from fmaudit.plugins.base import AuditPlugin
 
 
@@ -18,7 +18,7 @@ class PerformancePlugin(AuditPlugin[PerformanceParams]):
     def metric_paths(self, params: PerformanceParams, plan: AuditPlan) -> list[str]:
         paths = [f"performance.{figure}" for figure in FIGURES]
         paths += [f"performance.baselines.{b}.{figure}" for b in BASELINES for figure in FIGURES]
-        return paths
+        return paths + [f"performance.{figure}" for figure in DEGENERACY]
 
     def run(self, context: AuditContext, params: PerformanceParams) -> PluginFindings:
         from fmaudit.data import template_fields

@@ -14,6 +14,8 @@ FIGURES: dict[str, tuple[str, Better]] = {
     "sample_rate": ("Sampling rate", "none"),
     "steps": ("Optimizer steps", "none"),
     "max_grad_norm": ("Clipping norm", "none"),
+    "replayable_noise": ("Noise seeded from the spec: replayable, not a privacy guarantee (1 = yes)", "lower"),
+    "unaccounted_statistics": ("Statistics of the training rows the weights depend on, outside epsilon", "lower"),
 }
 ATTACK_FIGURES: dict[str, tuple[str, Better]] = {
     "auc": ("attack ROC AUC", "lower"),

@@ -1,5 +1,6 @@
 """The differential-privacy statement: what a DP claim needs (Ponomareva et al. 2023, "How to DP-fy ML";
-Opacus docs), straight from the training record, whose epsilon came from Opacus's accountant."""
+Opacus docs), straight from the training record, whose epsilon came from Opacus's accountant: where the noise
+came from, which statistics of the training rows were released inside epsilon, and everything outside it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ from fmaudit.findings import Metric, Table
 from fmaudit.privacy.params import FIGURES
 
 NO_GUARANTEE = "trained without DP-SGD: no formal privacy guarantee"
-
+NOISE_SOURCES = {
+    "os-entropy": "torch generators seeded from 64 bits of OS entropy (os.urandom), never recorded: the noise and the "
+    "batch sampling cannot be replayed from this report (not a cryptographic generator: secure_mode for that)",
+    "secure": "cryptographically secure generator (Opacus secure_mode, torchcsprng)",
+    "seeded": "seeded from training.seed (reproducible_noise: true): anyone holding this report can replay the noise "
+    "— NOT A PRIVACY GUARANTEE, for experiments only",
+}
+ALWAYS_OUTSIDE = (
+    "the base model's pretraining (its data is not covered by this guarantee)",
+    "the test split (never trained on; the audits read it)",
+    "this report itself: the no-DP twin, the reference models and the membership-inference figures read the "
+    "training rows directly — ε covers the DP model's weights, not an audit report that also describes the data",
+    "the choice of hyper-parameters and settings, made by hand on this data and split: tuning on private data "
+    "spends privacy that is not accounted here (Papernot & Steinke 2022)",
+)
 
 
 def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
@@ -32,6 +47,8 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
         "sample_rate": record.sample_rate,
         "steps": float(record.steps),
         "max_grad_norm": record.max_grad_norm,
+        "replayable_noise": float(record.noise_source == "seeded"),
+        "unaccounted_statistics": float(len(record.outside_guarantee)),
     }
     metrics = [Metric("privacy.dp", 1.0, "Trained with DP-SGD (1 = yes)")]
     metrics += [Metric(f"privacy.{f}", values[f], label, better) for f, (label, better) in FIGURES.items()]
@@ -65,18 +82,28 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
             "Parameters not covered",
             f"{frozen:,} frozen parameters, kept as pretrained: public, not trained on this data",
         ),
+        ("DP noise and batch sampling", NOISE_SOURCES[record.noise_source]),
         (
-            "Secure RNG",
-            "on" if record.secure_mode else "off (fine for experiments; retrain with secure_mode for production)",
+            "Released before training, inside ε",
+            "; ".join(
+                f"{r.name}: Gaussian mechanism, sensitivity {r.sensitivity:g}, noise multiplier {r.noise_multiplier:g}"
+                for r in record.releases
+            )
+            or "nothing: no statistic of the training rows is used outside DP-SGD",
         ),
-        (
-            "Outside the guarantee",
-            "the base model's pretraining (its data is not covered by this guarantee), the test split, and the "
-            "choice of hyper-parameters (tuning on the private data spends privacy not accounted here)",
-        ),
+        ("Outside the guarantee", "; ".join([*record.outside_guarantee, *ALWAYS_OUTSIDE])),
     )
     summary = (
         f"Trained with DP-SGD to (ε = {record.epsilon:.2f}, δ = {record.delta:g}) at the example level, "
-        f"accounted by Opacus's {record.accountant} accountant over {record.steps} steps."
+        f"accounted by Opacus's {record.accountant} accountant over {record.steps} steps"
+        + (f" and {len(record.releases)} noisy statistics released before training" if record.releases else "")
+        + "."
     )
+    if record.outside_guarantee:
+        summary += " Not covered by ε: " + "; ".join(record.outside_guarantee) + "."
+    if record.noise_source == "seeded":
+        summary = (
+            "NOT A PRIVACY GUARANTEE, for experiments: the DP noise and batch sampling were seeded from "
+            "training.seed (reproducible_noise: true), so anyone holding this report can replay them. " + summary
+        )
     return metrics, [Table(title="Differential-privacy statement", columns=("Item", "Value"), rows=statement)], summary

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from fmaudit.models.text import TextClassifier
 
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 """Bump when the training code changes what a given key would produce."""
 
 NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}

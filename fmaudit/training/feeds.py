@@ -34,6 +34,13 @@ class Feed(Protocol):
 
     def settle(self, model: Any) -> None: ...
 
+    @property
+    def fitted_on_rows(self) -> tuple[str, ...]:
+        """Statistics of the training rows the feed's inputs depend on, outside any DP accounting (each is
+        listed under "outside the guarantee" in the DP statement)."""
+        ...
+
+
 @dataclass(frozen=True)
 class TextFeed:
     """Feeds a pretrained sequence classifier: tokenised texts trimmed per batch, head and body rates."""
@@ -71,20 +78,40 @@ class TextFeed:
     def settle(self, model: Any) -> None:
         fix_frozen(model, self.training)
 
+    @property
+    def fitted_on_rows(self) -> tuple[str, ...]:
+        return ()
+
 @dataclass(frozen=True)
 class PooledFeed:
     """Head-only training of a BERT-style classifier: the frozen encoder's pooled output is computed once
     per row, so every epoch (and every DP step) runs the dropout + linear head alone, not the encoder.
 
     The same numbers as ``TextFeed`` up to float rounding: frozen layers run in eval mode there too.
+    With ``centre`` the head trains on ``(pooled - centre) * scale``, an affine map that ``fold`` moves into
+    the head's linear layer afterwards, so the saved model is the plain classifier reading raw pooled outputs.
     """
 
     pooled: dict[int, torch.Tensor]
+    centre: torch.Tensor | None = None
+    scale: float = 1.0
 
     def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         import torch
 
-        return (torch.stack([self.pooled[int(i)] for i in rows]),)
+        pooled = torch.stack([self.pooled[int(i)] for i in rows])
+        return (pooled if self.centre is None else (pooled - self.centre) * self.scale,)
+
+    def fold(self, head: Any) -> None:
+        """Make the trained head read raw pooled outputs: W x' + b with x' = s (x - c) is (s W) x + (b - s W c)."""
+        import torch
+
+        if self.centre is None:
+            return
+        linear = head[-1]
+        with torch.no_grad():
+            linear.bias -= self.scale * linear.weight @ self.centre
+            linear.weight *= self.scale
 
     def logits(self, model: Any, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         return model(inputs[0])  # type: ignore[no-any-return]
@@ -94,6 +121,10 @@ class PooledFeed:
 
     def settle(self, model: Any) -> None:
         """Nothing is frozen inside the head."""
+
+    @property
+    def fitted_on_rows(self) -> tuple[str, ...]:
+        return ()  # the centre is computed by the loop (released with noise under DP), not by the feed
 
 
 @dataclass(frozen=True)
@@ -116,6 +147,10 @@ class TabularFeed:
 
     def settle(self, model: Any) -> None:
         """Nothing is frozen in the MLP."""
+
+    @property
+    def fitted_on_rows(self) -> tuple[str, ...]:
+        return ("the tabular encoder's numeric means and scales and its category lists, fitted on the training rows",)
 
 
 @functools.cache

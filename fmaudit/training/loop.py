@@ -3,6 +3,7 @@ groups, Opacus (when the spec asks for DP) wraps it, and it returns the trained 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,8 +11,10 @@ import numpy as np
 from fmaudit.data import PreparedData
 from fmaudit.errors import ModelError
 from fmaudit.spec import TrainingSpec
-from fmaudit.training.feeds import Feed
+from fmaudit.training.feeds import Feed, PooledFeed
 from fmaudit.training.privacy import (
+    DPRandomness,
+    dp_randomness,
     empty_step,
     hook_notice_silenced,
     make_private,
@@ -20,7 +23,8 @@ from fmaudit.training.privacy import (
     standard,
     unwrapped,
 )
-from fmaudit.training.records import PrivacyRecord
+from fmaudit.training.records import PrivacyRecord, Release
+from fmaudit.training.releases import noisy_label_counts, noisy_mean
 
 if TYPE_CHECKING:
     import torch
@@ -42,19 +46,25 @@ def train(
 
     torch.manual_seed(training.seed)
     labels = torch.as_tensor(data.labels[rows], dtype=torch.long)
-    class_weights = _class_weights(labels, training)
+    randomness = dp_randomness(training.privacy, training.seed) if training.privacy is not None else None
+    class_weights, feed, releases = _statistics(feed, rows, labels, training, randomness)
     dataset = TensorDataset(*feed.inputs(rows), labels)
+    # Under DP the Poisson sampling that replaces this shuffle must be secret too: it is the amplification.
+    sampling = randomness.sampling if randomness is not None else None
     loader = DataLoader(
-        dataset, batch_size=training.batch_size, shuffle=True, generator=torch.Generator().manual_seed(training.seed)
+        dataset,
+        batch_size=training.batch_size,
+        shuffle=True,
+        generator=sampling or torch.Generator().manual_seed(training.seed),
     )
     model.train()  # from_pretrained returns eval mode, which Opacus refuses
     optimizer = _optimizer(feed.parameter_groups(model, training), training)
     # Mean of per-example losses, so Opacus's per-sample gradients scale with the batch size as it expects.
     criterion = torch.nn.CrossEntropyLoss(weight=class_weights, reduction="mean")
     engine = None
-    if training.privacy is not None:
+    if training.privacy is not None and randomness is not None:
         model, optimizer, criterion, loader, engine = make_private(
-            model, optimizer, criterion, loader, training, training.privacy
+            model, optimizer, criterion, loader, training, training.privacy, randomness=randomness, releases=releases
         )
 
     feed.settle(unwrapped(model))
@@ -92,10 +102,22 @@ def train(
         losses.append(round(total / max(count, 1), 6))
 
     model = standard(model)
+    if isinstance(feed, PooledFeed):
+        feed.fold(model)
     model.eval()
     privacy = None
-    if engine is not None and training.privacy is not None:
-        privacy = privacy_record(engine, optimizer, loader, training, training.privacy, dataset_size=len(dataset))
+    if engine is not None and training.privacy is not None and randomness is not None:
+        privacy = privacy_record(
+            engine,
+            optimizer,
+            loader,
+            training,
+            training.privacy,
+            dataset_size=len(dataset),
+            randomness=randomness,
+            releases=releases,
+            outside=list(feed.fitted_on_rows),
+        )
     return model, losses, privacy
 
 def _optimizer(groups: list[dict[str, Any]], training: TrainingSpec) -> torch.optim.Optimizer:
@@ -115,14 +137,32 @@ def _schedule(optimizer: Any, training: TrainingSpec, *, steps_per_epoch: int) -
         optimizer, num_warmup_steps=int(training.warmup_ratio * total), num_training_steps=total
     )
 
-def _class_weights(labels: torch.Tensor, training: TrainingSpec) -> torch.Tensor | None:
-    """Inverse-frequency class weights (n / (2 * n_c)) when the spec asks for balanced training."""
-    import torch
-
-    if training.class_weight == "none":
-        return None
-    counts = torch.bincount(labels, minlength=2).clamp(min=1).float()
-    return len(labels) / (2 * counts)
+def _statistics(
+    feed: Feed, rows: np.ndarray, labels: torch.Tensor, training: TrainingSpec, randomness: DPRandomness | None
+) -> tuple[torch.Tensor | None, Feed, list[Release]]:
+    """Class weights and the centred feed from statistics of the training rows: exact without DP, released
+    with the Gaussian mechanism under DP (and composed in the same accountant as the training steps)."""
+    privacy, releases = training.privacy, []
+    counts = labels.bincount(minlength=2).float()
+    needs_counts = training.class_weight == "balanced" or training.centre_features
+    if privacy is not None and randomness is not None and needs_counts:
+        counts, release = noisy_label_counts(labels, privacy, randomness)
+        releases.append(release)
+    # Inverse-frequency weights n / (2 n_c), so the minority class is learned.
+    weights = counts.sum() / (2 * counts.clamp(min=1)) if training.class_weight == "balanced" else None
+    if training.centre_features:
+        if not isinstance(feed, PooledFeed):
+            raise ModelError(
+                "training.centre_features: needs head-only training (train_layers: 0, train_embeddings: false) "
+                "of a BERT-style text model with a pooler"
+            )
+        vectors = feed.inputs(rows)[0]
+        centre = vectors.mean(dim=0)
+        if privacy is not None and randomness is not None:
+            centre, release = noisy_mean(vectors, float(counts.sum()), privacy, randomness)
+            releases.append(release)
+        feed = replace(feed, centre=centre, scale=training.feature_scale)
+    return weights, feed, releases
 
 def _per_example_mean(criterion: Any, logits: torch.Tensor, labels: torch.Tensor) -> Any:
     """Mean over the batch of per-example (class-weighted) losses, not PyTorch's weight-normalised mean;

@@ -1,26 +1,115 @@
-"""DP-SGD through Opacus (Abadi et al. 2016): wrap model, optimizer, loss and loader; split sampled batches
-for memory; take the noise-only step an empty Poisson batch calls for; record what the accountant says.
+"""DP-SGD through Opacus (Abadi et al. 2016): secret randomness, wrap model, optimizer, loss and loader; split
+sampled batches for memory; take the noise-only step an empty Poisson batch calls for; record what the
+accountant says.
 
-The noise multiplier is calibrated (``make_private_with_epsilon``) so that training for the declared epochs
-reaches the target epsilon.
+Noise that anyone holding the report can regenerate protects nothing, so by default the DP noise and the
+Poisson batch sampling come from torch generators seeded from OS entropy (``os.urandom``, never recorded);
+``secure_mode`` uses Opacus's cryptographically secure generator, and ``reproducible_noise`` seeds both from
+the spec (experiments only). Initialisation, dropout and everything the audits sample stay seeded.
+
+The noise multiplier is calibrated on Opacus's accountant with the statistics released before training
+already in its history, so the declared epochs and the releases together reach the target epsilon.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from fmaudit.errors import ModelError
 from fmaudit.spec import PrivacySpec, TrainingSpec
-from fmaudit.training.records import PrivacyRecord
+from fmaudit.training.records import PrivacyRecord, Release
+
+if TYPE_CHECKING:
+    import torch
+
+NoiseSource = Literal["os-entropy", "secure", "seeded"]
+EPSILON_TOLERANCE = 0.01
+"""How far below the target the calibrated epsilon may land (Opacus's own default tolerance)."""
+
+
+@dataclass(frozen=True)
+class DPRandomness:
+    """The generators the releases, the DP-SGD noise and the Poisson sampling draw from, and what they are."""
+
+    noise: torch.Generator
+    sampling: torch.Generator | None
+    """None under secure_mode: Opacus then samples batches with its own secure generator."""
+    source: NoiseSource
+
+    @property
+    def optimizer_generator(self) -> torch.Generator | None:
+        """What Opacus's optimizer is given (it refuses a generator in secure mode and uses its own)."""
+        return None if self.source == "secure" else self.noise
+
+
+def dp_randomness(privacy: PrivacySpec, seed: int) -> DPRandomness:
+    """Secret generators for the DP noise and the Poisson sampling, unless the spec asks for seeded ones."""
+    import torch
+
+    if privacy.secure_mode:
+        try:
+            import torchcsprng
+        except ImportError as exc:
+            raise ModelError(f"training.privacy.secure_mode: needs torchcsprng ({exc})") from exc
+        return DPRandomness(torchcsprng.create_random_device_generator("/dev/urandom"), None, "secure")
+    if privacy.reproducible_noise:
+        return DPRandomness(torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1), "seeded")
+    noise, sampling = (torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little")) for _ in range(2))
+    return DPRandomness(noise, sampling, "os-entropy")
+
+
+def calibrated_noise_multiplier(
+    privacy: PrivacySpec, *, sample_rate: float, steps: int, releases: list[Release]
+) -> float:
+    """The smallest DP-SGD noise multiplier (within the tolerance) at which the releases and ``steps`` sampled
+    steps together stay within the target epsilon, by bisection on Opacus's own accountant."""
+    from opacus.accountants import create_accountant
+
+    accountant = create_accountant(mechanism=privacy.accountant)
+    fixed = [release.history_entry for release in releases]
+
+    def epsilon(sigma: float) -> float:
+        accountant.history = [*fixed, (sigma, sample_rate, steps)]
+        return float(accountant.get_epsilon(delta=privacy.delta))
+
+    low, high = 0.0, 10.0
+    with _secure_rng_notice_silenced():
+        while epsilon(high) > privacy.target_epsilon:
+            low, high = high, high * 2
+            if high > 1e4:
+                raise ModelError(
+                    f"training.privacy: epsilon {privacy.target_epsilon:g} is out of reach: the released statistics "
+                    "alone spend it (raise release_noise_multiplier)"
+                )
+        for _ in range(60):
+            if epsilon(high) >= privacy.target_epsilon - EPSILON_TOLERANCE:
+                break
+            middle = (low + high) / 2
+            if epsilon(middle) > privacy.target_epsilon:
+                low = middle
+            else:
+                high = middle
+    return high
 
 
 def make_private(
-    model: Any, optimizer: Any, criterion: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec
+    model: Any,
+    optimizer: Any,
+    criterion: Any,
+    loader: Any,
+    training: TrainingSpec,
+    privacy: PrivacySpec,
+    *,
+    randomness: DPRandomness,
+    releases: list[Release],
 ) -> tuple[Any, Any, Any, Any, Any]:
-    """Wrap model, optimizer, loss and loader for DP-SGD; refuse, naming the layers, what Opacus cannot handle."""
+    """Wrap model, optimizer, loss and loader for DP-SGD with noise calibrated so that the training steps and
+    the releases together reach the target epsilon; refuse, naming the layers, what Opacus cannot handle."""
     from opacus import PrivacyEngine
     from opacus.validators import ModuleValidator
 
@@ -35,19 +124,21 @@ def make_private(
             engine = PrivacyEngine(accountant=privacy.accountant, secure_mode=privacy.secure_mode)
         except ImportError as exc:
             raise ModelError(f"training.privacy.secure_mode: {exc}") from exc
+    sigma = calibrated_noise_multiplier(
+        privacy, sample_rate=1 / len(loader), steps=training.epochs * len(loader), releases=releases
+    )
     try:
         with _secure_rng_notice_silenced():
-            made = engine.make_private_with_epsilon(
+            made = engine.make_private(
                 module=model,
                 optimizer=optimizer,
                 criterion=criterion,
                 data_loader=loader,
-                target_epsilon=privacy.target_epsilon,
-                target_delta=privacy.delta,
-                epochs=training.epochs,
+                noise_multiplier=sigma,
                 max_grad_norm=privacy.max_grad_norm,
                 poisson_sampling=True,
                 grad_sample_mode=privacy.grad_sample_mode,
+                noise_generator=randomness.optimizer_generator,
             )
     except NotImplementedError as exc:
         raise ModelError(f"training.privacy: Opacus cannot wrap this model: {exc}") from exc
@@ -106,12 +197,14 @@ def standard(model: Any) -> Any:
 
 @contextlib.contextmanager
 def _secure_rng_notice_silenced() -> Iterator[None]:
-    """Opacus warns that secure RNG is off (the DP statement records secure_mode instead) and, while
+    """Opacus warns that secure RNG is off (the DP statement records the noise source instead) and, while
     calibrating the noise, that the optimal RDP order is at the edge of its grid (the epsilon reported
-    is the accountant's own, computed after training)."""
+    is the accountant's own, computed after training); its PRV accountant takes log(1 - q) = log(0) for a
+    release at sample rate 1, which it handles (the comparison with -inf holds everywhere)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
         warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        warnings.filterwarnings("ignore", message="divide by zero encountered in log", category=RuntimeWarning)
         yield
 
 @contextlib.contextmanager
@@ -123,14 +216,26 @@ def hook_notice_silenced() -> Iterator[None]:
         yield
 
 def privacy_record(
-    engine: Any, optimizer: Any, loader: Any, training: TrainingSpec, privacy: PrivacySpec, *, dataset_size: int
+    engine: Any,
+    optimizer: Any,
+    loader: Any,
+    training: TrainingSpec,
+    privacy: PrivacySpec,
+    *,
+    dataset_size: int,
+    randomness: DPRandomness,
+    releases: list[Release],
+    outside: list[str],
 ) -> PrivacyRecord:
-    history = engine.accountant.history
-    steps = int(sum(entry[2] for entry in history))
+    """The record of a finished DP run; epsilon from the engine's accountant with the releases composed in."""
+    steps = int(sum(entry[2] for entry in engine.accountant.history))
+    engine.accountant.history.extend(release.history_entry for release in releases)
+    with _secure_rng_notice_silenced():
+        epsilon = float(engine.get_epsilon(privacy.delta))
     sample_rate = float(loader.sample_rate) if hasattr(loader, "sample_rate") else 1 / len(loader)
     return PrivacyRecord(
         target_epsilon=privacy.target_epsilon,
-        epsilon=float(engine.get_epsilon(privacy.delta)),
+        epsilon=epsilon,
         delta=privacy.delta,
         accountant=privacy.accountant,
         noise_multiplier=float(optimizer.noise_multiplier),
@@ -144,4 +249,7 @@ def privacy_record(
         secure_mode=privacy.secure_mode,
         max_physical_batch_size=privacy.max_physical_batch_size,
         grad_sample_mode=privacy.grad_sample_mode,
+        noise_source=randomness.source,
+        releases=releases,
+        outside_guarantee=outside,
     )

@@ -8,6 +8,21 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Release:
+    """One Gaussian-mechanism release of a statistic of the training rows, noise std = multiplier x sensitivity;
+    in the accountant it is one step at sample rate 1."""
+
+    name: str
+    noise_multiplier: float
+    sensitivity: float
+
+    @property
+    def history_entry(self) -> tuple[float, float, int]:
+        """The entry Opacus's accountants compose it as: (noise multiplier, sample rate, steps)."""
+        return (self.noise_multiplier, 1.0, 1)
+
+
+@dataclass(frozen=True)
 class PrivacyRecord:
     """Everything a DP claim needs (Ponomareva et al. 2023, 'How to DP-fy ML')."""
 
@@ -26,6 +41,21 @@ class PrivacyRecord:
     secure_mode: bool
     max_physical_batch_size: int
     grad_sample_mode: str
+    noise_source: str
+    """'os-entropy', 'secure' or 'seeded' (reproducible_noise: replayable, so no guarantee)."""
+    releases: list[Release] = field(default_factory=list)
+    """Statistics of the training rows released before training, inside epsilon."""
+    outside_guarantee: list[str] = field(default_factory=list)
+    """Statistics of the training rows the weights depend on that epsilon does NOT cover."""
+
+    @property
+    def history(self) -> list[tuple[float, float, int]]:
+        """Everything the accountant composed: the releases, then the sampled DP-SGD steps."""
+        return [*(r.history_entry for r in self.releases), (self.noise_multiplier, self.sample_rate, self.steps)]
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> PrivacyRecord:
+        return cls(**{**raw, "releases": [Release(**release) for release in raw.get("releases", [])]})
 
 @dataclass(frozen=True)
 class TrainingRecord:
@@ -52,7 +82,7 @@ class TrainingRecord:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> TrainingRecord:
         privacy = raw.pop("privacy")
-        return cls(**raw, privacy=PrivacyRecord(**privacy) if privacy else None)
+        return cls(**raw, privacy=PrivacyRecord.from_json(privacy) if privacy else None)
 
 
 @dataclass(frozen=True)
