@@ -6,7 +6,8 @@ One small tree, so callers can catch exactly what they mean::
     ├── InputError               the user's input is wrong: exit 2, no report
     │   ├── SpecError            the YAML spec (unknown key, wrong type, bad gate, ...)
     │   ├── DataError            the data set (missing file, missing column, one class, ...)
-    │   └── ModelError           the base model (not found offline, not wrappable by Opacus, ...)
+    │   ├── ModelError           the base model (not found offline, not wrappable by Opacus, ...)
+    │   └── RunDirError          a run's outputs (no findings.json, another schema version, a bad key, ...)
     └── PluginError              a plugin broke its contract or failed while running
 """
 
@@ -50,6 +51,10 @@ class DataError(InputError):
 
 class ModelError(InputError):
     """The base model cannot be loaded or trained as the spec asks."""
+
+
+class RunDirError(InputError):
+    """A run directory's outputs cannot be read as asked (re-render, diff, verify, signing keys)."""
 
 
 class PluginError(FmauditError):

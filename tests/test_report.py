@@ -9,7 +9,7 @@ import pytest
 
 from fmaudit.findings import Findings, Metric, PluginFindings, metric_key
 from fmaudit.provenance import sha256_dir, sha256_json
-from fmaudit.report import charts, html, write
+from fmaudit.report import charts, figures, html, write
 
 
 def test_findings_tree_nests_by_metric_path() -> None:
@@ -50,7 +50,7 @@ def test_metric_key_makes_group_names_path_safe() -> None:
     ],
 )
 def test_number_formatting(value: object, text: str) -> None:
-    assert html._format_number(value) == text
+    assert figures.format_number(value) == text
 
 
 def test_a_failed_render_leaves_no_report_and_no_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
