@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -57,8 +59,15 @@ def test_keygen_writes_a_private_key_only_its_owner_can_read(keys: tuple[Path, P
 
 def test_a_run_writes_the_requested_formats_a_manifest_and_a_signature(signed_run: Path) -> None:
     assert sorted(files_of(signed_run)) == [
-        "findings.json", "junit.xml", "manifest.json", "manifest.sig", "model-card/README.md",
-        "model-card/model-card.json", "predictions.csv", "report.html", "summary.md",
+        "findings.json",
+        "junit.xml",
+        "manifest.json",
+        "manifest.sig",
+        "model-card/README.md",
+        "model-card/model-card.json",
+        "predictions.csv",
+        "report.html",
+        "summary.md",
     ]
     manifest = json.loads((signed_run / "manifest.json").read_text())
     assert manifest["redacted"] is False and manifest["inputs"]["weights_sha256"] == "w" * 64
@@ -66,8 +75,16 @@ def test_a_run_writes_the_requested_formats_a_manifest_and_a_signature(signed_ru
 
 
 def test_report_re_renders_every_file_byte_for_byte(signed_run: Path, keys: tuple[Path, Path], tmp_path: Path) -> None:
-    code, out, _ = cli("report", str(signed_run), "--out", str(tmp_path / "again"), "--format", ",".join(FAST_FORMATS),
-                       "--sign-key", str(keys[0]))
+    code, out, _ = cli(
+        "report",
+        str(signed_run),
+        "--out",
+        str(tmp_path / "again"),
+        "--format",
+        ",".join(FAST_FORMATS),
+        "--sign-key",
+        str(keys[0]),
+    )
     assert code == ExitCode.OK, out
     assert files_of(tmp_path / "again") == files_of(signed_run)
 
@@ -135,13 +152,23 @@ def test_model_card_keeps_slices_and_intervals(signed_run: Path) -> None:
     female = results[("fairness.selection_rate", "sex: female")]
     assert female.metric_value == 0.59 and (female.metric_args["ci_low"], female.metric_args["ci_high"]) == (0.49, 0.69)
     assert "ci_low" not in results[("performance.ece", "overall")].metric_args
-    for heading in ("Intended use", "Training data", "Evaluation data", "Quantitative analyses",
-                    "Ethical considerations", "Caveats and recommendations"):
+    for heading in (
+        "Intended use",
+        "Training data",
+        "Evaluation data",
+        "Quantitative analyses",
+        "Ethical considerations",
+        "Caveats and recommendations",
+    ):
         assert f"\n## {heading}\n" in card.text
     toolkit = json.loads((signed_run / "model-card" / "model-card.json").read_text())
     metrics = toolkit["quantitative_analysis"]["performance_metrics"]
-    assert {"type": "fairness.selection_rate", "value": "0.59", "slice": "sex: female",
-            "confidence_interval": {"lower_bound": "0.49", "upper_bound": "0.69"}} in metrics
+    assert {
+        "type": "fairness.selection_rate",
+        "value": "0.59",
+        "slice": "sex: female",
+        "confidence_interval": {"lower_bound": "0.49", "upper_bound": "0.69"},
+    } in metrics
 
 
 def test_verify_passes_on_the_run_and_with_its_key(signed_run: Path, keys: tuple[Path, Path]) -> None:
@@ -179,8 +206,9 @@ def test_verify_detects_a_removed_file_an_added_file_and_a_wrong_key(
 
 
 def test_redacted_outputs_hold_no_applicant_content_and_the_same_figures(signed_run: Path, tmp_path: Path) -> None:
-    code, _, _ = cli("report", str(signed_run), "--out", str(tmp_path / "redacted"), "--redact", "--format",
-                     ",".join(FAST_FORMATS))
+    code, _, _ = cli(
+        "report", str(signed_run), "--out", str(tmp_path / "redacted"), "--redact", "--format", ",".join(FAST_FORMATS)
+    )
     assert code == ExitCode.OK
     full, redacted = load_document(signed_run), load_document(tmp_path / "redacted")
     assert redacted["metrics"] == full["metrics"] and redacted["gates"] == full["gates"]
@@ -229,7 +257,9 @@ def test_diff_flags_changes_beyond_their_intervals_and_gate_flips(tmp_path: Path
     assert small.regressions == () and small.flipped_gates == ()
     big = compare_runs(load_document(baseline), load_document(worse))
     assert [c.path for c in big.regressions] == ["performance.accuracy"]
-    assert [(f.gate, f.passed_a, f.passed_b) for f in big.flipped_gates] == [("performance.accuracy >= 0.5", True, False)]
+    assert [(f.gate, f.passed_a, f.passed_b) for f in big.flipped_gates] == [
+        ("performance.accuracy >= 0.5", True, False)
+    ]
     assert cli("diff", str(baseline), str(worse))[0] == ExitCode.OK
     code, out, _ = cli("diff", str(baseline), str(worse), "--fail-on-regression", "--format", "md")
     assert code == ExitCode.GATES_FAILED and "| `performance.accuracy` |" in out and "REAL worse (gated)" in out
@@ -240,10 +270,40 @@ def test_diff_flags_changes_beyond_their_intervals_and_gate_flips(tmp_path: Path
 def test_diff_uses_the_tolerance_for_figures_without_intervals() -> None:
     def document(ece: float) -> dict:  # type: ignore[type-arg]
         metric = {"value": ece, "ci_low": None, "ci_high": None, "better": "lower", "label": "ECE"}
-        return {"name": "x", "role": "audited", "provenance": {"run_id": "r"}, "gates": [],
-                "metrics": {"performance": {"ece": metric}}}
+        return {
+            "name": "x",
+            "role": "audited",
+            "provenance": {"run_id": "r"},
+            "gates": [],
+            "metrics": {"performance": {"ece": metric}},
+        }
 
     assert compare_runs(document(0.05), document(0.055)).real_changes == ()
     (change,) = compare_runs(document(0.05), document(0.08)).real_changes
     assert (change.basis, change.direction) == ("tolerance", "worse")
     assert compare_runs(document(0.05), document(0.08), tolerance=0.05).real_changes == ()
+
+
+def pdf_pages(content: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", content))
+
+
+def test_pdf_prints_every_section_reproducibly_and_fetches_nothing(signed_run: Path, tmp_path: Path) -> None:
+    from fmaudit.report import pdf
+
+    document = load_document(signed_run)
+    first, second = pdf.render_pdf(document), pdf.render_pdf(document)
+    assert first.startswith(b"%PDF") and first == second  # no render timestamp
+    pages = pdf.laid_out(document).pages
+    assert len(pages) == 5  # verdict, model and data; a page per section; provenance and the resolved spec (2)
+    assert (round(pages[0].width), round(pages[0].height)) == (794, 1123)  # A4 at 96 px per inch
+    with pytest.raises(ValueError, match="fetches nothing"):
+        pdf._no_fetch("http://example.org/font.woff")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_pdf_engine_chromium_prints_the_same_report(signed_run: Path) -> None:
+    from fmaudit.report import pdf
+
+    content = pdf.render_pdf(load_document(signed_run), engine="chromium")
+    assert content.startswith(b"%PDF") and 3 <= pdf_pages(content) <= 8

@@ -21,14 +21,22 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
 def render_pdf(document: dict[str, Any], *, engine: str = "weasyprint") -> bytes:
-    html = render_html(document, printing=True)
     if engine == "chromium":
-        return chromium_pdf(html)
+        return chromium_pdf(render_html(document, printing=True))
     if engine != "weasyprint":
         raise RunDirError(f"unknown PDF engine {engine!r}; expected weasyprint or chromium")
+    return bytes(laid_out(document).write_pdf())
+
+
+def laid_out(document: dict[str, Any]) -> Any:
+    """The printed report as WeasyPrint lays it out (its pages), before it is written as PDF."""
+    import logging
+
     import weasyprint
 
-    return bytes(weasyprint.HTML(string=html, url_fetcher=_no_fetch).write_pdf())
+    # WeasyPrint logs each screen-only CSS property it ignores (overflow-x, ...): not the reader's concern.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    return weasyprint.HTML(string=render_html(document, printing=True), url_fetcher=_no_fetch).render()
 
 
 def _no_fetch(url: str, *args: Any, **kwargs: Any) -> NoReturn:
