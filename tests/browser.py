@@ -196,3 +196,16 @@ def _drain(tools: DevTools, session: str, url: str, result: PageCheck) -> None:
             result.console_errors.append(params["entry"]["text"])
         elif method == "Page.loadEventFired":
             tools.events.append(event)
+
+
+def assert_reads_well(page: Path, sections: list[str], pages: range) -> None:
+    """The checks every report must pass in the browser; shared with the end-to-end run's full report."""
+    seen = check_page(page)
+    assert seen.console_errors == [] and seen.blocked == []
+    for width, layout in seen.layouts.items():
+        assert layout["sections"] == sections, width
+        assert layout["wide"] == [] and layout["scroll_width"] <= layout["width"], width
+        assert layout["charts"], "no chart drawn"
+        for chart in layout["charts"]:
+            assert chart["width"] > 100 and chart["height"] > 20 and chart["marks"] > 0, (width, chart)
+    assert seen.pdf_pages in pages

@@ -9,25 +9,12 @@ import pytest
 
 from fmaudit.report.pdf import chromium_binary
 from fmaudit.report.write import OutputOptions
-from tests.browser import check_page
+from tests.browser import assert_reads_well, check_page
 from tests.synthetic_run import write_synthetic_run
 
 pytestmark = pytest.mark.skipif(
     chromium_binary() is None, reason="Chromium is not installed (Debian: apt-get install chromium, or `make chromium`)"
 )
-
-
-def assert_reads_well(page: Path, sections: list[str], pages: range) -> None:
-    """The checks every report must pass in the browser; shared with the end-to-end run's full report."""
-    seen = check_page(page)
-    assert seen.console_errors == [] and seen.blocked == []
-    for width, layout in seen.layouts.items():
-        assert layout["sections"] == sections, width
-        assert layout["wide"] == [] and layout["scroll_width"] <= layout["width"], width
-        assert layout["charts"], "no chart drawn"
-        for chart in layout["charts"]:
-            assert chart["width"] > 100 and chart["height"] > 20 and chart["marks"] > 0, (width, chart)
-    assert seen.pdf_pages in pages
 
 
 def test_the_report_reads_well_at_1280_and_800_pixels_and_prints(tmp_path: Path) -> None:
