@@ -12,9 +12,13 @@ import shlex
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fmaudit import __version__
 from fmaudit.errors import ExitCode, FmauditError, SpecError
+
+if TYPE_CHECKING:
+    from fmaudit.report.write import OutputOptions
 
 EPILOG = "exit codes: 0 all gates pass, 1 a gate failed, 2 invalid spec/data/model, 3 internal error"
 
@@ -189,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _output_options(args: argparse.Namespace, *, formats: tuple[str, ...], redact: bool):  # type: ignore[no-untyped-def]
+def _output_options(args: argparse.Namespace, *, formats: tuple[str, ...], redact: bool) -> OutputOptions:
     """OutputOptions from --format/--redact/--sign-key/--pdf-engine over the given defaults."""
     from fmaudit.report.formats import parse_formats
     from fmaudit.report.signing import signing_key

@@ -7,7 +7,7 @@ One small tree, so callers can catch exactly what they mean::
     │   ├── SpecError            the YAML spec (unknown key, wrong type, bad gate, ...)
     │   ├── DataError            the data set (missing file, missing column, one class, ...)
     │   ├── ModelError           the base model (not found offline, not wrappable by Opacus, ...)
-    │   └── RunDirError          a run's outputs (no findings.json, another schema version, a bad key, ...)
+    │   └── OutputError          a run's outputs as asked (no findings.json, another schema version, a bad key, ...)
     └── PluginError              a plugin broke its contract or failed while running
 """
 
@@ -53,8 +53,9 @@ class ModelError(InputError):
     """The base model cannot be loaded or trained as the spec asks."""
 
 
-class RunDirError(InputError):
-    """A run directory's outputs cannot be read as asked (re-render, diff, verify, signing keys)."""
+class OutputError(InputError):
+    """A run's outputs cannot be read or written as asked: a missing or other-version findings.json, an
+    unknown format, an unusable signing key, a target directory that exists."""
 
 
 class PluginError(FmauditError):

@@ -184,7 +184,8 @@ def _drain(tools: DevTools, session: str, url: str, result: PageCheck) -> None:
             if request_url == url:
                 tools.send("Fetch.continueRequest", session, requestId=params["requestId"])
             else:
-                result.blocked.append(request_url)
+                if request_url not in result.blocked:  # Network.requestWillBeSent may have recorded it first
+                    result.blocked.append(request_url)
                 tools.send("Fetch.failRequest", session, requestId=params["requestId"], errorReason="BlockedByClient")
         elif method == "Network.requestWillBeSent" and params["request"]["url"] not in (url, *result.blocked):
             result.blocked.append(params["request"]["url"])

@@ -28,7 +28,7 @@ from fmaudit.provenance import Provenance
 from fmaudit.report.document import build_document
 from fmaudit.report.write import OutputOptions, write_report
 from fmaudit.spec import Spec
-from fmaudit.training import TrainingRecord
+from fmaudit.training.records import TrainingRecord
 from tests.conftest import GERMAN_CREDIT_SPEC, REPO
 
 GATES = ("performance.accuracy >= 0.5", "fairness.sex.demographic_parity_ratio.ci_low >= 0.9")

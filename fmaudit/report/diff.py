@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
 
 Direction = Literal["better", "worse", "changed", "same", "unmeasured"]
@@ -62,7 +62,7 @@ class RunDiff:
 def compare_runs(a: dict[str, Any], b: dict[str, Any], *, tolerance: float = 0.01) -> RunDiff:
     """Compare run ``b`` (the candidate) against run ``a`` (the baseline); both of the same spec name."""
     if a["name"] != b["name"]:
-        raise RunDirError(f"diff compares runs of one spec; got {a['name']!r} and {b['name']!r}")
+        raise OutputError(f"diff compares runs of one spec; got {a['name']!r} and {b['name']!r}")
     figures_a, figures_b = figures(a), figures(b)
     gated = {outcome.gate.metric_path for document in (a, b) for outcome in gate_outcomes(document)}
     changes = tuple(

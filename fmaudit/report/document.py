@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 from fmaudit.findings import Findings
 from fmaudit.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
@@ -103,14 +103,14 @@ def load_document(path: Path) -> dict[str, Any]:
     """Read a run's findings.json (``path`` is the file or its run directory); exit 2 on another schema version."""
     file = path / FINDINGS if path.is_dir() else path
     if not file.is_file():
-        raise RunDirError(f"{file}: no such file (expected a run directory holding {FINDINGS})")
+        raise OutputError(f"{file}: no such file (expected a run directory holding {FINDINGS})")
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{file}: not valid JSON: {exc}") from exc
+        raise OutputError(f"{file}: not valid JSON: {exc}") from exc
     version = document.get("fmaudit_report") if isinstance(document, dict) else None
     if version != SCHEMA_VERSION:
-        raise RunDirError(
+        raise OutputError(
             f"{file}: findings schema version {version!r}; this fmaudit reads version {SCHEMA_VERSION} "
             "(re-render it with the fmaudit version that wrote it, or re-run the audit)"
         )

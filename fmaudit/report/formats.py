@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 from fmaudit.spec import OUTPUT_FORMATS
 
 FILES: dict[str, tuple[str, ...]] = {
@@ -27,7 +27,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
     names = list(OUTPUT_FORMATS) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
     unknown = [name for name in names if name not in OUTPUT_FORMATS]
     if unknown or not names:
-        raise RunDirError(
+        raise OutputError(
             f"--format: unknown format {', '.join(map(repr, unknown)) or '(none given)'}; "
             f"expected a comma-separated list of: {', '.join(OUTPUT_FORMATS)}, or all"
         )
@@ -60,4 +60,4 @@ def render_format(
         from fmaudit.report.model_card import render_model_card
 
         return render_model_card(document)
-    raise RunDirError(f"unknown output format {name!r}; expected one of: {', '.join(OUTPUT_FORMATS)}")
+    raise OutputError(f"unknown output format {name!r}; expected one of: {', '.join(OUTPUT_FORMATS)}")

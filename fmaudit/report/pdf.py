@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 from fmaudit.report.html import render_html
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -24,7 +24,7 @@ def render_pdf(document: dict[str, Any], *, engine: str = "weasyprint") -> bytes
     if engine == "chromium":
         return chromium_pdf(render_html(document, printing=True))
     if engine != "weasyprint":
-        raise RunDirError(f"unknown PDF engine {engine!r}; expected weasyprint or chromium")
+        raise OutputError(f"unknown PDF engine {engine!r}; expected weasyprint or chromium")
     return bytes(laid_out(document).write_pdf())
 
 
@@ -51,7 +51,7 @@ def chromium_binary() -> str | None:
 def chromium_pdf(html: str) -> bytes:
     binary = chromium_binary()
     if binary is None:
-        raise RunDirError("--pdf-engine chromium: no chromium on PATH (Debian: apt-get install chromium)")
+        raise OutputError("--pdf-engine chromium: no chromium on PATH (Debian: apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="fmaudit-pdf-") as tmp:
         page, pdf = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
         page.write_text(html, encoding="utf-8")
@@ -69,5 +69,5 @@ def chromium_pdf(html: str) -> bytes:
         ]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if completed.returncode != 0 or not pdf.is_file():
-            raise RunDirError(f"chromium could not print the report: {completed.stderr.strip()[-500:]}")
+            raise OutputError(f"chromium could not print the report: {completed.stderr.strip()[-500:]}")
         return pdf.read_bytes()

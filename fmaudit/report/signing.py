@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -26,7 +26,7 @@ def generate_keypair(private_path: Path, public_path: Path) -> None:
 
     for path in (private_path, public_path):
         if path.exists():
-            raise RunDirError(f"{path}: already exists; not overwriting a key")
+            raise OutputError(f"{path}: already exists; not overwriting a key")
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -53,9 +53,9 @@ def signing_key(given: str | Path | None) -> Ed25519PrivateKey | None:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise RunDirError(f"{where}: not an unencrypted PEM private key ({exc})") from exc
+        raise OutputError(f"{where}: not an unencrypted PEM private key ({exc})") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise RunDirError(f"{where}: not an Ed25519 private key (make one with 'fmaudit keygen')")
+        raise OutputError(f"{where}: not an Ed25519 private key (make one with 'fmaudit keygen')")
     return key
 
 
@@ -66,9 +66,9 @@ def public_key(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(_read_key_file(path))
     except ValueError as exc:
-        raise RunDirError(f"{path}: not a PEM public key ({exc})") from exc
+        raise OutputError(f"{path}: not a PEM public key ({exc})") from exc
     if not isinstance(key, Ed25519PublicKey):
-        raise RunDirError(f"{path}: not an Ed25519 public key")
+        raise OutputError(f"{path}: not an Ed25519 public key")
     return key
 
 
@@ -89,5 +89,5 @@ def signature_matches(key: Ed25519PublicKey, message: bytes, signature_file: byt
 
 def _read_key_file(path: Path) -> bytes:
     if not path.is_file():
-        raise RunDirError(f"{path}: no such key file")
+        raise OutputError(f"{path}: no such key file")
     return path.read_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 from fmaudit.report.manifest import MANIFEST, SIGNATURE, check_files
 
 
@@ -24,7 +24,7 @@ def verify_run(run_dir: Path, key_path: Path | None = None) -> Verification:
     from fmaudit.report.signing import public_key, signature_matches
 
     if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir}: no such run directory")
+        raise OutputError(f"{run_dir}: no such run directory")
     key = public_key(key_path) if key_path is not None else None
     signature = run_dir / SIGNATURE
     if key is not None:  # the signature first: a rewritten manifest is then named as such

@@ -8,12 +8,13 @@ a run gives the same bytes it wrote.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmaudit.errors import RunDirError
+from fmaudit.errors import OutputError
 from fmaudit.findings import Findings
 from fmaudit.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
@@ -122,7 +123,7 @@ def rerender(run_dir: Path, out: Path | None, options: OutputOptions) -> Path:
     outputs = read_outputs(run_dir)
     if out is None or out.resolve() == run_dir.resolve():
         if options.redact:
-            raise RunDirError("--redact writes a redacted copy: give --out (the run directory keeps the full report)")
+            raise OutputError("--redact writes a redacted copy: give --out (the run directory keeps the full report)")
         keep = [
             p
             for p in run_dir.rglob("*")
@@ -138,7 +139,7 @@ def rerender(run_dir: Path, out: Path | None, options: OutputOptions) -> Path:
         _staged(run_dir, in_place, replace_existing=True)
         return run_dir
     if out.exists():
-        raise RunDirError(f"{out}: already exists; give --out a new directory")
+        raise OutputError(f"{out}: already exists; give --out a new directory")
     _staged(out, lambda staging: write_outputs(staging, outputs, options))
     return out
 
@@ -158,8 +159,6 @@ def write_outputs(directory: Path, outputs: RunOutputs, options: OutputOptions) 
 
 
 def _write_tree(directory: Path, outputs: RunOutputs, formats: tuple[str, ...], options: OutputOptions) -> None:
-    import time
-
     directory.mkdir(parents=True, exist_ok=True)
     (directory / FINDINGS).write_text(document_json(outputs.document), encoding="utf-8")
     if outputs.predictions_csv is not None:
