@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -122,8 +123,13 @@ class DevTools:
         return dict(json.loads(message))
 
     def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        """Ask the browser to quit (so its helper processes stop writing to the profile), then make sure."""
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self.post("Browser.close")
+            self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
         os.close(self._write)
         os.close(self._read)
 
@@ -134,7 +140,7 @@ def check_page(page: Path, widths: tuple[int, ...] = (1280, 800)) -> PageCheck:
     assert binary is not None
     result = PageCheck()
     url = page.resolve().as_uri()
-    with tempfile.TemporaryDirectory(prefix="fmaudit-browser-") as profile:
+    with tempfile.TemporaryDirectory(prefix="fmaudit-browser-", ignore_cleanup_errors=True) as profile:
         tools = DevTools(binary, profile)
         try:
             target = next(t for t in tools.send("Target.getTargets")["targetInfos"] if t["type"] == "page")
