@@ -17,6 +17,7 @@ from fmaudit.cli import main
 from fmaudit.errors import ExitCode
 from fmaudit.report.diff import compare_runs
 from fmaudit.report.document import load_document
+from fmaudit.report.markdown import cell
 from fmaudit.report.redact import row_hash, run_salt
 from fmaudit.report.signing import signing_key
 from fmaudit.report.write import OutputOptions
@@ -137,6 +138,7 @@ def test_summary_md_is_short_and_goes_to_the_github_step_summary(
     assert "| Accuracy (`performance.accuracy`) | 0.740 | [0.690, 0.790] |" in summary
     assert "[report.html](report.html)" in summary and "report.pdf" not in summary
     assert len(summary.splitlines()) < 40
+    assert cell("share | rate\nof rows") == "share \\| rate of rows"  # a label cannot break the table
     target = tmp_path / "step-summary.md"
     target.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))

@@ -26,7 +26,7 @@ def render_markdown(document: dict[str, Any], links: tuple[str, ...] = ("report.
     if outcomes:
         lines += ["| Gate | Observed | 95% interval | Result |", "| --- | ---: | --- | --- |"]
         for outcome in outcomes:
-            result = "pass" if outcome.passed else "**FAIL**" + (f" ({outcome.reason})" if outcome.reason else "")
+            result = "pass" if outcome.passed else "**FAIL**" + (f" ({cell(outcome.reason)})" if outcome.reason else "")
             lines.append(
                 f"| `{outcome.gate.text}` | {format_number(outcome.observed, 4)} | {interval_text(outcome.figure)} "
                 f"| {result} |"
@@ -51,3 +51,8 @@ def headline_figures(document: dict[str, Any]) -> list[Figure]:
     chosen += [f for path, f in known.items() if path.count(".") == 1 and f.has_interval]
     unique = list(dict.fromkeys(chosen))
     return unique[:HEADLINES]
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a '|' would end the cell, a newline the row."""
+    return text.replace("|", "\\|").replace("\n", " ")
