@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
+from fmaudit.report.markdown import cell
 
 GROUPS = ".groups."
 MCT_SCHEMA_VERSION = "0.0.2"
@@ -162,7 +163,7 @@ def _metric_tables(document: dict[str, Any]) -> list[str]:
             "| --- | ---: | --- |",
         ]
         lines += [
-            f"| {m.figure.label} (`{m.metric}`) | {format_number(m.figure.value)} | {interval_text(m.figure)} |"
+            f"| {cell(m.figure.label)} (`{m.metric}`) | {format_number(m.figure.value)} | {interval_text(m.figure)} |"
             for m in metrics
         ]
         lines.append("")
