@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", type=Path, help="a run's report directory (holding findings.json)")
     report.add_argument("--out", type=Path, help="write into this new directory instead of RUN_DIR")
-    _output_arguments(report, default="html,junit,md")
+    _output_arguments(report, default="the formats RUN_DIR holds, else html,junit,md")
 
     diff = commands.add_parser(
         "diff",
@@ -216,10 +216,11 @@ def _step_summary(report_dir: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from fmaudit.report.formats import formats_in
     from fmaudit.report.write import rerender
     from fmaudit.spec import DEFAULT_FORMATS
 
-    options = _output_options(args, formats=DEFAULT_FORMATS, redact=False)
+    options = _output_options(args, formats=formats_in(args.run_dir) or DEFAULT_FORMATS, redact=False)
     target = rerender(args.run_dir, args.out, options)
     timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in options.timings.items())
     print(f"report: {target} ({timings})" + (" (redacted)" if options.redact else ""))

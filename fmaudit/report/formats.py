@@ -5,6 +5,7 @@ Renderers are imported when their format is asked for, so a run that writes no P
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fmaudit.errors import OutputError
@@ -32,6 +33,11 @@ def parse_formats(text: str) -> tuple[str, ...]:
             f"expected a comma-separated list of: {', '.join(OUTPUT_FORMATS)}, or all"
         )
     return tuple(dict.fromkeys(names))
+
+
+def formats_in(run_dir: Path) -> tuple[str, ...]:
+    """The formats a run directory holds (each format's first file present), in the canonical order."""
+    return tuple(name for name in OUTPUT_FORMATS if (run_dir / FILES[name][0]).is_file())
 
 
 def render_format(
