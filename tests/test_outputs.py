@@ -75,7 +75,9 @@ def test_a_run_writes_the_requested_formats_a_manifest_and_a_signature(signed_ru
     assert set(manifest["files"]) == set(files_of(signed_run)) - {"manifest.json", "manifest.sig"}
 
 
-def test_report_re_renders_the_formats_a_run_holds_byte_for_byte(signed_run: Path, keys: tuple[Path, Path], tmp_path: Path) -> None:
+def test_report_re_renders_the_formats_a_run_holds_byte_for_byte(
+    signed_run: Path, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
     code, out, _ = cli("report", str(signed_run), "--out", str(tmp_path / "again"), "--sign-key", str(keys[0]))
     assert code == ExitCode.OK, out
     assert files_of(tmp_path / "again") == files_of(signed_run)
