@@ -302,3 +302,9 @@ def test_pdf_engine_chromium_prints_the_same_report(signed_run: Path) -> None:
 
     content = pdf.render_pdf(load_document(signed_run), engine="chromium")
     assert content.startswith(b"%PDF") and 3 <= pdf_pages(content) <= 8
+
+
+def test_a_run_written_redacted_equals_the_redacted_re_render_of_its_full_run(signed_run: Path, tmp_path: Path) -> None:
+    direct = write_synthetic_run(tmp_path / "direct", OutputOptions(FAST_FORMATS, redact=True))
+    cli("report", str(signed_run), "--out", str(tmp_path / "later"), "--redact", "--format", ",".join(FAST_FORMATS))
+    assert files_of(direct) == files_of(tmp_path / "later")

@@ -30,9 +30,8 @@ def redact_document(document: dict[str, Any], salt: bytes) -> dict[str, Any]:
         section["tables"] = [_redact_table(table, salt) for table in section["tables"]]
         if section["highlights"]:
             count = len(section["highlights"])
-            section["notes"].append(
-                f"{count} highlighted example{'s' * (count != 1)} of applicants' inputs {WITHHELD}."
-            )
+            note = f"{count} highlighted example{'s' * (count != 1)} of applicants' inputs {WITHHELD}."
+            section["notes"] = [*section["notes"], note]  # a tuple in a document built in memory
             section["highlights"] = []
     return out
 
