@@ -96,6 +96,7 @@ def huggingface_card(document: dict[str, Any]) -> str:
 
 def _body(document: dict[str, Any]) -> str:
     data, training, provenance = (document[k] for k in ("data", "training", "provenance"))
+    split = document["resolved_spec"]["data"]["split"]
     privacy = training["privacy"]
     sections = {s["plugin"]: s for s in document["sections"]}
     lines = [
@@ -123,7 +124,7 @@ def _body(document: dict[str, Any]) -> str:
         "## Training data",
         "",
         f"`{Path(data['source']).name}`: {format_number(data['rows'])} rows, of which "
-        f"{format_number(data['train_rows'])} train the model (seeded split, seed {provenance['seed']}); "
+        f"{format_number(data['train_rows'])} train the model (seeded split, seed {split['seed']}); "
         f"favourable share {format_number(data['favourable_share'])}.",
         "",
         "## Evaluation data",
