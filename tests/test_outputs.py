@@ -156,6 +156,7 @@ def test_model_card_keeps_slices_and_intervals(signed_run: Path) -> None:
         "Caveats and recommendations",
     ):
         assert f"\n## {heading}\n" in card.text
+    assert "(seeded split, seed 1)" in card.text  # the split's seed (the training seed is 0)
     toolkit = json.loads((signed_run / "model-card" / "model-card.json").read_text())
     metrics = toolkit["quantitative_analysis"]["performance_metrics"]
     assert {
