@@ -309,3 +309,21 @@ def test_a_run_written_redacted_equals_the_redacted_re_render_of_its_full_run(si
     direct = write_synthetic_run(tmp_path / "direct", OutputOptions(FAST_FORMATS, redact=True))
     cli("report", str(signed_run), "--out", str(tmp_path / "later"), "--redact", "--format", ",".join(FAST_FORMATS))
     assert files_of(direct) == files_of(tmp_path / "later")
+
+
+def test_the_signing_key_comes_from_the_environment_as_a_path_or_pem_text(
+    keys: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fmaudit.errors import OutputError
+
+    monkeypatch.delenv("FMAUDIT_SIGNING_KEY", raising=False)
+    assert signing_key(None) is None
+    monkeypatch.setenv("FMAUDIT_SIGNING_KEY", str(keys[0]))
+    from_path = signing_key(None)
+    monkeypatch.setenv("FMAUDIT_SIGNING_KEY", keys[0].read_text())
+    from_text = signing_key(None)
+    assert from_path is not None and from_text is not None
+    assert from_path.sign(b"m") == from_text.sign(b"m")  # the same key (Ed25519 signatures are deterministic)
+    monkeypatch.setenv("FMAUDIT_SIGNING_KEY", str(keys[1]))
+    with pytest.raises(OutputError, match="not an unencrypted PEM private key"):
+        signing_key(None)
