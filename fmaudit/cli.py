@@ -221,7 +221,10 @@ def _report(args: argparse.Namespace) -> int:
     from fmaudit.spec import DEFAULT_FORMATS
 
     options = _output_options(args, formats=formats_in(args.run_dir) or DEFAULT_FORMATS, redact=False)
+    was_signed = (args.run_dir / "manifest.sig").is_file()
     target = rerender(args.run_dir, args.out, options)
+    if was_signed and options.key is None:
+        print(f"fmaudit: {target} is not signed: give --sign-key to sign its new manifest", file=sys.stderr)
     timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in options.timings.items())
     print(f"report: {target} ({timings})" + (" (redacted)" if options.redact else ""))
     _step_summary(target)

@@ -85,7 +85,8 @@ def test_report_re_renders_the_formats_a_run_holds_byte_for_byte(
 
 def test_report_in_place_adds_a_format_and_keeps_the_rest(signed_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "run"
-    cli("report", str(signed_run), "--out", str(copy), "--format", "html")
+    _, _, err = cli("report", str(signed_run), "--out", str(copy), "--format", "html")
+    assert "is not signed: give --sign-key" in err  # the signed run's copy, written without a key
     before = files_of(copy)
     assert cli("report", str(copy), "--format", "junit")[0] == ExitCode.OK
     after = files_of(copy)
