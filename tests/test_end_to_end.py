@@ -457,4 +457,5 @@ def test_the_full_report_reads_well_in_chromium(first) -> None:  # type: ignore[
     run, _ = first
     plugins = [section["plugin"] for section in run.findings["sections"]]
     assert {"performance", "fairness", "explanations", "robustness", "privacy"} <= set(plugins)
-    assert_reads_well(run.report_dir / "report.html", ["verdict", "model", "data", *plugins, "provenance"], range(8, 40))
+    sections = ["verdict", "model", "data", *plugins, "provenance"]
+    assert_reads_well(run.report_dir / "report.html", sections, range(8, 40))
