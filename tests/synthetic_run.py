@@ -45,8 +45,22 @@ def synthetic_findings(data: PreparedData, accuracy: float = 0.74) -> Findings:
             Metric("performance.accuracy", accuracy, "Accuracy", "higher", accuracy - 0.05, accuracy + 0.05),
             Metric("performance.roc_auc", 0.78, "ROC AUC", "higher", 0.72, 0.84),
             Metric("performance.ece", 0.05, "Expected calibration error", "lower"),
+            Metric(
+                "performance.calibration.by_group.sex_x_age_group.female_25_and_over.expected_calibration_error_gap",
+                0.01,
+                "ECE gap",
+                "lower",
+                note="a long path and a note, side by side in the metrics table",
+            ),
         ),
-        tables=(Table("Test-split figures", ("Figure", "Model"), (("Accuracy", Estimate(accuracy, 0.69, 0.79)),)),),
+        tables=(
+            Table("Test-split figures", ("Figure", "Model"), (("Accuracy", Estimate(accuracy, 0.69, 0.79)),)),
+            Table(  # wider than a printed page unless its cells wrap
+                "Every figure by every field",
+                ("Field", *(f"status_of_existing_checking_account_{i}" for i in range(9))),
+                tuple((f"field_{r}", *(Estimate(0.123456, 0.0, 1.0) for _ in range(9))) for r in range(3)),
+            ),
+        ),
         charts=(LineChart("ROC", "FPR", "TPR", (("model", (0.0, 0.2, 1.0), (0.0, 0.7, 1.0)),), diagonal=True),),
     )
     fairness = PluginFindings(

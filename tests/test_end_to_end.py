@@ -28,6 +28,7 @@ from fmaudit.report.pdf import chromium_binary
 from fmaudit.spec import load_spec
 from tests.browser import assert_reads_well
 from tests.conftest import GERMAN_CREDIT_SPEC, guard_network
+from tests.paper import overflowing_pages
 
 
 @dataclass(frozen=True)
@@ -459,3 +460,8 @@ def test_the_full_report_reads_well_in_chromium(first) -> None:  # type: ignore[
     assert {"performance", "fairness", "explanations", "robustness", "privacy"} <= set(plugins)
     sections = ["verdict", "model", "data", *plugins, "provenance"]
     assert_reads_well(run.report_dir / "report.html", sections, range(8, 40))
+
+
+def test_the_full_report_prints_without_clipping(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    assert overflowing_pages(run.findings) == []

@@ -21,6 +21,7 @@ from fmaudit.report.markdown import cell
 from fmaudit.report.redact import row_hash, run_salt
 from fmaudit.report.signing import signing_key
 from fmaudit.report.write import OutputOptions
+from tests.paper import overflowing_pages
 from tests.synthetic_run import spec, write_synthetic_run
 
 FAST_FORMATS = ("html", "md", "junit", "model-card")
@@ -294,6 +295,7 @@ def test_pdf_prints_every_section_reproducibly_and_fetches_nothing(signed_run: P
     pages = pdf.laid_out(document).pages
     assert len(pages) == 5  # verdict, model and data; a page per section; provenance and the resolved spec (2)
     assert (round(pages[0].width), round(pages[0].height)) == (794, 1123)  # A4 at 96 px per inch
+    assert overflowing_pages(document) == []  # a 10-column table and a long metric path wrap on paper
     with pytest.raises(ValueError, match="fetches nothing"):
         pdf._no_fetch("http://example.org/font.woff")
 
