@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install wordnet clean
+.PHONY: demo test install wordnet chromium clean
 
 # torch==2.13.0 first: it is the CPU wheel on this project's machines; a bare
 # "torch" requirement would resolve to a multi-GB CUDA build.
@@ -27,7 +27,19 @@ wordnet:
 		|| echo "WordNet not installed (apt-get failed): PWWS will report that it could not run"; \
 	else echo "WordNet skipped (needs root and apt-get): PWWS will report that it could not run"; fi
 
-install: $(STAMP) wordnet
+# Chromium (Debian's package) for the browser test of report.html and `--pdf-engine chromium`, and Pango, which
+# WeasyPrint (the default PDF engine) loads. Installed when this machine allows it; otherwise the browser test is
+# skipped with its reason.
+PRINTING := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && ldconfig -p | grep -q libpangoft2; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PRINTING) >/dev/null 2>&1 \
+		|| (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PRINTING) >/dev/null 2>&1) \
+		|| echo "Chromium not installed (apt-get failed): the browser test will be skipped"; \
+	else echo "Chromium skipped (needs root and apt-get): the browser test will be skipped"; fi
+
+install: $(STAMP) wordnet chromium
 
 demo: install
 	$(BIN)/fmaudit run audits/credit.yaml

@@ -1,4 +1,4 @@
-"""Command line: ``fmaudit run``, ``fmaudit validate``, ``fmaudit plugins``.
+"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``report``, ``diff``, ``verify``, ``keygen``.
 
 Exit codes (a pre-deploy gate for CI): 0 all gates pass, 1 a gate failed,
 2 invalid spec, data or model, 3 internal error.
@@ -12,9 +12,13 @@ import shlex
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fmaudit import __version__
 from fmaudit.errors import ExitCode, FmauditError, SpecError
+
+if TYPE_CHECKING:
+    from fmaudit.report.write import OutputOptions
 
 EPILOG = "exit codes: 0 all gates pass, 1 a gate failed, 2 invalid spec/data/model, 3 internal error"
 
@@ -44,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where fine-tuned models are cached (default $FMAUDIT_CACHE_DIR or ~/.cache/fmaudit)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress output; print only the gate table")
+    _output_arguments(run, default="the spec's output.formats (default html,junit,md)")
 
     validate = commands.add_parser(
         "validate",
@@ -61,7 +66,65 @@ def build_parser() -> argparse.ArgumentParser:
         "paths. With SPEC, paths are resolved for that spec's attributes and groups; without, <placeholders> show.",
     )
     plugins.add_argument("spec", type=Path, nargs="?", help="optional spec to resolve paths for")
+
+    report = commands.add_parser(
+        "report",
+        help="re-render a run's outputs from its findings.json",
+        description="Render RUN_DIR's findings.json again (no training, no auditing) into the requested formats, "
+        "then rewrite manifest.json (and manifest.sig with a key). Without --out the files are replaced in RUN_DIR.",
+        epilog="exit codes: 0 written, 2 unreadable run directory or another findings schema version",
+    )
+    report.add_argument("run_dir", type=Path, help="a run's report directory (holding findings.json)")
+    report.add_argument("--out", type=Path, help="write into this new directory instead of RUN_DIR")
+    _output_arguments(report, default="the formats RUN_DIR holds, else html,junit,md")
+
+    diff = commands.add_parser(
+        "diff",
+        help="compare two runs of the same spec",
+        description="Every shared metric side by side with its change and direction; a change is real when the "
+        "two intervals do not overlap (or, without intervals, beyond --tolerance). Gates that flipped, paths "
+        "added or removed.",
+        epilog="exit codes: 0 compared, 1 a gated figure got worse (with --fail-on-regression), 2 unreadable runs",
+    )
+    diff.add_argument("run_a", type=Path, help="the baseline run directory (e.g. the last approved model)")
+    diff.add_argument("run_b", type=Path, help="the candidate run directory")
+    diff.add_argument("--format", choices=("table", "md", "json"), default="table", dest="diff_format")
+    diff.add_argument("--tolerance", type=float, default=0.01, help="real change for figures without intervals")
+    diff.add_argument("--all", action="store_true", help="list unchanged figures too (table and md)")
+    diff.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a gated figure got worse")
+
+    verify = commands.add_parser(
+        "verify",
+        help="check a run's files against its manifest (and signature)",
+        description="Check every file of RUN_DIR against manifest.json's SHA-256 and, with --key, manifest.sig's "
+        "Ed25519 signature; name the first file that does not match.",
+        epilog="exit codes: 0 verified, 1 a file or the signature does not match, 2 unreadable input",
+    )
+    verify.add_argument("run_dir", type=Path)
+    verify.add_argument("--key", type=Path, help="the signer's public key (PEM), from 'fmaudit keygen'")
+
+    keygen = commands.add_parser("keygen", help="write an Ed25519 key pair for signing reports")
+    keygen.add_argument("private_key", type=Path, help="where the private key goes (created mode 0600)")
+    keygen.add_argument("--public", type=Path, help="where the public key goes (default PRIVATE_KEY.pub)")
     return parser
+
+
+def _output_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
+    parser.add_argument(
+        "--format", dest="formats", help=f"comma-separated: html,pdf,md,junit,model-card or all (default {default})"
+    )
+    parser.add_argument(
+        "--redact",
+        action="store_true",
+        default=None,
+        help="write every format without applicant-level content; predictions.csv withheld",
+    )
+    parser.add_argument(
+        "--sign-key",
+        type=Path,
+        help="Ed25519 private key (PEM) to sign manifest.json with (default $FMAUDIT_SIGNING_KEY)",
+    )
+    parser.add_argument("--pdf-engine", choices=("weasyprint", "chromium"), default="weasyprint")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args.spec)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "diff":
+            return _diff(args)
+        if args.command == "verify":
+            return _verify(args.run_dir, args.key)
+        if args.command == "keygen":
+            return _keygen(args.private_key, args.public)
         return _plugins(args.spec)
     except SpecError as exc:
         _error("invalid spec", exc.problems)
@@ -97,6 +168,10 @@ def _error(kind: str, lines: list[str]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from fmaudit.pipeline import run
+    from fmaudit.spec import load_spec
+
+    output = load_spec(args.spec).spec.output
+    options = _output_options(args, formats=tuple(output.formats), redact=output.redact)
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -109,10 +184,81 @@ def _run(args: argparse.Namespace) -> int:
         command=shlex.join(["fmaudit", *sys.argv[1:]]) if sys.argv[1:] else "fmaudit run",
         progress=progress,
         show_progress_bars=not args.quiet,
+        options=options,
     )
     print(gate_table(result.gate_results))
-    print(f"report: {result.report_dir / 'report.html'}")
+    shown = result.report_dir / "report.html" if "html" in options.formats else result.report_dir
+    print(f"report: {shown}" + (" (redacted)" if options.redact else ""))
+    _step_summary(result.report_dir)
     return result.exit_code
+
+
+def _output_options(args: argparse.Namespace, *, formats: tuple[str, ...], redact: bool) -> OutputOptions:
+    """OutputOptions from --format/--redact/--sign-key/--pdf-engine over the given defaults."""
+    from fmaudit.report.formats import parse_formats
+    from fmaudit.report.signing import signing_key
+    from fmaudit.report.write import OutputOptions
+
+    return OutputOptions(
+        formats=parse_formats(args.formats) if args.formats else formats,
+        redact=redact if args.redact is None else args.redact,
+        key=signing_key(args.sign_key),
+        pdf_engine=args.pdf_engine,
+    )
+
+
+def _step_summary(report_dir: Path) -> None:
+    """Append summary.md to the GitHub Actions job summary when running there."""
+    target, summary = os.environ.get("GITHUB_STEP_SUMMARY"), report_dir / "summary.md"
+    if target and summary.is_file():
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(summary.read_text(encoding="utf-8") + "\n")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fmaudit.report.formats import formats_in
+    from fmaudit.report.write import rerender
+    from fmaudit.spec import DEFAULT_FORMATS
+
+    options = _output_options(args, formats=formats_in(args.run_dir) or DEFAULT_FORMATS, redact=False)
+    was_signed = (args.run_dir / "manifest.sig").is_file()
+    target = rerender(args.run_dir, args.out, options)
+    if was_signed and options.key is None:
+        print(f"fmaudit: {target} is not signed: give --sign-key to sign its new manifest", file=sys.stderr)
+    timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in options.timings.items())
+    print(f"report: {target} ({timings})" + (" (redacted)" if options.redact else ""))
+    _step_summary(target)
+    return ExitCode.OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from fmaudit.report.diff import compare_runs, diff_json, diff_markdown, diff_table
+    from fmaudit.report.document import load_document
+
+    result = compare_runs(load_document(args.run_a), load_document(args.run_b), tolerance=args.tolerance)
+    if args.diff_format == "json":
+        print(diff_json(result))
+    else:
+        print((diff_markdown if args.diff_format == "md" else diff_table)(result, everything=args.all))
+    return ExitCode.GATES_FAILED if args.fail_on_regression and result.regressions else ExitCode.OK
+
+
+def _verify(run_dir: Path, key: Path | None) -> int:
+    from fmaudit.report.verify import verify_run
+
+    outcome = verify_run(run_dir, key)
+    print(outcome.message)
+    return ExitCode.OK if outcome.ok else ExitCode.GATES_FAILED
+
+
+def _keygen(private_key: Path, public: Path | None) -> int:
+    from fmaudit.report.signing import generate_keypair
+
+    public = public or private_key.with_name(private_key.name + ".pub")
+    generate_keypair(private_key, public)
+    print(f"private key: {private_key} (keep it secret; pass it as --sign-key or $FMAUDIT_SIGNING_KEY)")
+    print(f"public key:  {public} (give it to whoever verifies: fmaudit verify RUN_DIR --key {public})")
+    return ExitCode.OK
 
 
 def gate_table(results: list) -> str:  # type: ignore[type-arg]

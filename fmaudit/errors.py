@@ -6,7 +6,8 @@ One small tree, so callers can catch exactly what they mean::
     ├── InputError               the user's input is wrong: exit 2, no report
     │   ├── SpecError            the YAML spec (unknown key, wrong type, bad gate, ...)
     │   ├── DataError            the data set (missing file, missing column, one class, ...)
-    │   └── ModelError           the base model (not found offline, not wrappable by Opacus, ...)
+    │   ├── ModelError           the base model (not found offline, not wrappable by Opacus, ...)
+    │   └── OutputError          a run's outputs as asked (no findings.json, another schema version, a bad key, ...)
     └── PluginError              a plugin broke its contract or failed while running
 """
 
@@ -50,6 +51,11 @@ class DataError(InputError):
 
 class ModelError(InputError):
     """The base model cannot be loaded or trained as the spec asks."""
+
+
+class OutputError(InputError):
+    """A run's outputs cannot be read or written as asked: a missing or other-version findings.json, an
+    unknown format, an unusable signing key, a target directory that exists."""
 
 
 class PluginError(FmauditError):

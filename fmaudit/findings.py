@@ -55,6 +55,9 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     note: str = ""
+    applicant_rows: bool = False
+    """Each row is one applicant's own content (an example, a notice): withheld from redacted reports, where
+    only the count and the "Row" column (as salted hashes) remain."""
 
 
 @dataclass(frozen=True)

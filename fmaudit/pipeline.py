@@ -47,6 +47,7 @@ from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 if TYPE_CHECKING:
     from fmaudit.context import MembershipSets
     from fmaudit.models.base import Classifier
+    from fmaudit.report.write import OutputOptions
     from fmaudit.training.records import TrainingRecord
 
 Progress = Callable[[str], None]
@@ -160,8 +161,11 @@ def run(
     command: str = "",
     progress: Progress = lambda message: None,
     show_progress_bars: bool = True,
+    options: OutputOptions | None = None,
 ) -> RunResult:
-    """Run a whole audit and write its report; the returned exit code is the gate verdict."""
+    """Run a whole audit and write its report; the returned exit code is the gate verdict.
+
+    ``options`` (formats, redaction, signing key) default to the spec's ``output`` section."""
     from fmaudit.report import write_report
 
     started = time.perf_counter()
@@ -228,7 +232,7 @@ def run(
         weights_sha256=record.weights_sha256,
         seed=spec.training.seed,
     )
-    out_root = (out or Path(spec.output)) / spec.name
+    out_root = (out or Path(spec.output.dir)) / spec.name
     report_dir = write_report(
         out_root,
         spec=spec,
@@ -240,6 +244,7 @@ def run(
         provenance=provenance,
         seconds=time.perf_counter() - started,
         compared=tuple(compared),
+        options=options,
     )
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
 

@@ -242,6 +242,35 @@ class TrainingSpec(StrictModel):
         return self
 
 
+OutputFormat = Literal["html", "pdf", "md", "junit", "model-card"]
+OUTPUT_FORMATS: tuple[str, ...] = typing.get_args(OutputFormat)
+DEFAULT_FORMATS: tuple[OutputFormat, ...] = ("html", "junit", "md")
+
+
+class OutputSpec(StrictModel):
+    """Where a run's outputs go and which formats are written; a bare string is the directory alone."""
+
+    dir: str = Field("reports", description="reports go to <dir>/<name>/<run id>/")
+    formats: list[OutputFormat] = Field(
+        default_factory=lambda: list(DEFAULT_FORMATS),
+        description="html (report.html), pdf (report.pdf), md (summary.md), junit (junit.xml), "
+        "model-card (model-card/README.md and model-card.json); findings.json and manifest.json always",
+    )
+    redact: bool = Field(
+        False, description="write every format without applicant-level content (examples, notices, per-row data)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _directory_shorthand(cls, value: Any) -> Any:
+        return {"dir": value} if isinstance(value, str) else value
+
+    @field_validator("formats")
+    @classmethod
+    def _unique(cls, formats: list[str]) -> list[str]:
+        return list(dict.fromkeys(formats))
+
+
 class Spec(StrictModel):
     """A whole audit: model, data, training, plugins to run, gates, output."""
 
@@ -252,7 +281,7 @@ class Spec(StrictModel):
     training: TrainingSpec = TrainingSpec()
     audits: dict[str, dict[str, Any]] = Field(min_length=1)
     gates: list[str] = Field(default_factory=list)
-    output: str = "reports"
+    output: OutputSpec = OutputSpec()
 
     def kind_problems(self) -> list[str]:
         """Keys given that the model's kind does not use, as ``key: ...`` lines (silently ignoring them would

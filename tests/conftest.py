@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,15 @@ def write_spec(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_output_side_channels() -> Iterator[None]:
+    """Runs in tests neither sign with the developer's key nor append to a CI job's summary."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FMAUDIT_SIGNING_KEY", raising=False)
+        patch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

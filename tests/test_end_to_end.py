@@ -21,9 +21,14 @@ from fairlearn.metrics import demographic_parity_difference, demographic_parity_
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from fmaudit.cli import main
+from fmaudit.data import prepare
 from fmaudit.errors import ExitCode
 from fmaudit.models.text import load_pretrained
+from fmaudit.report.pdf import chromium_binary
+from fmaudit.spec import load_spec
+from tests.browser import assert_reads_well
 from tests.conftest import GERMAN_CREDIT_SPEC, guard_network
+from tests.paper import overflowing_pages
 
 
 @dataclass(frozen=True)
@@ -164,9 +169,10 @@ def test_the_epsilon_sweep_trains_a_model_per_target_and_measures_it(first) -> N
 
 def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
-    files = ["findings.json", "predictions.csv", "report.html"]
-    assert sorted(p.name for p in run.report_dir.iterdir()) == [*files, "twin"]
-    assert sorted(p.name for p in (run.report_dir / "twin").iterdir()) == files
+    twin_files = ["findings.json", "predictions.csv", "report.html", "summary.md"]
+    files = sorted([*twin_files, "junit.xml", "manifest.json", "twin"])
+    assert sorted(p.name for p in run.report_dir.iterdir()) == files
+    assert sorted(p.name for p in (run.report_dir / "twin").iterdir()) == twin_files
     assert [p.name for p in run.report_dir.parent.iterdir() if p.name.startswith(".")] == []
 
 
@@ -404,3 +410,58 @@ def test_dp_on_a_model_opacus_cannot_wrap_exits_2_naming_the_layer_and_writes_no
     assert "training.privacy: Opacus cannot compute per-sample gradients for this model" in err
     assert "BatchNorm" in err and "pooler" in err
     assert not out.exists()
+
+
+def test_outputs_re_render_byte_for_byte_and_redaction_withholds_every_test_row(  # type: ignore[no-untyped-def]
+    first, workspace: Path, tmp_path: Path
+) -> None:
+    run, _ = first
+    assert run_cli(["report", str(run.report_dir), "--out", str(tmp_path / "again")])[0] == ExitCode.OK
+    written = {p.relative_to(run.report_dir): p.read_bytes() for p in run.report_dir.rglob("*") if p.is_file()}
+    again = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    assert again == written
+    assert run_cli(["verify", str(run.report_dir)])[0] == ExitCode.OK
+
+    assert run_cli(["report", str(run.report_dir), "--out", str(tmp_path / "red"), "--redact"])[0] == ExitCode.OK
+    loaded = load_spec(workspace / "tiny.yaml")
+    data = prepare(loaded.spec.data, base_dir=loaded.base_dir)
+    pieces = [data.texts[i][20:80] for i in data.test_idx]  # any 60 characters from inside a test row's text
+
+    def leaks(directory: Path) -> list[str]:
+        files = [p for p in directory.rglob("*") if p.is_file()]
+        return [str(p) for p in files if any(piece in p.read_text(errors="ignore") for piece in pieces)]
+
+    assert leaks(run.report_dir), "the full report shows applicants' rows (so this test can fail)"
+    assert leaks(tmp_path / "red") == []
+    redacted = json.loads((tmp_path / "red" / "findings.json").read_text())
+    assert redacted["metrics"] == run.findings["metrics"] and redacted["gates"] == run.findings["gates"]
+    assert not (tmp_path / "red" / "predictions.csv").exists()
+
+
+def test_diff_of_the_dp_model_against_its_twin_flags_the_privacy_cost(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    code, out = run_cli(["diff", str(run.report_dir / "twin"), str(run.report_dir), "--format", "json"])
+    result = json.loads(out)
+    assert code == ExitCode.OK
+    cost = run.findings["metrics"]["privacy"]["cost"]["accuracy_drop"]
+    (accuracy,) = [c for c in result["changes"] if c["path"] == "performance.accuracy"]
+    assert accuracy["delta"] == pytest.approx(-cost["value"])
+    twin = json.loads((run.report_dir / "twin" / "findings.json").read_text())["metrics"]["performance"]["accuracy"]
+    dp = run.findings["metrics"]["performance"]["accuracy"]
+    assert accuracy["basis"] == "intervals"
+    assert accuracy["real"] == (twin["ci_high"] < dp["ci_low"] or dp["ci_high"] < twin["ci_low"])
+    assert "privacy.cost.accuracy_drop" in result["added"]
+
+
+@pytest.mark.skipif(chromium_binary() is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_the_full_report_reads_well_in_chromium(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    plugins = [section["plugin"] for section in run.findings["sections"]]
+    assert {"performance", "fairness", "explanations", "robustness", "privacy"} <= set(plugins)
+    sections = ["verdict", "model", "data", *plugins, "provenance"]
+    assert_reads_well(run.report_dir / "report.html", sections, range(8, 40))
+
+
+def test_the_full_report_prints_without_clipping(first) -> None:  # type: ignore[no-untyped-def]
+    run, _ = first
+    assert overflowing_pages(run.findings) == []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from fmaudit.findings import Findings, Metric, PluginFindings, metric_key
+from fmaudit.findings import Bar, BarChart, Findings, Metric, PluginFindings, metric_key
 from fmaudit.provenance import sha256_dir, sha256_json
-from fmaudit.report import charts, html, write
+from fmaudit.report import charts, figures, html, write
+from tests.synthetic_run import synthetic_document, write_synthetic_run
 
 
 def test_findings_tree_nests_by_metric_path() -> None:
@@ -50,30 +50,16 @@ def test_metric_key_makes_group_names_path_safe() -> None:
     ],
 )
 def test_number_formatting(value: object, text: str) -> None:
-    assert html._format_number(value) == text
+    assert figures.format_number(value) == text
 
 
 def test_a_failed_render_leaves_no_report_and_no_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(document: dict) -> str:  # type: ignore[type-arg]
+    def broken(*args: object, **kwargs: object) -> dict:  # type: ignore[type-arg]
         raise RuntimeError("template failed")
 
-    monkeypatch.setattr(write, "build_document", lambda **kwargs: {"name": "x"})
-    monkeypatch.setattr(
-        write, "predictions_frame", lambda data, predictions: __import__("pandas").DataFrame({"a": [1]})
-    )
-    monkeypatch.setattr(write, "render_html", broken)
+    monkeypatch.setattr(write, "render_format", broken)
     with pytest.raises(RuntimeError, match="template failed"):
-        write.write_report(
-            tmp_path,
-            spec=None,  # type: ignore[arg-type]
-            data=None,  # type: ignore[arg-type]
-            predictions=None,  # type: ignore[arg-type]
-            record=None,  # type: ignore[arg-type]
-            findings=Findings(),
-            gate_results=[],
-            provenance=SimpleNamespace(run_id="run-1"),  # type: ignore[arg-type]
-            seconds=0.0,
-        )
+        write_synthetic_run(tmp_path, write.OutputOptions(("html",)))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -127,3 +113,54 @@ def test_the_data_file_is_shown_resolved_and_relative_to_the_spec_beside_it(tmp_
     assert shown_path(tmp_path / "audits" / "loans.csv", spec_path=spec) == "loans.csv"
     elsewhere = shown_path(tmp_path / "audits" / ".." / "shared" / "loans.csv", spec_path=spec)
     assert elsewhere == str((tmp_path / "shared" / "loans.csv").resolve()) and ".." not in elsewhere
+
+
+def bar_geometry(*bars: Bar, reference: float | None = None) -> dict:  # type: ignore[type-arg]
+    from dataclasses import asdict
+
+    return charts.bar_chart_geometry(asdict(BarChart(title="t", bars=bars, reference=reference)))
+
+
+def test_bar_chart_maps_values_and_intervals_linearly_from_the_zero_line() -> None:
+    geometry = bar_geometry(Bar("a", 0.5, ci_low=0.25, ci_high=1.0), Bar("b", 1.0))
+    left, right = geometry["plot_left"], geometry["plot_right"]
+    a, b = geometry["rows"]
+    assert a["rect"]["x"] == left and b["rect"]["x"] == left  # all positive: bars grow from the left edge
+    assert b["rect"]["width"] == pytest.approx(right - left)  # the largest value spans the plot
+    assert a["rect"]["width"] == pytest.approx((right - left) / 2, abs=0.1)
+    assert (a["whisker"]["x1"], a["whisker"]["x2"]) == (pytest.approx(left + (right - left) / 4, abs=0.1), right)
+    assert b["whisker"] is None and geometry["zero_x"] is None and geometry["reference_x"] is None
+    assert geometry["height"] == 2 * charts.BAR["row_h"] + 10
+
+
+def test_bar_chart_negative_values_grow_left_of_a_drawn_zero_line() -> None:
+    geometry = bar_geometry(Bar("gain", 0.3), Bar("loss", -0.1, ci_low=-0.2, ci_high=0.05))
+    left, right = geometry["plot_left"], geometry["plot_right"]
+    zero = geometry["zero_x"]
+    assert zero == pytest.approx(left + (right - left) * 0.2 / 0.5, abs=0.1)  # axis spans -0.2 .. 0.3
+    gain, loss = geometry["rows"]
+    assert gain["rect"]["x"] == zero and loss["rect"]["x"] + loss["rect"]["width"] == pytest.approx(zero)
+    assert loss["whisker"]["x1"] == left
+
+
+def test_bar_chart_value_labels_start_right_of_every_bar_whisker_and_reference() -> None:
+    geometry = bar_geometry(
+        Bar("wide interval", 0.4, ci_low=0.1, ci_high=1.0), Bar("small", 0.05, "excluded"), reference=1.2
+    )
+    drawn = [geometry["reference_x"]]
+    for row in geometry["rows"]:
+        drawn.append(row["rect"]["x"] + row["rect"]["width"])
+        drawn += [row["whisker"]["x2"]] if row["whisker"] else []
+    assert geometry["value_x"] > max(drawn) and geometry["reference_x"] == geometry["plot_right"]
+    assert [row["fill"] for row in geometry["rows"]] == [charts.BAR_FILL[""], charts.BAR_FILL["excluded"]]
+
+
+def test_chart_colours_are_inside_the_svg_so_pdf_engines_draw_them() -> None:
+    from fmaudit.report.document import SCHEMA_VERSION
+
+    assert SCHEMA_VERSION == 2
+    page = html.render_html(synthetic_document())
+    bars = page[page.index('aria-label="Selection rate by sex"') :]
+    bars = bars[: bars.index("</svg>")]
+    assert f'fill="{charts.BAR_FILL[""]}"' in bars and f'fill="{charts.BAR_FILL["excluded"]}"' in bars
+    assert f'stroke="{charts.FAIL}"' in bars and f'stroke="{charts.INK}"' in bars  # reference line, whiskers

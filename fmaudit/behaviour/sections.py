@@ -204,6 +204,7 @@ def _examples(title: str, examples: Iterable[Example]) -> Table:
         title=title,
         columns=("Row", "Test", "Change", "Score before", "Score after", "Score change"),
         rows=tuple((e.row, e.test, e.change, e.before, e.after, e.after - e.before) for e in examples),
+        applicant_rows=True,
     )
 
 

@@ -313,6 +313,7 @@ def _reason_findings(
             rows=tuple(notice_rows),
             note="Deleting a reason gives the field the reference applicant's value. Unmapped fields show their "
             "column name; add them to audits.explanations.reasons.",
+            applicant_rows=True,
         ),
         Table(
             title="How often each reason is given",

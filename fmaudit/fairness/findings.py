@@ -245,6 +245,7 @@ def _counterfactuals(
             title="Largest counterfactual score shifts",
             columns=("Attribute", "Row", "Value changed", "Score", "Counterfactual score"),
             rows=tuple(example_rows),
+            applicant_rows=True,
         ),
     ]
     note = (

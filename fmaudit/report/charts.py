@@ -79,9 +79,82 @@ def line_chart_geometry(chart: dict[str, Any]) -> dict[str, Any]:
         "diagonal": diagonal,
         "plot_right": PLOT["width"] - PLOT["right"],
         "plot_bottom": PLOT["height"] - PLOT["bottom"],
+        "colours": {"ink": INK, "frame": FRAME, "grid": GRID, "reference": FAIL},
     }
 
 
 def _tick(value: float) -> str:
     """Whole numbers as integers, others to three significant figures."""
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+BAR = {"width": 760, "label_w": 300, "row_h": 22, "value_w": 190, "gap": 8}
+"""Bar-chart layout: category labels on the left, bars in the middle, value labels in their own column on the
+right, so no label is ever drawn over a bar, a whisker or the reference line."""
+INK, FRAME, GRID, FAIL = "#1d2330", "#d9dee7", "#edf0f5", "#b3261e"
+BAR_FILL = {"": PALETTE[0], "excluded": "#a9b2c3", "sensitive": PALETTE[1]}
+"""Colours live in the SVG itself (not only in the page's stylesheet), so PDF engines that do not style inline
+SVG from the page's CSS draw the same chart."""
+
+
+def bar_chart_geometry(chart: dict[str, Any]) -> dict[str, Any]:
+    """Pixel geometry of a BarChart: one row per bar, with its whisker (interval) and a value label.
+
+    The value axis spans zero, every value, every interval bound and the reference line. Bars grow from the
+    zero line (left for negative values). Value labels sit right of the plot area, past everything drawn.
+    """
+    bars = chart["bars"]
+    row_h, label_w = BAR["row_h"], BAR["label_w"]
+    lows = [b["ci_low"] for b in bars if b["ci_low"] is not None]
+    highs = [b["ci_high"] for b in bars if b["ci_high"] is not None]
+    values = [b["value"] for b in bars]
+    reference = chart["reference"]
+    bottom = min([0.0, *values, *lows])
+    top = max([0.0, *values, *highs, *([reference] if reference is not None else [])])
+    span = (top - bottom) or 1.0
+    plot_w = BAR["width"] - label_w - BAR["value_w"] - BAR["gap"]
+
+    def fx(v: float) -> float:
+        return round(label_w + (v - bottom) / span * plot_w, 1)
+
+    zero = fx(0.0)
+    rows = []
+    for i, bar in enumerate(bars):
+        y = i * row_h + 4
+        end = fx(bar["value"])
+        whisker = None
+        if bar["ci_low"] is not None and bar["ci_high"] is not None:
+            whisker = {
+                "x1": fx(bar["ci_low"]),
+                "x2": fx(bar["ci_high"]),
+                "y": y + row_h / 2 - 1,
+                "cap_top": y + 6,
+                "cap_bottom": y + row_h - 8,
+            }
+        rows.append(
+            {
+                "label": bar["label"],
+                "text_y": y + 14,
+                "rect": {"x": min(zero, end), "y": y + 2, "width": round(abs(end - zero), 1), "height": row_h - 6},
+                "fill": BAR_FILL.get(bar["flag"], PALETTE[0]),
+                "whisker": whisker,
+                "value": bar["value"],
+                "ci_low": bar["ci_low"] if whisker else None,
+                "ci_high": bar["ci_high"] if whisker else None,
+                "flag": bar["flag"],
+            }
+        )
+    height = len(bars) * row_h + 10
+    return {
+        "width": BAR["width"],
+        "height": height,
+        "label_x": label_w - BAR["gap"],
+        "value_x": label_w + plot_w + BAR["gap"],
+        "plot_left": label_w,
+        "plot_right": label_w + plot_w,
+        "rows": rows,
+        "zero_x": zero if bottom < 0 else None,
+        "reference_x": fx(reference) if reference is not None else None,
+        "rule_bottom": height - 4,
+        "colours": {"ink": INK, "reference": FAIL},
+    }

@@ -5,12 +5,14 @@ Every output format renders from this one document, so a figure reads the same e
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from fmaudit.errors import OutputError
 from fmaudit.findings import Findings
 from fmaudit.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
     from fmaudit.spec import Spec
     from fmaudit.training.records import TrainingRecord
 
+SCHEMA_VERSION = 2
+"""findings.json's layout version (its ``fmaudit_report`` key). 2: tables say whether their rows are applicants'
+own content, and the document says whether it is redacted."""
+FINDINGS = "findings.json"
 TWIN_DIR = "twin"
 """Where the non-private twin's own report goes, inside the audited model's report directory."""
 
@@ -42,9 +48,10 @@ def build_document(
     ``role`` is "audited" for the model the gates judge, "twin" for its non-private twin's own report.
     """
     return {
-        "fmaudit_report": 1,
+        "fmaudit_report": SCHEMA_VERSION,
         "name": spec.name,
         "role": role,
+        "redacted": False,
         "description": spec.description,
         # Gates judge only the audited model; the twin's report carries no verdict rather than a vacuous "pass".
         "verdict": None if role == "twin" else "pass" if all(g.passed for g in gate_results) else "fail",
@@ -85,6 +92,29 @@ def shown_path(path: Path, *, spec_path: Path) -> str:
     lies there or below, so a report names the file a reader of the spec would look for."""
     resolved, base = path.resolve(), spec_path.resolve().parent
     return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
+
+
+def document_json(document: dict[str, Any]) -> str:
+    """findings.json's exact text: written once by the run and identically by every re-render."""
+    return json.dumps(document, indent=2, allow_nan=False)
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    """Read a run's findings.json (``path`` is the file or its run directory); exit 2 on another schema version."""
+    file = path / FINDINGS if path.is_dir() else path
+    if not file.is_file():
+        raise OutputError(f"{file}: no such file (expected a run directory holding {FINDINGS})")
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OutputError(f"{file}: not valid JSON: {exc}") from exc
+    version = document.get("fmaudit_report") if isinstance(document, dict) else None
+    if version != SCHEMA_VERSION:
+        raise OutputError(
+            f"{file}: findings schema version {version!r}; this fmaudit reads version {SCHEMA_VERSION} "
+            "(re-render it with the fmaudit version that wrote it, or re-run the audit)"
+        )
+    return document
 
 
 def predictions_frame(data: PreparedData, predictions: Predictions) -> pd.DataFrame:

@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from fmaudit.report.charts import line_chart_geometry
+from fmaudit.report.charts import bar_chart_geometry, line_chart_geometry
+from fmaudit.report.figures import format_number
 
 TEMPLATE = "report.html.j2"
 
@@ -21,7 +22,8 @@ def template_dir() -> Path:
     raise FileNotFoundError(f"{TEMPLATE} not found beside the fmaudit package")
 
 
-def render_html(document: dict[str, Any]) -> str:
+def render_html(document: dict[str, Any], *, printing: bool = False) -> str:
+    """report.html; ``printing`` opens the collapsed parts (every metric, the resolved spec) for the PDF."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -31,20 +33,12 @@ def render_html(document: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = _format_number
+    env.filters["num"] = format_number
     env.filters["plot"] = line_chart_geometry
-    document = {**document, "resolved_spec_yaml": yaml.safe_dump(document["resolved_spec"], sort_keys=False)}
+    env.filters["bars"] = bar_chart_geometry
+    document = {
+        **document,
+        "resolved_spec_yaml": yaml.safe_dump(document["resolved_spec"], sort_keys=False),
+        "printing": printing,
+    }
     return env.get_template(TEMPLATE).render(**document)
-
-
-def _format_number(value: Any, digits: int = 3) -> str:
-    """Numbers for people: thousands separators for counts, fixed decimals otherwise (1.0 stays 1.000, a rate)."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 2):
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
-    return str(value)

@@ -1,26 +1,66 @@
 """Writing a run's outputs: everything goes into a hidden staging directory that is renamed into place
-only when complete, so an interrupted or failed run leaves no half report.
+only when complete, so an interrupted or failed run (or re-render) leaves no half report.
+
+A run and ``fmaudit report`` share one path, from the findings document to the files, so a re-render of
+a run gives the same bytes it wrote.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fmaudit.errors import OutputError
 from fmaudit.findings import Findings
 from fmaudit.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
 from fmaudit.provenance import Provenance
-from fmaudit.report.document import TWIN_DIR, build_document, predictions_frame
-from fmaudit.report.html import render_html
+from fmaudit.report.document import FINDINGS, TWIN_DIR, build_document, document_json, load_document, predictions_frame
+from fmaudit.report.formats import TWIN_FORMATS, render_format
+from fmaudit.report.manifest import MANIFEST, SIGNATURE, build_manifest
+from fmaudit.report.redact import redact_document, run_salt
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from fmaudit.data import PreparedData
     from fmaudit.spec import Spec
     from fmaudit.training.records import TrainingRecord
+
+PREDICTIONS = "predictions.csv"
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What every output of a run renders from: its findings document and per-row predictions (CSV bytes),
+    and the same for each compared model that has its own report (by subdirectory)."""
+
+    document: dict[str, Any]
+    predictions_csv: bytes | None
+    nested: dict[str, RunOutputs] = field(default_factory=dict)
+
+    def redacted(self, salt: bytes | None = None) -> RunOutputs:
+        """Without applicant-level content and without predictions.csv; one salt for the whole run."""
+        salt = salt if salt is not None else run_salt(self.predictions_csv)
+        return RunOutputs(
+            redact_document(self.document, salt), None, {k: v.redacted(salt) for k, v in self.nested.items()}
+        )
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How to write a run's outputs: formats, redaction, signing, PDF engine."""
+
+    formats: tuple[str, ...]
+    redact: bool = False
+    key: Ed25519PrivateKey | None = None
+    pdf_engine: str = "weasyprint"
+    timings: dict[str, float] = field(default_factory=dict)
+    """Filled with each format's render time in seconds (for the closing note and bench/)."""
 
 
 def write_report(
@@ -35,8 +75,10 @@ def write_report(
     provenance: Provenance,
     seconds: float,
     compared: tuple[ComparedModel, ...] = (),
+    options: OutputOptions | None = None,
 ) -> Path:
-    """Write the report files atomically, with the twin's own report in ``twin/``; return the final directory."""
+    """Write the run's outputs atomically, with the twin's own report in ``twin/``; return the final directory."""
+    options = options or OutputOptions(tuple(spec.output.formats), redact=spec.output.redact)
     document = build_document(
         spec=spec,
         data=data,
@@ -47,35 +89,110 @@ def write_report(
         seconds=seconds,
         compared=compared,
     )
+    nested = {}
+    for model in compared:
+        if model.role != "twin":
+            continue
+        twin_document = build_document(
+            spec=spec,
+            data=data,
+            record=model.training,
+            findings=model.findings,
+            gate_results=[],
+            provenance=replace(provenance, weights_sha256=model.training.weights_sha256),
+            seconds=seconds,
+            role="twin",
+        )
+        nested[TWIN_DIR] = RunOutputs(twin_document, _csv(predictions_frame(data, model.predictions)))
+    outputs = RunOutputs(document, _csv(predictions_frame(data, predictions)), nested)
     final = out_root / provenance.run_id
-    staging = out_root / f".{provenance.run_id}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        _write_files(staging, document, data, predictions)
-        for model in compared:
-            if model.role != "twin":
-                continue
-            twin_document = build_document(
-                spec=spec,
-        data=data,
-                record=model.training,
-                findings=model.findings,
-                gate_results=[],
-                provenance=replace(provenance, weights_sha256=model.training.weights_sha256),
-                seconds=seconds,
-                role="twin",
-            )
-            (staging / TWIN_DIR).mkdir()
-            _write_files(staging / TWIN_DIR, twin_document, data, model.predictions)
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    _staged(final, lambda staging: write_outputs(staging, outputs, options))
     return final
 
 
-def _write_files(directory: Path, document: dict[str, Any], data: PreparedData, predictions: Predictions) -> None:
-    (directory / "findings.json").write_text(json.dumps(document, indent=2, allow_nan=False), encoding="utf-8")
-    predictions_frame(data, predictions).to_csv(directory / "predictions.csv", index=False)
-    (directory / "report.html").write_text(render_html(document), encoding="utf-8")
+def read_outputs(run_dir: Path) -> RunOutputs:
+    """A run directory's findings documents and predictions, as written by ``write_report``."""
+    nested = {TWIN_DIR: read_outputs(run_dir / TWIN_DIR)} if (run_dir / TWIN_DIR / FINDINGS).is_file() else {}
+    csv = run_dir / PREDICTIONS
+    return RunOutputs(load_document(run_dir), csv.read_bytes() if csv.is_file() else None, nested)
+
+
+def rerender(run_dir: Path, out: Path | None, options: OutputOptions) -> Path:
+    """``fmaudit report``: the requested formats from the run's findings.json, into ``out`` (a new directory)
+    or, without ``out``, into the run directory itself (other files kept, the manifest rewritten)."""
+    outputs = read_outputs(run_dir)
+    if out is None or out.resolve() == run_dir.resolve():
+        if options.redact:
+            raise OutputError("--redact writes a redacted copy: give --out (the run directory keeps the full report)")
+        keep = [
+            p
+            for p in run_dir.rglob("*")
+            if p.is_file() and p.relative_to(run_dir).as_posix() not in (MANIFEST, SIGNATURE)
+        ]
+
+        def in_place(staging: Path) -> None:
+            for path in keep:
+                (staging / path.relative_to(run_dir)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, staging / path.relative_to(run_dir))
+            write_outputs(staging, outputs, options)
+
+        _staged(run_dir, in_place, replace_existing=True)
+        return run_dir
+    if out.exists():
+        raise OutputError(f"{out}: already exists; give --out a new directory")
+    _staged(out, lambda staging: write_outputs(staging, outputs, options))
+    return out
+
+
+def write_outputs(directory: Path, outputs: RunOutputs, options: OutputOptions) -> None:
+    """findings.json, predictions.csv and each format (nested reports too), then the manifest and signature."""
+    from fmaudit.report.signing import sign
+
+    if options.redact:
+        outputs = outputs.redacted()
+        (directory / PREDICTIONS).unlink(missing_ok=True)
+    _write_tree(directory, outputs, options.formats, options)
+    manifest = build_manifest(directory, outputs.document)
+    (directory / MANIFEST).write_bytes(manifest)
+    if options.key is not None:
+        (directory / SIGNATURE).write_bytes(sign(options.key, manifest))
+
+
+def _write_tree(directory: Path, outputs: RunOutputs, formats: tuple[str, ...], options: OutputOptions) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / FINDINGS).write_text(document_json(outputs.document), encoding="utf-8")
+    if outputs.predictions_csv is not None:
+        (directory / PREDICTIONS).write_bytes(outputs.predictions_csv)
+    for name in formats:
+        started = time.perf_counter()
+        for relative, content in render_format(
+            name, outputs.document, formats=formats, pdf_engine=options.pdf_engine
+        ).items():
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            (directory / relative).write_bytes(content)
+        options.timings[name] = options.timings.get(name, 0.0) + time.perf_counter() - started
+    for subdirectory, nested in outputs.nested.items():
+        _write_tree(directory / subdirectory, nested, tuple(f for f in formats if f in TWIN_FORMATS), options)
+
+
+def _staged(final: Path, fill: Callable[[Path], None], *, replace_existing: bool = False) -> None:
+    """Fill a hidden sibling directory, then rename it to ``final`` (swapping out the old one if asked)."""
+    staging = final.parent / f".{final.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        fill(staging)
+        if replace_existing:
+            old = final.parent / f".{final.name}.old"
+            final.rename(old)
+            staging.rename(final)
+            shutil.rmtree(old)
+        else:
+            staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _csv(frame: Any) -> bytes:
+    return str(frame.to_csv(index=False)).encode("utf-8")

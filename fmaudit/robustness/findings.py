@@ -139,7 +139,13 @@ def robustness_findings(
         "per group the intervals are wide.",
     }
     tables += [
-        Table(title=title, columns=columns, rows=rows(part), note=notes.get(part, ""))
+        Table(
+            title=title,
+            columns=columns,
+            rows=rows(part),
+            note=notes.get(part, ""),
+            applicant_rows=part == "examples",
+        )
         for part, title, columns in RECIPE_TABLES
     ]
     return PluginFindings(

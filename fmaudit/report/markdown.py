@@ -1,0 +1,58 @@
+"""summary.md: the verdict, gates and headline figures, short enough for a pull-request comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
+
+HEADLINES = 12
+"""At most this many headline figures: the gated ones first, then each section's top-level figures."""
+
+
+def render_markdown(document: dict[str, Any], links: tuple[str, ...] = ("report.html", "findings.json")) -> bytes:
+    """The summary as Markdown; ``links`` are the run's other files (relative paths), listed at the end."""
+    provenance = document["provenance"]
+    verdict = {"pass": "✅ all gates pass", "fail": "❌ gates failed", None: "no verdict (non-private twin)"}
+    lines = [
+        f"## fmaudit: {document['name']} — {verdict[document['verdict']]}",
+        "",
+        f"Run `{provenance['run_id']}` · model weights `{provenance['weights_sha256'][:12]}` · "
+        f"fmaudit {provenance['versions'].get('fmaudit', '?')}"
+        + (" · **redacted** (no applicant-level content)" if document.get("redacted") else ""),
+        "",
+    ]
+    outcomes = gate_outcomes(document)
+    if outcomes:
+        lines += ["| Gate | Observed | 95% interval | Result |", "| --- | ---: | --- | --- |"]
+        for outcome in outcomes:
+            result = "pass" if outcome.passed else "**FAIL**" + (f" ({cell(outcome.reason)})" if outcome.reason else "")
+            lines.append(
+                f"| `{outcome.gate.text}` | {format_number(outcome.observed, 4)} | {interval_text(outcome.figure)} "
+                f"| {result} |"
+            )
+    else:
+        lines.append("No gates were declared: the run cannot fail on a threshold.")
+    lines += ["", "| Headline figure | Value | 95% interval |", "| --- | ---: | --- |"]
+    for figure in headline_figures(document):
+        lines.append(
+            f"| {figure.label} (`{figure.path}`) | {format_number(figure.value, 3)} | {interval_text(figure)} |"
+        )
+    lines.append("")
+    lines += [f"- **{section['title']}**: {section['summary']}" for section in document["sections"]]
+    lines += ["", "Full report: " + " · ".join(f"[{link}]({link})" for link in links), ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def headline_figures(document: dict[str, Any]) -> list[Figure]:
+    """Gated figures, then top-level figures with an interval (``plugin.metric``), at most HEADLINES."""
+    known = figures(document)
+    chosen = [outcome.figure for outcome in gate_outcomes(document) if outcome.figure is not None]
+    chosen += [f for path, f in known.items() if path.count(".") == 1 and f.has_interval]
+    unique = list(dict.fromkeys(chosen))
+    return unique[:HEADLINES]
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a '|' would end the cell, a newline the row."""
+    return text.replace("|", "\\|").replace("\n", " ")
