@@ -43,10 +43,18 @@ def cache_key(
             "base": base_model_sha256,
             "data": data_sha256,
             "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
-            "training": training.model_dump(mode="json", exclude=NOT_IN_CACHE_KEY),
+            "training": _training_settings(training),
             **({"rows": rows_sha256} if rows_sha256 else {}),
         }
     )[:32]
+
+def _training_settings(training: TrainingSpec) -> dict[str, object]:
+    """The settings that shape the weights; a key absent from the spec (no adapter) leaves the key as it was
+    before that setting existed, so models cached then are still found."""
+    settings = training.model_dump(mode="json", exclude=NOT_IN_CACHE_KEY)
+    if settings["adapter"] is None:
+        del settings["adapter"]
+    return settings
 
 def store_model(classifier: Classifier, record: TrainingRecord, directory: Path) -> TrainingRecord:
     """Save the model and its record under ``directory`` atomically; return the record with the weights' hash."""

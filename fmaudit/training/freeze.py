@@ -64,7 +64,10 @@ def freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
     return trained
 
 def fix_frozen(model: PreTrainedModel, training: TrainingSpec) -> None:
-    """Run frozen layers in eval mode: as fixed feature extractors they should not apply dropout."""
+    """Run frozen layers in eval mode: as fixed feature extractors they should not apply dropout. With an
+    adapter every layer is adapted, none is a fixed feature extractor: the model trains in train mode."""
+    if training.adapter is not None:
+        return
     if training.train_layers != "all":
         layers = encoder_layers(model)
         for layer in layers[: len(layers) - training.train_layers]:

@@ -3,6 +3,8 @@ groups, Opacus (when the spec asks for DP) wraps it, and it returns the trained 
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from fmaudit.training.privacy import (
     unwrapped,
 )
 from fmaudit.training.records import PrivacyRecord
+from fmaudit.training.updates import UpdateCheck
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +37,7 @@ def train(
     rows: np.ndarray,
     training: TrainingSpec,
     show_progress: bool,
-) -> tuple[Any, list[float], PrivacyRecord | None]:
+) -> Trained:
     """The one training loop, private or not, for any kind of model; returns the unwrapped model in eval mode."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
@@ -58,9 +61,12 @@ def train(
         )
 
     feed.settle(unwrapped(model))
+    updates = UpdateCheck(unwrapped(model))
     schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
     losses: list[float] = []
+    epoch_seconds: list[float] = []
     for epoch in range(training.epochs):
+        began = time.perf_counter()
         total, count = 0.0, 0
         with physical_batches(loader, optimizer, training.privacy) as batches:
             bar = tqdm(
@@ -85,18 +91,31 @@ def train(
                 # Within a logical batch Opacus only accumulates clipped gradients; the rate follows real steps.
                 if not getattr(optimizer, "_is_last_step_skipped", False):
                     schedule.step()
+                    updates.after_step(unwrapped(model))
                 optimizer.zero_grad(set_to_none=True)
                 total += loss.item() * len(batch_labels)
                 count += len(batch_labels)
                 bar.set_postfix(loss=f"{total / count:.4f}")
         losses.append(round(total / max(count, 1), 6))
+        epoch_seconds.append(round(time.perf_counter() - began, 2))
 
+    updates.at_end(unwrapped(model))
     model = standard(model)
     model.eval()
     privacy = None
     if engine is not None and training.privacy is not None:
         privacy = privacy_record(engine, optimizer, loader, training, training.privacy, dataset_size=len(dataset))
-    return model, losses, privacy
+    return Trained(model, losses, epoch_seconds, privacy)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What the loop returns: the plain model in eval mode, loss and wall time per epoch, the DP record."""
+
+    model: Any
+    epoch_losses: list[float]
+    epoch_seconds: list[float]
+    privacy: PrivacyRecord | None
 
 def _optimizer(groups: list[dict[str, Any]], training: TrainingSpec) -> torch.optim.Optimizer:
     """AdamW or SGD with momentum over the feed's parameter groups."""

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from fmaudit.data import PreparedData, template_fields
+from fmaudit.models.adapters import apply_adapter
 from fmaudit.models.base import Classifier
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder, build_mlp
-from fmaudit.models.text import TextClassifier, load_pretrained, resolve_base_model
+from fmaudit.models.text import TextClassifier, load_pretrained, pooling, resolve_base_model
 from fmaudit.provenance import sha256_dir, sha256_json
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
 from fmaudit.training.cache import cache_key, load_cached, pooled_outputs, store_model
@@ -48,9 +49,9 @@ def fine_tune(
         origin = Origin(model_spec.describe(), "", sha256_json(architecture))
         load: Callable[[Path], Classifier] = TabularClassifier.load
     else:
-        model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir)
+        model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir, cache_dir=cache_dir)
         origin = Origin(model_spec.base_model, str(model_dir), sha256_dir(model_dir))
-        load = functools.partial(TextClassifier.load, max_length=training.max_length)
+        load = functools.partial(TextClassifier.load, max_length=training.max_length, base=model_dir)
     subset = rows is not None
     rows = np.sort(np.asarray(data.train_idx if rows is None else rows, dtype=np.int64))
     rows_sha = sha256_json(rows.tolist())
@@ -73,10 +74,8 @@ def fine_tune(
         built = _tabular_model(model_spec, data, data_spec)
     else:
         built = _text_model(origin, data, training, cache_dir=cache_dir, show_progress=show_progress)
-    trainee, losses, privacy = train(
-        built.trainee, built.feed, data=data, rows=rows, training=training, show_progress=show_progress
-    )
-    classifier = built.wrap(trainee)
+    trained = train(built.trainee, built.feed, data=data, rows=rows, training=training, show_progress=show_progress)
+    classifier = built.wrap(trained.model)
     model = built.model
     record = TrainingRecord(
         base_model=origin.name,
@@ -85,14 +84,16 @@ def fine_tune(
         cache_key=key,
         weights_sha256="",
         seconds=round(time.perf_counter() - started, 2),
-        epoch_losses=losses,
+        epoch_losses=trained.epoch_losses,
+        epoch_seconds=trained.epoch_seconds,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         total_parameters=sum(p.numel() for p in model.parameters()),
         trained_modules=built.trained_modules,
         settings=training.model_dump(mode="json"),
         training_rows=len(rows),
         rows_sha256=rows_sha,
-        privacy=privacy,
+        privacy=trained.privacy,
+        pooling=built.pooling,
     )
     return classifier, store_model(classifier, record, cache_dir / key)
 
@@ -106,25 +107,29 @@ class Built:
     feed: Feed
     trained_modules: list[str]
     wrap: Callable[[Any], Classifier]
+    pooling: str = ""
 
 def _text_model(
     origin: Origin, data: PreparedData, training: TrainingSpec, *, cache_dir: Path, show_progress: bool
 ) -> Built:
-    """The pretrained encoder with a new classifier head, frozen as the spec says."""
+    """The pretrained encoder or decoder with a new classifier head, frozen as the spec says or with a LoRA
+    adapter injected (the base then stays frozen)."""
     model, tokenizer = load_pretrained(Path(origin.directory))
-    trained_modules = freeze(model, training)
-    classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
+    adapter = training.adapter
+    trained_modules = freeze(model, training) if adapter is None else apply_adapter(model, adapter)
+    classifier = TextClassifier(model, tokenizer, max_length=training.max_length, adapter=training.adapter)
     head = _pooled_head(model, training)
+    how = pooling(model)
     if head is None:
-        return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier)
+        return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier, how)
     pooled = pooled_outputs(classifier, data, origin, cache_dir=cache_dir, show_progress=show_progress)
-    return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier)
+    return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier, how)
 
 def _pooled_head(model: Any, training: TrainingSpec) -> Any:
     """The dropout + linear head of a BERT-style classifier when nothing below it trains, else None."""
     import torch
 
-    head_only = training.train_layers == 0 and not training.train_embeddings
+    head_only = training.train_layers == 0 and not training.train_embeddings and training.adapter is None
     classifier, dropout = getattr(model, "classifier", None), getattr(model, "dropout", None)
     bert_style = getattr(model.base_model, "pooler", None) is not None
     if head_only and bert_style and isinstance(classifier, torch.nn.Linear) and isinstance(dropout, torch.nn.Dropout):
