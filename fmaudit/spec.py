@@ -51,6 +51,12 @@ class ModelSpec(StrictModel):
         "directory, or a hub id already in the local cache",
     )
     hidden: list[int] | None = Field(None, description="tabular: hidden layer widths of the MLP (default [64, 32])")
+    pooling: Literal["auto", "model", "mean"] = Field(
+        "auto",
+        description="text: how token states become one vector: 'auto' follows the model's own pooling config "
+        "(sentence-transformers models such as MiniLM: mean), else the classifier's own (BERT's pooler, a "
+        "decoder's last non-padding token); 'model' forces the classifier's own; 'mean' the masked mean",
+    )
     task: Literal["text-classification"] = "text-classification"
 
     @field_validator("hidden")
@@ -254,6 +260,9 @@ class Spec(StrictModel):
             return problems
         problems = ["model.base: names a pretrained text model; a tabular model has none"] * (
             self.model.base is not None
+        )
+        problems += ["model.pooling: configures a pretrained text model; a tabular model has none"] * (
+            "pooling" in self.model.model_fields_set
         )
         problems += [
             f"training.{key}: configures a pretrained text encoder; not used with model.kind: tabular "

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from fmaudit.data import PreparedData
+    from fmaudit.models.pooling import Pooling
 
 
 BUNDLED_MINILM = "minilm"
@@ -84,8 +85,11 @@ def quiet_transformers() -> Iterator[None]:
         log.setLevel(previous)
 
 
-def load_pretrained(model_dir: Path, *, num_labels: int = 2) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a sequence classifier and its tokenizer from a local directory."""
+def load_pretrained(
+    model_dir: Path, *, num_labels: int = 2, pooling: Pooling = "model"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a sequence classifier and its tokenizer from a local directory, pooling as asked ('model': the
+    classifier's own; 'mean': masked mean of the token states, see ``fmaudit.models.pooling``)."""
     enforce_offline()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -98,6 +102,9 @@ def load_pretrained(model_dir: Path, *, num_labels: int = 2) -> tuple[PreTrained
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"model.base: cannot load a sequence classifier from {model_dir}: {exc}") from exc
     _set_padding(model, tokenizer)
+    from fmaudit.models.pooling import use_pooling
+
+    use_pooling(model, pooling)
     return model, tokenizer
 
 
@@ -110,15 +117,6 @@ def _set_padding(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> 
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     tokenizer.padding_side = "right"
-
-
-def pooling(model: PreTrainedModel) -> str:
-    """How the classifier turns token states into one vector, in words for the report."""
-    if getattr(model.base_model, "pooler", None) is not None:
-        return "pooler output (first token, dense + tanh)"
-    if type(model).__name__.endswith("ForSequenceClassification") and hasattr(model, "score"):
-        return "last non-padding token (decoder)"
-    return "the model's own classification head"
 
 
 class TextClassifier:
@@ -192,17 +190,17 @@ class TextClassifier:
         self.tokenizer.save_pretrained(directory)
 
     @classmethod
-    def load(cls, directory: Path, *, max_length: int, base: Path) -> TextClassifier:
+    def load(cls, directory: Path, *, max_length: int, base: Path, pooling: Pooling = "model") -> TextClassifier:
         """A saved classifier; an adapted one is rebuilt on ``base``, its pretrained model."""
         if not (directory / ADAPTER_FILE).is_file():
-            model, tokenizer = load_pretrained(directory)
+            model, tokenizer = load_pretrained(directory, pooling=pooling)
             return cls(model, tokenizer, max_length=max_length)
         from safetensors.torch import load_file
 
         from fmaudit.models.adapters import apply_adapter, load_trained_state
 
         adapter = AdapterSpec.model_validate_json((directory / ADAPTER_FILE).read_text())
-        model, tokenizer = load_pretrained(base)
+        model, tokenizer = load_pretrained(base, pooling=pooling)
         apply_adapter(model, adapter)
         load_trained_state(model, load_file(directory / "model.safetensors"))
         return cls(model, tokenizer, max_length=max_length, adapter=adapter)

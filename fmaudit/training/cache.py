@@ -34,9 +34,16 @@ NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
 RECORD_FILE = "training.json"
 
 def cache_key(
-    *, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, training: TrainingSpec, rows_sha256: str = ""
+    *,
+    base_model_sha256: str,
+    data_spec: DataSpec,
+    data_sha256: str,
+    training: TrainingSpec,
+    rows_sha256: str = "",
+    pooling: str = "model",
 ) -> str:
-    """Content hash of everything that determines the fine-tuned weights."""
+    """Content hash of everything that determines the fine-tuned weights (the classifier's own pooling is
+    left out of it, so models cached before pooling was a choice are still found)."""
     return sha256_json(
         {
             "format": CACHE_FORMAT,
@@ -45,6 +52,7 @@ def cache_key(
             "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
             "training": _training_settings(training),
             **({"rows": rows_sha256} if rows_sha256 else {}),
+            **({"pooling": pooling} if pooling != "model" else {}),
         }
     )[:32]
 
@@ -81,7 +89,13 @@ def load_cached(directory: Path, load: Callable[[Path], Classifier]) -> tuple[Cl
     return load(directory), replace(record, from_cache=True)
 
 def pooled_outputs(
-    classifier: TextClassifier, data: PreparedData, origin: Origin, *, cache_dir: Path, show_progress: bool
+    classifier: TextClassifier,
+    data: PreparedData,
+    origin: Origin,
+    *,
+    pooling: str,
+    cache_dir: Path,
+    show_progress: bool,
 ) -> dict[int, torch.Tensor]:
     """The frozen encoder's pooled output for every training row, cached on disk: the DP model, its twin
     and the reference models of one run (and later runs) share one pass over the encoder."""
@@ -89,7 +103,8 @@ def pooled_outputs(
     from tqdm.auto import tqdm
 
     rows = np.asarray(data.train_idx)
-    key = sha256_json([origin.sha256, classifier.max_length, [data.texts[i] for i in rows]])
+    texts = [data.texts[i] for i in rows]
+    key = sha256_json([origin.sha256, classifier.max_length, texts, *([pooling] if pooling != "model" else [])])
     path = cache_dir / "pooled" / f"{key[:32]}.pt"
     if path.exists():
         return dict(torch.load(path))

@@ -15,8 +15,10 @@ import numpy as np
 from fmaudit.data import PreparedData, template_fields
 from fmaudit.models.adapters import apply_adapter
 from fmaudit.models.base import Classifier
+from fmaudit.models.pooling import Pooling, resolve_pooling
+from fmaudit.models.pooling import describe as describe_pooling
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder, build_mlp
-from fmaudit.models.text import TextClassifier, load_pretrained, pooling, resolve_base_model
+from fmaudit.models.text import TextClassifier, load_pretrained, resolve_base_model
 from fmaudit.provenance import sha256_dir, sha256_json
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
 from fmaudit.training.cache import cache_key, load_cached, pooled_outputs, store_model
@@ -42,6 +44,7 @@ def fine_tune(
 
     ``rows`` (default: the split's training rows) lets a reference model train on a subset of them.
     """
+    pooling: Pooling = "model"
     if model_spec.kind == "tabular":
         architecture = model_spec.model_dump(mode="json", exclude={"base", "task"}) | {
             "hidden": model_spec.hidden_sizes
@@ -51,7 +54,8 @@ def fine_tune(
     else:
         model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir, cache_dir=cache_dir)
         origin = Origin(model_spec.base_model, str(model_dir), sha256_dir(model_dir))
-        load = functools.partial(TextClassifier.load, max_length=training.max_length, base=model_dir)
+        pooling = resolve_pooling(model_spec.pooling, model_dir)
+        load = functools.partial(TextClassifier.load, max_length=training.max_length, base=model_dir, pooling=pooling)
     subset = rows is not None
     rows = np.sort(np.asarray(data.train_idx if rows is None else rows, dtype=np.int64))
     rows_sha = sha256_json(rows.tolist())
@@ -61,6 +65,7 @@ def fine_tune(
         data_sha256=data_sha256,
         training=training,
         rows_sha256=rows_sha if subset else "",
+        pooling=pooling,
     )
     hit = load_cached(cache_dir / key, load)
     if hit is not None:
@@ -73,7 +78,9 @@ def fine_tune(
     if model_spec.kind == "tabular":
         built = _tabular_model(model_spec, data, data_spec)
     else:
-        built = _text_model(origin, data, training, cache_dir=cache_dir, show_progress=show_progress)
+        built = _text_model(
+            origin, data, training, pooling=pooling, cache_dir=cache_dir, show_progress=show_progress
+        )
     trained = train(built.trainee, built.feed, data=data, rows=rows, training=training, show_progress=show_progress)
     classifier = built.wrap(trained.model)
     model = built.model
@@ -110,19 +117,27 @@ class Built:
     pooling: str = ""
 
 def _text_model(
-    origin: Origin, data: PreparedData, training: TrainingSpec, *, cache_dir: Path, show_progress: bool
+    origin: Origin,
+    data: PreparedData,
+    training: TrainingSpec,
+    *,
+    pooling: Pooling = "model",
+    cache_dir: Path,
+    show_progress: bool,
 ) -> Built:
     """The pretrained encoder or decoder with a new classifier head, frozen as the spec says or with a LoRA
     adapter injected (the base then stays frozen)."""
-    model, tokenizer = load_pretrained(Path(origin.directory))
+    model, tokenizer = load_pretrained(Path(origin.directory), pooling=pooling)
     adapter = training.adapter
     trained_modules = freeze(model, training) if adapter is None else apply_adapter(model, adapter)
     classifier = TextClassifier(model, tokenizer, max_length=training.max_length, adapter=training.adapter)
     head = _pooled_head(model, training)
-    how = pooling(model)
+    how = describe_pooling(model)
     if head is None:
         return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier, how)
-    pooled = pooled_outputs(classifier, data, origin, cache_dir=cache_dir, show_progress=show_progress)
+    pooled = pooled_outputs(
+        classifier, data, origin, pooling=pooling, cache_dir=cache_dir, show_progress=show_progress
+    )
     return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier, how)
 
 def _pooled_head(model: Any, training: TrainingSpec) -> Any:
