@@ -187,6 +187,20 @@ class AdapterSpec(StrictModel):
         "projections peft knows for the architecture",
     )
 
+    layers: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="indices of the transformer blocks to adapt (default: all); adapting only the top blocks "
+        "also stops the backward pass there",
+    )
+
+    @field_validator("layers")
+    @classmethod
+    def _indices(cls, layers: list[int] | None) -> list[int] | None:
+        if layers is not None and (any(layer < 0 for layer in layers) or len(set(layers)) != len(layers)):
+            raise ValueError("must be distinct block indices >= 0")
+        return sorted(layers) if layers is not None else None
+
     @field_validator("target_modules")
     @classmethod
     def _named(cls, names: list[str] | None) -> list[str] | None:

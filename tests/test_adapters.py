@@ -176,3 +176,15 @@ def test_a_decoder_without_a_pad_token_gets_one_that_the_model_pools_on(tiny_lla
     alone = classifier.predict_proba(["duration: 6 months"])
     padded = classifier.predict_proba(["duration: 6 months", "a much longer text, padded to the right of the first"])
     assert alone[0] == pytest.approx(padded[0], abs=1e-5)  # last non-pad token pooling ignores the padding
+
+
+def test_adapting_only_the_top_blocks_leaves_the_others_untouched(tiny_bert: Path) -> None:
+    from fmaudit.models.adapters import apply_adapter
+
+    model, _ = load_pretrained(tiny_bert)
+    modules = apply_adapter(model, AdapterSpec(r=2, layers=[1]))
+    assert modules[0] == "LoRA adapters (r = 2, alpha = 16, dropout = 0) on query, value of blocks 1: 2 linear layers"
+    adapted = {name for name, p in model.named_parameters() if p.requires_grad and "lora_" in name}
+    assert adapted and all(name.startswith("bert.encoder.layer.1.") for name in adapted)
+    with pytest.raises(ModelError, match=r"^training.adapter.layers: BertForSequenceClassification has 2 blocks"):
+        apply_adapter(load_pretrained(tiny_bert)[0], AdapterSpec(layers=[2]))

@@ -52,7 +52,19 @@ def apply_adapter(model: PreTrainedModel, adapter: AdapterSpec) -> list[str]:
     from peft import LoraConfig, inject_adapter_in_model
 
     targets = target_modules(model, adapter)
-    config = LoraConfig(r=adapter.r, lora_alpha=adapter.alpha, lora_dropout=adapter.dropout, target_modules=targets)
+    blocks = int(getattr(model.config, "num_hidden_layers", 0))
+    if adapter.layers is not None and max(adapter.layers) >= blocks:
+        raise ModelError(
+            f"training.adapter.layers: {type(model).__name__} has {blocks} blocks (0-{blocks - 1}); "
+            f"got {adapter.layers}"
+        )
+    config = LoraConfig(
+        r=adapter.r,
+        lora_alpha=adapter.alpha,
+        lora_dropout=adapter.dropout,
+        target_modules=targets,
+        layers_to_transform=adapter.layers,
+    )
     base_ids = {id(p) for p in model.base_model.parameters()}
     inject_adapter_in_model(config, model)
     adapted = 0
@@ -62,7 +74,9 @@ def apply_adapter(model: PreTrainedModel, adapter: AdapterSpec) -> list[str]:
         param.requires_grad = is_adapter or id(param) not in base_ids  # the head is not part of the base
     return [
         f"LoRA adapters (r = {adapter.r}, alpha = {adapter.alpha}, dropout = {adapter.dropout:g}) "
-        f"on {', '.join(targets)}: {adapted} linear layers",
+        f"on {', '.join(targets)}"
+        + (f" of blocks {', '.join(map(str, adapter.layers))}" if adapter.layers is not None else "")
+        + f": {adapted} linear layers",
         "classifier head",
     ]
 
