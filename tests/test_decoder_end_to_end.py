@@ -22,7 +22,7 @@ PLUGINS = ("performance", "fairness", "explanations", "robustness", "privacy")
 def decoder_run(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, list[str]]:
     workspace = tmp_path_factory.mktemp("decoder-e2e")
     spec = tiny_spec(tiny_llama)
-    spec["data"]["max_rows"] = 200
+    spec["data"]["max_rows"] = 120
     spec["training"] = {
         "epochs": 1,
         "batch_size": 16,
@@ -59,7 +59,8 @@ def test_every_plugin_audits_the_dp_lora_decoder_and_its_twin(decoder_run) -> No
     assert any(key.startswith("counterfactual") for key in counterfactual), sorted(counterfactual)
     assert "Adapter</dt><dd>LORA (peft): rank 4, alpha 8" in run.html
     assert "Pooling</dt><dd>last non-padding token (decoder)" in run.html
-    statement = next(t for t in run.findings["tables"]["privacy"] if t["title"] == "Differential-privacy statement")
+    privacy = next(section for section in run.findings["sections"] if section["plugin"] == "privacy")
+    statement = next(t for t in privacy["tables"] if t["title"] == "Differential-privacy statement")
     covered = dict(statement["rows"])["Parameters covered"]
     assert covered.startswith("LoRA adapters (r = 4, alpha = 8, dropout = 0) on q_proj, v_proj: 4 linear layers")
     twin = (run.report_dir / "twin" / "findings.json").read_text()
