@@ -87,11 +87,13 @@ def train(
                         loss.backward()
                 except NotImplementedError as exc:  # e.g. tied parameters under ghost clipping
                     raise ModelError(f"training.privacy: Opacus cannot train this model: {exc}") from exc
+                moving = all(group["lr"] > 0 for group in optimizer.param_groups)  # warm-up starts at rate 0
                 optimizer.step()
                 # Within a logical batch Opacus only accumulates clipped gradients; the rate follows real steps.
                 if not getattr(optimizer, "_is_last_step_skipped", False):
                     schedule.step()
-                    updates.after_step(unwrapped(model))
+                    if moving:
+                        updates.after_step(unwrapped(model))
                 optimizer.zero_grad(set_to_none=True)
                 total += loss.item() * len(batch_labels)
                 count += len(batch_labels)

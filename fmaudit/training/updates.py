@@ -2,8 +2,9 @@
 
 LoRA weights can silently stop updating (opacus#820, peft#3409: a model moved after the adapter was
 injected leaves the optimiser holding other tensors), and a report would then describe a model that never
-learned. After the first optimiser step every trainable tensor must have changed; a tensor whose gradient
-was exactly zero at that step (LoRA's A matrices, while B is still zero) must have changed by the end.
+learned. After the first optimiser step taken at a non-zero rate (warm-up starts at 0) every trainable tensor
+must have changed; a tensor whose gradient was exactly zero at that step (LoRA's A matrices, while B is still
+zero) must have changed by the end.
 """
 
 from __future__ import annotations
