@@ -91,8 +91,10 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", variant, "--rows", str(args.rows)]
     command += ["--epochs", str(args.epochs)] if args.epochs else []
     command += ["--ghost"] if args.ghost else []
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{variant} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:

@@ -122,6 +122,8 @@ def test_a_tensor_with_zero_gradient_at_first_must_change_by_the_end() -> None:
     model(torch.ones(4, 3)).sum().backward()
     optimizer.step()
     check.after_step(model)
+    check.at_end(model)  # one step only: A could not have moved yet
+    check.after_step(model)
     with pytest.raises(ModelError, match=r"did not change by the end of training: 0.weight"):
         check.at_end(model)
 

@@ -25,10 +25,12 @@ class UpdateCheck:
             name: param.detach().clone() for name, param in model.named_parameters() if param.requires_grad
         }
         self.first_done = False
+        self.later_steps = 0
 
     def after_step(self, model: Any) -> None:
         """After the first real optimiser step: tensors unchanged despite a gradient are an error."""
         if self.first_done:
+            self.later_steps += 1
             return
         self.first_done = True
         import torch
@@ -47,9 +49,12 @@ class UpdateCheck:
         self.waiting = zero_gradient
 
     def at_end(self, model: Any) -> None:
-        """After training: tensors that had no gradient at the first step must have changed since."""
+        """After training: tensors that had no gradient at the first step must have changed since (given a
+        later step: with LoRA, A first gets a gradient once B has moved)."""
         import torch
 
+        if not self.later_steps:
+            return
         params = dict(model.named_parameters())
         stuck = [name for name, before in self.waiting.items() if torch.equal(params[name].detach(), before)]
         if stuck:
