@@ -57,7 +57,7 @@ def test_every_plugin_audits_the_dp_lora_decoder_and_its_twin(decoder_run) -> No
     assert run.findings["metrics"]["privacy"]["mia"]["calibrated"]["auc"]["value"] is not None
     counterfactual = run.findings["metrics"]["fairness"]["sex"]
     assert any(key.startswith("counterfactual") for key in counterfactual), sorted(counterfactual)
-    assert "Adapter</dt><dd>LORA (peft): rank 4, alpha 8" in run.html
+    assert "Adapter</dt><dd>LoRA (peft): rank 4, alpha 8" in run.html
     assert "Pooling</dt><dd>last non-padding token (decoder)" in run.html
     privacy = next(section for section in run.findings["sections"] if section["plugin"] == "privacy")
     statement = next(t for t in privacy["tables"] if t["title"] == "Differential-privacy statement")
