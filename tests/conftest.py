@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny local BERT, spec files written on the fly, and a network guard."""
+"""Shared fixtures: a tiny local BERT and Llama, spec files written on the fly, and a network guard."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tiny_model import build_tiny_bert
+from tests.tiny_model import build_tiny_bert, build_tiny_llama
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,6 +78,12 @@ def no_output_side_channels() -> Iterator[None]:
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random-init BERT with MiniLM's vocabulary, saved as a local model directory."""
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random-init Llama with SmolLM2's tokenizer, saved as a local model directory."""
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 class NetworkAttempt(AssertionError):

@@ -395,8 +395,8 @@ def test_dp_on_a_model_opacus_cannot_wrap_exits_2_naming_the_layer_and_writes_no
 
     from fmaudit.training import runner as training
 
-    def with_batch_norm(model_dir: Path):  # type: ignore[no-untyped-def]
-        model, tokenizer = load_pretrained(model_dir)
+    def with_batch_norm(model_dir: Path, **options: Any):  # type: ignore[no-untyped-def]
+        model, tokenizer = load_pretrained(model_dir, **options)
         model.bert.pooler.activation = torch.nn.Sequential(torch.nn.BatchNorm1d(32), torch.nn.Tanh())
         return model, tokenizer
 

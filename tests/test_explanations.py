@@ -220,39 +220,55 @@ def test_one_hot_attributions_summed_per_column_equal_the_column_attribution(
         assert np.allclose(ablation[:, k], classifier.predict_records(records, template="") - changed, atol=1e-6)
 
 
-def test_text_baseline_is_the_reference_applicant_aligned_to_each_row(
-    tiny_bert: Path, spec_dict: dict[str, Any], tmp_path: Path
-) -> None:
-    """Template tokens are shared; each field's tokens hold the reference value, cut or [PAD]-filled to length."""
+def text_field_view(
+    model_dir: Path, spec_dict: dict[str, Any], tmp_path: Path
+) -> tuple[Any, Any, list[str], TextClassifier]:
+    """The field-level view of a text classifier against a reference applicant with a changed history,
+    and the built inputs of test rows 1-3. The random head is redrawn large, so scores depend on the input."""
     spec_dict["data"]["max_rows"] = 30
     spec = Spec.model_validate(spec_dict)
     data = prepare(spec.data, base_dir=tmp_path)
-    model, tokenizer = load_pretrained(tiny_bert)
+    model, tokenizer = load_pretrained(model_dir)
+    torch.manual_seed(0)
+    head = model.classifier if hasattr(model, "classifier") else model.score  # BERT's or a decoder's
+    torch.nn.init.normal_(head.weight, std=1.0)
     classifier = TextClassifier(model, tokenizer, max_length=64)
     fields = template_fields(spec.data.template)
     reference = dict(data.frame.iloc[0][fields]) | {"credit_history": "delay in paying off in the past"}
     explained = field_model(classifier, data, fields=fields, reference=reference, template=spec.data.template)
-    rows = np.array([1, 2, 3])
-    batch = explained.build(rows)
+    return explained, explained.build(np.array([1, 2, 3])), fields, classifier
 
+
+def assert_integrated_gradients_complete(explained: Any, batch: Any, outside: torch.Tensor) -> None:
+    """IG's attributions sum to the score gap up to the Riemann error; tokens outside the fields get none."""
+    positions, deltas = integrated_gradients(explained, batch, n_steps=64, internal_batch_size=32)
+    with torch.inference_mode():
+        f_input = explained.forward(batch.inputs, *batch.extra).numpy()
+        f_base = explained.forward(batch.baselines, *batch.extra).numpy()
+    assert np.abs(f_input - f_base).max() > 1e-5  # the baseline moves the score: the check has teeth
+    assert np.allclose(positions.sum(axis=1) - (f_input - f_base), deltas, atol=1e-5)
+    assert np.abs(deltas).max() < 0.05 * np.abs(f_input - f_base).max()  # complete up to the Riemann error
+    assert (positions[outside.numpy()] == 0).all()
+
+
+def test_text_baseline_is_the_reference_applicant_aligned_to_each_row(
+    tiny_bert: Path, spec_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """Template tokens are shared; each field's tokens hold the reference value, cut or [PAD]-filled to length."""
+    explained, batch, fields, classifier = text_field_view(tiny_bert, spec_dict, tmp_path)
+    tokenizer = classifier.tokenizer
     assert batch.baselines.shape == batch.inputs.shape
     outside = batch.field_mask == len(fields)
     assert torch.equal(batch.baselines[outside], batch.inputs[outside])
     history = fields.index("credit_history")
     wanted = tokenizer("delay in paying off in the past", add_special_tokens=False)["input_ids"]
-    for k in range(len(rows)):
+    for k in range(len(batch.inputs)):
         placed = batch.baselines[k][batch.field_mask[k] == history].tolist()
         expected = (wanted + [tokenizer.pad_token_id] * len(placed))[: len(placed)]
         assert placed == expected
 
     # Integrated Gradients is complete against this baseline, and only field tokens carry attribution.
-    positions, deltas = integrated_gradients(explained, batch, n_steps=64, internal_batch_size=32)
-    with torch.inference_mode():
-        f_input = explained.forward(batch.inputs, *batch.extra).numpy()
-        f_base = explained.forward(batch.baselines, *batch.extra).numpy()
-    assert np.allclose(positions.sum(axis=1) - (f_input - f_base), deltas, atol=1e-5)
-    assert np.abs(deltas).max() < 0.05 * np.abs(f_input - f_base).max()  # complete up to the Riemann error
-    assert (positions[outside.numpy()] == 0).all()
+    assert_integrated_gradients_complete(explained, batch, outside)
 
 
 def test_principal_reasons_are_at_most_four_push_toward_denial_and_skip_sensitive_fields() -> None:

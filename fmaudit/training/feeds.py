@@ -82,6 +82,7 @@ class TextFeed:
     def fitted_on_rows(self) -> tuple[str, ...]:
         return ()
 
+
 @dataclass(frozen=True)
 class PooledFeed:
     """Head-only training of a BERT-style classifier: the frozen encoder's pooled output is computed once
@@ -157,6 +158,7 @@ class TabularFeed:
 def _forward_parameters(forward: Callable[..., Any]) -> frozenset[str]:
     """The keyword arguments a model class's forward accepts (looked up once per class, not per batch)."""
     return frozenset(inspect.signature(forward).parameters)
+
 
 def _batch_inputs(
     input_ids: torch.Tensor, attention_mask: torch.Tensor, accepted: frozenset[str]

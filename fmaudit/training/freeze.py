@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 ENCODER_LAYER_PATHS = ("encoder.layer", "transformer.layer", "layers", "h")
 
+
 def encoder_layers(model: PreTrainedModel) -> list[Any]:
     """The encoder's transformer blocks, bottom to top, for the common architectures."""
     base = model.base_model
@@ -26,6 +27,7 @@ def encoder_layers(model: PreTrainedModel) -> list[Any]:
     raise ModelError(
         f"training.train_layers: cannot find the encoder layers of {type(model).__name__}; use train_layers: all"
     )
+
 
 def freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
     """Freeze what the spec keeps fixed; return the names of the modules that train."""
@@ -63,8 +65,12 @@ def freeze(model: PreTrainedModel, training: TrainingSpec) -> list[str]:
     trained.append("classifier head")
     return trained
 
+
 def fix_frozen(model: PreTrainedModel, training: TrainingSpec) -> None:
-    """Run frozen layers in eval mode: as fixed feature extractors they should not apply dropout."""
+    """Run frozen layers in eval mode: as fixed feature extractors they should not apply dropout. With an
+    adapter every layer is adapted, none is a fixed feature extractor: the model trains in train mode."""
+    if training.adapter is not None:
+        return
     if training.train_layers != "all":
         layers = encoder_layers(model)
         for layer in layers[: len(layers) - training.train_layers]:

@@ -3,7 +3,8 @@ groups, Opacus (when the spec asks for DP) wraps it, and it returns the trained 
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from fmaudit.training.privacy import (
 )
 from fmaudit.training.records import PrivacyRecord, Release
 from fmaudit.training.releases import noisy_label_counts, noisy_mean
+from fmaudit.training.updates import UpdateCheck
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +40,7 @@ def train(
     rows: np.ndarray,
     training: TrainingSpec,
     show_progress: bool,
-) -> tuple[Any, list[float], PrivacyRecord | None]:
+) -> Trained:
     """The one training loop, private or not, for any kind of model; returns the unwrapped model in eval mode."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
@@ -68,9 +70,12 @@ def train(
         )
 
     feed.settle(unwrapped(model))
+    updates = UpdateCheck(unwrapped(model))
     schedule = _schedule(optimizer, training, steps_per_epoch=len(loader))
     losses: list[float] = []
+    epoch_seconds: list[float] = []
     for epoch in range(training.epochs):
+        began = time.perf_counter()
         total, count = 0.0, 0
         with physical_batches(loader, optimizer, training.privacy) as batches:
             bar = tqdm(
@@ -91,16 +96,21 @@ def train(
                         loss.backward()
                 except NotImplementedError as exc:  # e.g. tied parameters under ghost clipping
                     raise ModelError(f"training.privacy: Opacus cannot train this model: {exc}") from exc
+                moving = all(group["lr"] > 0 for group in optimizer.param_groups)  # warm-up starts at rate 0
                 optimizer.step()
                 # Within a logical batch Opacus only accumulates clipped gradients; the rate follows real steps.
                 if not getattr(optimizer, "_is_last_step_skipped", False):
                     schedule.step()
+                    if moving:
+                        updates.after_step(unwrapped(model))
                 optimizer.zero_grad(set_to_none=True)
                 total += loss.item() * len(batch_labels)
                 count += len(batch_labels)
                 bar.set_postfix(loss=f"{total / count:.4f}")
         losses.append(round(total / max(count, 1), 6))
+        epoch_seconds.append(round(time.perf_counter() - began, 2))
 
+    updates.at_end(unwrapped(model))
     model = standard(model)
     if isinstance(feed, PooledFeed):
         feed.fold(model)
@@ -118,7 +128,18 @@ def train(
             releases=releases,
             outside=list(feed.fitted_on_rows),
         )
-    return model, losses, privacy
+    return Trained(model, losses, epoch_seconds, privacy)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What the loop returns: the plain model in eval mode, loss and wall time per epoch, the DP record."""
+
+    model: Any
+    epoch_losses: list[float]
+    epoch_seconds: list[float]
+    privacy: PrivacyRecord | None
+
 
 def _optimizer(groups: list[dict[str, Any]], training: TrainingSpec) -> torch.optim.Optimizer:
     """AdamW or SGD with momentum over the feed's parameter groups."""
@@ -128,6 +149,7 @@ def _optimizer(groups: list[dict[str, Any]], training: TrainingSpec) -> torch.op
         return torch.optim.SGD(groups, momentum=0.9, weight_decay=training.weight_decay)
     return torch.optim.AdamW(groups, weight_decay=training.weight_decay)
 
+
 def _schedule(optimizer: Any, training: TrainingSpec, *, steps_per_epoch: int) -> Any:
     """Linear warm-up then linear decay, the usual schedule for fine-tuning BERT-style encoders."""
     from transformers import get_linear_schedule_with_warmup
@@ -136,6 +158,7 @@ def _schedule(optimizer: Any, training: TrainingSpec, *, steps_per_epoch: int) -
     return get_linear_schedule_with_warmup(
         optimizer, num_warmup_steps=int(training.warmup_ratio * total), num_training_steps=total
     )
+
 
 def _statistics(
     feed: Feed, rows: np.ndarray, labels: torch.Tensor, training: TrainingSpec, randomness: DPRandomness | None
@@ -163,6 +186,7 @@ def _statistics(
             releases.append(release)
         feed = replace(feed, centre=centre, scale=training.feature_scale)
     return weights, feed, releases
+
 
 def _per_example_mean(criterion: Any, logits: torch.Tensor, labels: torch.Tensor) -> Any:
     """Mean over the batch of per-example (class-weighted) losses, not PyTorch's weight-normalised mean;

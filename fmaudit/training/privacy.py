@@ -148,6 +148,7 @@ def make_private(
         wrapped, dp_optimizer, dp_loader = made
     return wrapped, dp_optimizer, criterion, dp_loader, engine
 
+
 def _named_refusals(model: Any) -> list[str]:
     """Opacus's refusals, each with the name of the trained layer it is about (Opacus's own omit it)."""
     from opacus.utils.module_utils import trainable_modules
@@ -159,6 +160,7 @@ def _named_refusals(model: Any) -> list[str]:
         for error in check(module) if check is not None else []:
             refusals.append(f"layer {name} ({type(module).__name__}): {str(error).split('. ')[0]}")
     return refusals
+
 
 @contextlib.contextmanager
 def physical_batches(loader: Any, optimizer: Any, privacy: PrivacySpec | None) -> Iterator[Any]:
@@ -174,6 +176,7 @@ def physical_batches(loader: Any, optimizer: Any, privacy: PrivacySpec | None) -
     ) as batches:
         yield batches
 
+
 def empty_step(optimizer: Any) -> None:
     """An empty Poisson batch still takes a DP step (noise only, and accounted), as the analysis assumes."""
     import torch
@@ -187,13 +190,16 @@ def empty_step(optimizer: Any) -> None:
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
 
+
 def unwrapped(model: Any) -> Any:
     """The plain model inside Opacus's GradSampleModule, if wrapped (hooks stay on until ``standard``)."""
     return getattr(model, "_module", model)
 
+
 def standard(model: Any) -> Any:
     """The plain model with Opacus's hooks and per-sample gradients removed, ready for inference and Captum."""
     return model.to_standard_module() if hasattr(model, "to_standard_module") else model
+
 
 @contextlib.contextmanager
 def _secure_rng_notice_silenced() -> Iterator[None]:
@@ -207,6 +213,7 @@ def _secure_rng_notice_silenced() -> Iterator[None]:
         warnings.filterwarnings("ignore", message="divide by zero encountered in log", category=RuntimeWarning)
         yield
 
+
 @contextlib.contextmanager
 def hook_notice_silenced() -> Iterator[None]:
     """With frozen embeddings no input requires grad, and torch notes that Opacus's full backward
@@ -214,6 +221,7 @@ def hook_notice_silenced() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         yield
+
 
 def privacy_record(
     engine: Any,

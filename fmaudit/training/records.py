@@ -57,6 +57,7 @@ class PrivacyRecord:
     def from_json(cls, raw: dict[str, Any]) -> PrivacyRecord:
         return cls(**{**raw, "releases": [Release(**release) for release in raw.get("releases", [])]})
 
+
 @dataclass(frozen=True)
 class TrainingRecord:
     """How the audited model came to be."""
@@ -76,6 +77,10 @@ class TrainingRecord:
     rows_sha256: str
     """Hash of the training row ids: the split's train rows, or a subset (a membership-inference reference model)."""
     privacy: PrivacyRecord | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+    """Wall time of each epoch (empty in records written before it was kept)."""
+    pooling: str = ""
+    """How a text classifier turns token states into one vector (empty for tabular models)."""
     from_cache: bool = False
     notes: list[str] = field(default_factory=list)
 

@@ -13,7 +13,10 @@ from typing import Any
 import numpy as np
 
 from fmaudit.data import PreparedData, template_fields
+from fmaudit.models.adapters import apply_adapter
 from fmaudit.models.base import Classifier
+from fmaudit.models.pooling import Pooling, resolve_pooling
+from fmaudit.models.pooling import describe as describe_pooling
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder, build_mlp
 from fmaudit.models.text import TextClassifier, load_pretrained, resolve_base_model
 from fmaudit.provenance import sha256_dir, sha256_json
@@ -41,6 +44,7 @@ def fine_tune(
 
     ``rows`` (default: the split's training rows) lets a reference model train on a subset of them.
     """
+    pooling: Pooling = "model"
     if model_spec.kind == "tabular":
         architecture = model_spec.model_dump(mode="json", exclude={"base", "task"}) | {
             "hidden": model_spec.hidden_sizes
@@ -48,9 +52,10 @@ def fine_tune(
         origin = Origin(model_spec.describe(), "", sha256_json(architecture))
         load: Callable[[Path], Classifier] = TabularClassifier.load
     else:
-        model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir)
+        model_dir = resolve_base_model(model_spec.base_model, base_dir=base_dir, cache_dir=cache_dir)
         origin = Origin(model_spec.base_model, str(model_dir), sha256_dir(model_dir))
-        load = functools.partial(TextClassifier.load, max_length=training.max_length)
+        pooling = resolve_pooling(model_spec.pooling, model_dir)
+        load = functools.partial(TextClassifier.load, max_length=training.max_length, base=model_dir, pooling=pooling)
     subset = rows is not None
     rows = np.sort(np.asarray(data.train_idx if rows is None else rows, dtype=np.int64))
     rows_sha = sha256_json(rows.tolist())
@@ -60,6 +65,7 @@ def fine_tune(
         data_sha256=data_sha256,
         training=training,
         rows_sha256=rows_sha if subset else "",
+        pooling=pooling,
     )
     hit = load_cached(cache_dir / key, load)
     if hit is not None:
@@ -72,11 +78,11 @@ def fine_tune(
     if model_spec.kind == "tabular":
         built = _tabular_model(model_spec, data, data_spec)
     else:
-        built = _text_model(origin, data, training, cache_dir=cache_dir, show_progress=show_progress)
-    trainee, losses, privacy = train(
-        built.trainee, built.feed, data=data, rows=rows, training=training, show_progress=show_progress
-    )
-    classifier = built.wrap(trainee)
+        built = _text_model(
+            origin, data, training, pooling=pooling, cache_dir=cache_dir, show_progress=show_progress
+        )
+    trained = train(built.trainee, built.feed, data=data, rows=rows, training=training, show_progress=show_progress)
+    classifier = built.wrap(trained.model)
     model = built.model
     record = TrainingRecord(
         base_model=origin.name,
@@ -85,16 +91,19 @@ def fine_tune(
         cache_key=key,
         weights_sha256="",
         seconds=round(time.perf_counter() - started, 2),
-        epoch_losses=losses,
+        epoch_losses=trained.epoch_losses,
+        epoch_seconds=trained.epoch_seconds,
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         total_parameters=sum(p.numel() for p in model.parameters()),
         trained_modules=built.trained_modules,
         settings=training.model_dump(mode="json"),
         training_rows=len(rows),
         rows_sha256=rows_sha,
-        privacy=privacy,
+        privacy=trained.privacy,
+        pooling=built.pooling,
     )
     return classifier, store_model(classifier, record, cache_dir / key)
+
 
 @dataclass(frozen=True)
 class Built:
@@ -106,30 +115,45 @@ class Built:
     feed: Feed
     trained_modules: list[str]
     wrap: Callable[[Any], Classifier]
+    pooling: str = ""
+
 
 def _text_model(
-    origin: Origin, data: PreparedData, training: TrainingSpec, *, cache_dir: Path, show_progress: bool
+    origin: Origin,
+    data: PreparedData,
+    training: TrainingSpec,
+    *,
+    pooling: Pooling = "model",
+    cache_dir: Path,
+    show_progress: bool,
 ) -> Built:
-    """The pretrained encoder with a new classifier head, frozen as the spec says."""
-    model, tokenizer = load_pretrained(Path(origin.directory))
-    trained_modules = freeze(model, training)
-    classifier = TextClassifier(model, tokenizer, max_length=training.max_length)
+    """The pretrained encoder or decoder with a new classifier head, frozen as the spec says or with a LoRA
+    adapter injected (the base then stays frozen)."""
+    model, tokenizer = load_pretrained(Path(origin.directory), pooling=pooling)
+    adapter = training.adapter
+    trained_modules = freeze(model, training) if adapter is None else apply_adapter(model, adapter)
+    classifier = TextClassifier(model, tokenizer, max_length=training.max_length, adapter=training.adapter)
     head = _pooled_head(model, training)
+    how = describe_pooling(model)
     if head is None:
-        return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier)
-    pooled = pooled_outputs(classifier, data, origin, cache_dir=cache_dir, show_progress=show_progress)
-    return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier)
+        return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier, how)
+    pooled = pooled_outputs(
+        classifier, data, origin, pooling=pooling, cache_dir=cache_dir, show_progress=show_progress
+    )
+    return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier, how)
+
 
 def _pooled_head(model: Any, training: TrainingSpec) -> Any:
     """The dropout + linear head of a BERT-style classifier when nothing below it trains, else None."""
     import torch
 
-    head_only = training.train_layers == 0 and not training.train_embeddings
+    head_only = training.train_layers == 0 and not training.train_embeddings and training.adapter is None
     classifier, dropout = getattr(model, "classifier", None), getattr(model, "dropout", None)
     bert_style = getattr(model.base_model, "pooler", None) is not None
     if head_only and bert_style and isinstance(classifier, torch.nn.Linear) and isinstance(dropout, torch.nn.Dropout):
         return torch.nn.Sequential(dropout, classifier)  # shares the parameters: training it trains the model
     return None
+
 
 def _tabular_model(model_spec: ModelSpec, data: PreparedData, data_spec: DataSpec) -> Built:
     """The tabular runner: the template's columns encoded (fitted on the training split only) and an MLP."""
