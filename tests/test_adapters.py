@@ -96,8 +96,9 @@ def test_an_adapter_changes_the_cache_key_and_no_adapter_keeps_the_old_one(spec_
         for t in ({}, {"adapter": LORA}, {"adapter": {**LORA, "r": 8}})
     ]
     assert len(set(keys)) == 3
-    # As computed at arch-done, before adapters existed: the models cached then are still found.
-    assert keys[0] == "6e7f5b87015a4d89f39f06ec21410c1e"
+    # Pinned at cache format 8 (the DP noise source and the pooling changed what a key produces): no adapter
+    # adds nothing to the key, so models cached without one stay found until the format changes again.
+    assert keys[0] == "525c275723e23908e51fdba1bf12b1fa"
 
 
 def test_a_tensor_the_optimiser_does_not_update_is_an_error() -> None:
