@@ -326,13 +326,14 @@ def test_the_pooled_output_cache_loads_tensors_only_and_never_runs_pickled_code(
     model, tokenizer = load_pretrained(tiny_bert)
     classifier = TextClassifier(model, tokenizer, max_length=32)
     origin = Origin("tiny", str(tiny_bert), "sha")
-    first = pooled_outputs(classifier, data, origin, cache_dir=tmp_path, show_progress=False)
+    first = pooled_outputs(classifier, data, origin, pooling="model", cache_dir=tmp_path, show_progress=False)
     (entry,) = (tmp_path / "pooled").glob("*.pt")
-    assert pooled_outputs(classifier, data, origin, cache_dir=tmp_path, show_progress=False).keys() == first.keys()
+    reread = pooled_outputs(classifier, data, origin, pooling="model", cache_dir=tmp_path, show_progress=False)
+    assert reread.keys() == first.keys()
 
     marker = tmp_path / "marker"
     torch.save({"rows": _Planted(marker)}, entry)  # someone with write access to the shared cache
-    again = pooled_outputs(classifier, data, origin, cache_dir=tmp_path, show_progress=False)
+    again = pooled_outputs(classifier, data, origin, pooling="model", cache_dir=tmp_path, show_progress=False)
     assert not marker.exists()
     assert again.keys() == first.keys() and all(torch.equal(again[k], first[k]) for k in first)
     assert torch.load(entry, weights_only=True).keys() == first.keys()  # the planted entry was replaced

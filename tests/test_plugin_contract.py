@@ -34,6 +34,11 @@ def dp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path]:
         "fairness": {"n_boot": 20, "min_group_size": 5, "counterfactual_rows": 20},
         "explanations": {"samples": 6, "notices": 4, "n_steps": 8, "sensitivity_samples": 2, "infidelity_samples": 2},
         "privacy": {"n_boot": 20},
+        "behaviour": {
+            "rows": 10,
+            "n_boot": 20,
+            "monotonicity": {"duration_in_month": {"direction": "decreasing", "steps": [6]}},
+        },
     }
     spec["gates"] = []
     path = work / "dp.yaml"
