@@ -20,6 +20,8 @@ def _fine_tune(tiny_bert: Path, directory: Path, spec_dict: dict[str, Any], **tr
     return fine_tune_tiny(tiny_bert, directory, spec_dict, train_layers=0, **training)
 
 
+# Opacus's own calibration (the oracle here) notes the edge of its RDP order grid; fmaudit's call silences it.
+@pytest.mark.filterwarnings("ignore:Optimal order is the largest alpha")
 def test_calibration_without_releases_equals_opacus() -> None:
     from opacus.accountants.utils import get_noise_multiplier
 
