@@ -42,6 +42,7 @@ from fmaudit.plugins.base import (
 )
 from fmaudit.plugins.registry import resolve_plugins
 from fmaudit.provenance import Provenance, sha256_file, sha256_json
+from fmaudit.seed_spread import Replica, SeedSpread, replica_paths, seed_spread
 from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 
 if TYPE_CHECKING:
@@ -140,7 +141,10 @@ def plan(spec_path: str | Path) -> Plan:
         raise SpecError(problems)
     paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}
     gates = [parse_gate(text) for text in spec.gates]
-    check_gate_paths(gates, [p for group in paths.values() for p in group], where=str(loaded.path))
+    known = [p for group in paths.values() for p in group]
+    if spec.training.seed_replicas:  # gateable spread figures: <path>.replica_min / .replica_max
+        known += replica_paths(known)
+    check_gate_paths(gates, known, where=str(loaded.path))
     return Plan(
         loaded=loaded,
         data=data,
@@ -196,16 +200,9 @@ def run(
     privacy = spec.training.privacy
     if the_plan.audit_plan.twin:
         twin_training = spec.training.model_copy(update={"privacy": None})
-        twin, twin_record, twin_predictions = models.train_and_score("twin (no DP)", twin_training)
-        progress("audit: the non-private twin")
-        twin_context = replace(
-            base_context,
-            model=twin,
-            predictions=twin_predictions,
-            training=twin_record,
-            membership=models.membership_inputs(twin_training),
+        twin, twin_record, twin_predictions, twin_findings = audit_alone(
+            the_plan, models, base_context, "twin (no DP)", twin_training, progress=progress
         )
-        twin_findings = audit(the_plan, twin_context, progress=progress)
         compared.append(ComparedModel("twin", "no-DP twin", twin, twin_record, twin_predictions, twin_findings))
     for epsilon in the_plan.audit_plan.sweep:
         assert privacy is not None  # a sweep is planned only under DP
@@ -215,7 +212,8 @@ def run(
         compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
     context = replace(base_context, membership=models.membership_inputs(spec.training), compared=tuple(compared))
     findings = audit(the_plan, context, progress=progress)
-    gate_results = evaluate(the_plan.gates, findings.metrics())
+    spread = audit_replicas(the_plan, models, base_context, findings, progress=progress)
+    gate_results = evaluate(the_plan.gates, {**findings.metrics(), **(spread.metrics() if spread else {})})
 
     now = datetime.now(timezone.utc)
     resolved = spec.model_dump(mode="json")
@@ -244,9 +242,64 @@ def run(
         provenance=provenance,
         seconds=time.perf_counter() - started,
         compared=tuple(compared),
+        spread=spread,
         options=options,
     )
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
+
+
+def audit_replicas(
+    the_plan: Plan,
+    models: ModelTrainer,
+    context: AuditContext,
+    findings: Findings,
+    *,
+    progress: Progress = lambda message: None,
+) -> SeedSpread | None:
+    """``training.seed_replicas``: train the audited model again with each other seed, audit each replica alone
+    with the same plugins (like the twin: no compared models) and aggregate the spread; None without replicas.
+
+    Each replica's membership inference trains its own reference model with the replica's settings and seed,
+    as a reference model must be trained like the model it calibrates: two trainings per replica."""
+    training = the_plan.loaded.spec.training
+    if not training.seed_replicas:
+        return None
+    replicas = []
+    for seed in training.replica_seeds:
+        replica_training = training.model_copy(update={"seed": seed})
+        _, record, _, replica_findings = audit_alone(
+            the_plan, models, context, f"seed replica {seed}", replica_training, progress=progress
+        )
+        replicas.append(
+            Replica(seed, replica_findings, record.cache_key, record.weights_sha256, record.from_cache, record.seconds)
+        )
+    return seed_spread(
+        findings, replicas, the_plan.gates, audited_seed=training.seed, private=training.privacy is not None
+    )
+
+
+def audit_alone(
+    the_plan: Plan,
+    models: ModelTrainer,
+    context: AuditContext,
+    label: str,
+    training: TrainingSpec,
+    *,
+    progress: Progress = lambda message: None,
+) -> tuple[Classifier, TrainingRecord, Predictions, Findings]:
+    """Train (or load) and score a model other than the audited one, and audit it alone with every plugin:
+    its own membership inputs, no compared models."""
+    model, record, predictions = models.train_and_score(label, training)
+    progress(f"audit: {label}")
+    alone = replace(
+        context,
+        model=model,
+        predictions=predictions,
+        training=record,
+        membership=models.membership_inputs(training),
+        compared=(),
+    )
+    return model, record, predictions, audit(the_plan, alone, progress=progress)
 
 
 class ModelTrainer:

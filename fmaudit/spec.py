@@ -45,6 +45,8 @@ TEXT_ONLY_TRAINING = (
     "adapter",
 )
 """Training keys that configure a pretrained text encoder and mean nothing to a tabular MLP."""
+MAX_SEED_REPLICAS = 20
+"""More seed replicas than this is a typo, not a study: each one is trained and audited by every plugin."""
 
 
 class ModelSpec(StrictModel):
@@ -268,10 +270,22 @@ class TrainingSpec(StrictModel):
     )
     feature_scale: float = Field(1.0, gt=0, description="centre_features: factor applied to the centred features")
     seed: int = 0
+    seed_replicas: int = Field(
+        0,
+        ge=0,
+        le=MAX_SEED_REPLICAS,
+        description="also train this many models with seeds seed+1 .. seed+N (same data, split and settings), audit "
+        "each with the same plugins, and report the spread of the figures and gate verdicts across seeds",
+    )
     adapter: AdapterSpec | None = Field(
         None, description="train a LoRA adapter and the head instead of unfreezing layers (train_layers unused)"
     )
     privacy: PrivacySpec | None = None
+
+    @property
+    def replica_seeds(self) -> tuple[int, ...]:
+        """The seeds of the extra models ``seed_replicas`` asks for (the split has its own seed and stays put)."""
+        return tuple(range(self.seed + 1, self.seed + 1 + self.seed_replicas))
 
     @field_validator("train_layers")
     @classmethod

@@ -20,6 +20,7 @@ from fmaudit.provenance import Provenance
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
+    from fmaudit.seed_spread import SeedSpread
     from fmaudit.spec import Spec
     from fmaudit.training.records import TrainingRecord
 
@@ -42,10 +43,12 @@ def build_document(
     seconds: float,
     compared: tuple[ComparedModel, ...] = (),
     role: str = "audited",
+    spread: SeedSpread | None = None,
 ) -> dict[str, Any]:
     """The machine-readable twin of the report (findings.json); the HTML renders from it too.
 
     ``role`` is "audited" for the model the gates judge, "twin" for its non-private twin's own report.
+    ``spread``: the figures across seed replicas (``training.seed_replicas``), as the ``replicas`` section.
     """
     return {
         "fmaudit_report": SCHEMA_VERSION,
@@ -70,6 +73,7 @@ def build_document(
             }
             for model in compared
         ],
+        "replicas": spread.to_dict() if spread is not None else None,
         "data": {
             "source": shown_path(data.source_path, spec_path=Path(provenance.spec_path)),
             "rows": data.n_rows,

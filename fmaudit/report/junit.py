@@ -39,6 +39,7 @@ def render_junit(document: dict[str, Any]) -> bytes:
         ("spec_sha256", provenance["spec_sha256"]),
         ("data_sha256", provenance["data_sha256"]),
         ("fmaudit_version", provenance["versions"].get("fmaudit", "")),
+        *seed_properties(document.get("replicas")),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for outcome in outcomes:
@@ -52,6 +53,16 @@ def render_junit(document: dict[str, Any]) -> bytes:
         ET.SubElement(case, "system-out").text = f"gate: {outcome.gate.text}; {observed_text(outcome)}"
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def seed_properties(replicas: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The seed replicas' seeds and the gates whose verdict differs on one of them (none without replicas)."""
+    if not replicas:
+        return []
+    return [
+        ("seed_replicas", ",".join(map(str, replicas["seeds"]))),
+        ("seed_dependent_gates", "; ".join(replicas["seed_dependent_gates"])),
+    ]
 
 
 def observed_text(outcome: GateOutcome) -> str:

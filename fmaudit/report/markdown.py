@@ -39,9 +39,28 @@ def render_markdown(document: dict[str, Any], links: tuple[str, ...] = ("report.
             f"| {figure.label} (`{figure.path}`) | {format_number(figure.value, 3)} | {interval_text(figure)} |"
         )
     lines.append("")
+    lines += seed_spread_lines(document.get("replicas"))
     lines += [f"- **{section['title']}**: {section['summary']}" for section in document["sections"]]
     lines += ["", "Full report: " + " · ".join(f"[{link}]({link})" for link in links), ""]
     return "\n".join(lines).encode("utf-8")
+
+
+def seed_spread_lines(replicas: dict[str, Any] | None) -> list[str]:
+    """The spread across training seeds as a compact table (none without ``training.seed_replicas``)."""
+    if not replicas:
+        return []
+    lines = [
+        f"| Across seeds (audited: seed {replicas['audited_seed']}; replicas: {', '.join(map(str, replicas['seeds']))})"
+        " | Audited | Min | Median | Max | Gate verdict |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in replicas["rows"]:
+        verdict = "same on every seed" if row["gates"] else "not gated"
+        if row["verdict_differs"]:
+            verdict = f"**differs on seed {', '.join(map(str, row['flipped_seeds']))}**"
+        figures = " | ".join(format_number(row[k], 3) for k in ("audited", "min", "median", "max"))
+        lines.append(f"| `{row['path']}` | {figures} | {verdict} |")
+    return [*lines, ""]
 
 
 def headline_figures(document: dict[str, Any]) -> list[Figure]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from fmaudit.data import PreparedData
+    from fmaudit.seed_spread import SeedSpread
     from fmaudit.spec import Spec
     from fmaudit.training.records import TrainingRecord
 
@@ -75,6 +76,7 @@ def write_report(
     provenance: Provenance,
     seconds: float,
     compared: tuple[ComparedModel, ...] = (),
+    spread: SeedSpread | None = None,
     options: OutputOptions | None = None,
 ) -> Path:
     """Write the run's outputs atomically, with the twin's own report in ``twin/``; return the final directory."""
@@ -88,6 +90,7 @@ def write_report(
         provenance=provenance,
         seconds=seconds,
         compared=compared,
+        spread=spread,
     )
     nested = {}
     for model in compared:

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 CACHE_FORMAT = 8
 """Bump when the training code changes what a given key would produce."""
 
-NOT_IN_CACHE_KEY = {"privacy": {"compare", "sweep", "allow_large_delta"}}
+NOT_IN_CACHE_KEY: dict[str, bool | set[str]] = {
+    "seed_replicas": True,
+    "privacy": {"compare", "sweep", "allow_large_delta"},
+}
 """Settings that choose which models a run audits, not what any one model's weights are."""
 
 RECORD_FILE = "training.json"
