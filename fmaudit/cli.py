@@ -300,6 +300,8 @@ def _plugins(spec: Path | None) -> int:
             print(f"{name}  ({the_plan.plugins[name].title})")
             for path in paths:
                 print(f"    {path}")
+        if the_plan.loaded.spec.training.seed_replicas:
+            print("every path above also ends in .replica_min / .replica_max: its spread over training.seed_replicas")
         return ExitCode.OK
     for name, target in available_plugins().items():
         plugin = lookup_plugin(name)

@@ -122,7 +122,8 @@ class SeedSpread:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """findings.json's ``replicas`` section (the report renders it; it computes nothing)."""
+        """findings.json's ``replicas`` section (the report renders it; it computes nothing); ``metrics`` holds the
+        gateable figures under the paths gates use, ``<plugin path>.replica_min`` / ``.replica_max``."""
         return {
             "audited_seed": self.audited_seed,
             "seeds": list(self.seeds),
@@ -144,6 +145,10 @@ class SeedSpread:
                 }
                 for row in self.rows
             ],
+            "metrics": {
+                path: {"value": m.value, "label": m.label, "better": m.better, **({"note": m.note} if m.note else {})}
+                for path, m in self.metrics().items()
+            },
             "seed_dependent_gates": sorted({g for row in self.rows if row.verdict_differs for g in row.gates}),
             "notes": list(self.notes),
         }

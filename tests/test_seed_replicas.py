@@ -265,6 +265,10 @@ def test_spread_gates_pass_and_fail_and_every_output_shows_the_spread(replica_ru
     document = json.loads((result.report_dir / "findings.json").read_text())
     rows = {row["path"]: row for row in document["replicas"]["rows"]}
     assert result.gate_results[2].observed == rows["performance.roc_auc"]["min"]
+    spread = document["replicas"]["metrics"]  # the gateable figures, under the paths the gates name
+    assert spread["performance.roc_auc.replica_min"]["value"] == rows["performance.roc_auc"]["min"]
+    assert spread["performance.roc_auc.replica_max"]["value"] == rows["performance.roc_auc"]["max"]
+    assert [g["observed"] for g in document["gates"][:3]] == [0.5, 0.5, rows["performance.roc_auc"]["min"]]
     # Every gated path gets its spread, not only the headline figures; gates on the spread flag nothing.
     majority = rows["performance.baselines.majority.balanced_accuracy"]
     assert majority["values"] == [0.5, 0.5, 0.5] and majority["gates"] == [] and not majority["verdict_differs"]

@@ -14,7 +14,14 @@ AUDITS = Path(__file__).resolve().parent.parent / "audits"
 
 @pytest.mark.parametrize(
     "name",
-    ["credit.yaml", "credit-nodp.yaml", "credit-failing-gate.yaml", "credit-tabular.yaml", "credit-robustness.yaml"],
+    [
+        "credit.yaml",
+        "credit-nodp.yaml",
+        "credit-failing-gate.yaml",
+        "credit-tabular.yaml",
+        "credit-robustness.yaml",
+        "credit-seeds.yaml",
+    ],
 )
 def test_shipped_spec_is_valid(name: str) -> None:
     the_plan = plan(AUDITS / name)
@@ -34,13 +41,25 @@ def test_the_demo_trains_with_dp_within_epsilon_8() -> None:
     assert not spec.training.privacy.reproducible_noise
 
 
-def test_the_failing_gate_and_robustness_specs_reuse_the_no_dp_model() -> None:
-    def key(name: str) -> str:
-        loaded = plan(AUDITS / name)
-        spec = loaded.loaded.spec
-        return cache_key(
-            base_model_sha256="x", data_spec=spec.data, data_sha256=loaded.data_sha256, training=spec.training
-        )
+def key(name: str) -> str:
+    loaded = plan(AUDITS / name)
+    spec = loaded.loaded.spec
+    return cache_key(base_model_sha256="x", data_spec=spec.data, data_sha256=loaded.data_sha256, training=spec.training)
 
+
+def test_the_failing_gate_and_robustness_specs_reuse_the_no_dp_model() -> None:
     assert key("credit-failing-gate.yaml") == key("credit-robustness.yaml") == key("credit-nodp.yaml")
     assert "performance.roc_auc >= 0.72" in plan(AUDITS / "credit-nodp.yaml").loaded.spec.gates
+
+
+def test_the_seeds_spec_audits_the_demo_model_and_four_replicas() -> None:
+    """Its audited model is the demo's (seed_replicas and compare choose models, not weights); the replicas
+    differ from it only in the seed, and gates read the spread."""
+    spec = plan(AUDITS / "credit-seeds.yaml").loaded.spec
+    demo = plan(AUDITS / "credit.yaml").loaded.spec
+    assert key("credit-seeds.yaml") == key("credit.yaml")
+    assert spec.training.replica_seeds == (1, 2, 3, 4)
+    assert spec.training.model_copy(update={"seed_replicas": 0, "privacy": None}) == demo.training.model_copy(
+        update={"privacy": None}
+    )
+    assert any(gate.endswith(("replica_min >= 0.6", "replica_max <= 0.6")) for gate in spec.gates)
