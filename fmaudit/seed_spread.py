@@ -186,14 +186,15 @@ def seed_spread(
     notes = [
         f"{len(replicas)} more models trained with seeds {', '.join(str(r.seed) for r in replicas)} (the audited "
         f"model: seed {audited_seed}) on the same data, split and settings, each audited by the same plugins. "
-        "Min, median and max are over these replicas; a flag marks a figure on which a gate would give another "
-        "verdict on some replica than on the audited model.",
+        "Min, median and max are over these replicas (the audited model is not among them); a flag marks a "
+        "figure on which a gate would give another verdict on some replica than on the audited model.",
         f"Why: {CITATION}",
     ]
     if private:
         notes.append(
-            "Under DP-SGD every training run draws fresh noise, so this spread contains the DP noise as well as "
-            "the seed's initialisation and batch order."
+            "Under DP-SGD each replica draws its own noise (fresh from OS entropy, or from its seed with "
+            "reproducible_noise), so this spread contains the DP noise as well as the seed's initialisation and "
+            "batch order."
         )
     return SeedSpread(audited_seed, tuple(replicas), tuple(rows), tuple(notes))
 
