@@ -22,6 +22,7 @@ from fmaudit.pipeline import plan, run, score_test_split, train
 from fmaudit.seed_spread import Replica, seed_spread
 from fmaudit.spec import DataSpec, TrainingSpec
 from fmaudit.training.cache import cache_key
+from tests.conftest import GERMAN_CREDIT_SPEC
 
 
 def problems(path: Path) -> list[str]:
@@ -163,7 +164,8 @@ def test_a_gate_on_the_replica_minimum_reads_the_lowest_replica(threshold: float
     assert result.observed is None and not result.passed
 
 
-ROC_AUC_GATE = 0.6
+ROC_AUC_GATE = 0.75
+"""Near the tiny MLP's ROC AUC (about 0.7 to 0.8 across seeds), so the verdict may well depend on the seed."""
 
 
 def tabular_replica_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -178,8 +180,8 @@ def tabular_replica_spec(spec: dict[str, Any]) -> dict[str, Any]:
         "seed_replicas": 3,
     }
     spec["audits"] = {"performance": {"n_boot": 20}, "fairness": {"n_boot": 20, "min_group_size": 5}, "privacy": {}}
-    # The majority baseline is 0.5 on every replica by definition: the first gate passes, the second fails,
-    # and each fails if the spread metrics were missing or wrong.
+    # The majority baseline is 0.5 on every replica by definition: the first gate passes only if each replica's
+    # figure reached the spread, the second must fail.
     spec["gates"] = [
         "performance.baselines.majority.balanced_accuracy.replica_min == 0.5",
         "performance.baselines.majority.balanced_accuracy.replica_max < 0.5",
@@ -191,8 +193,6 @@ def tabular_replica_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def replica_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
-    from tests.conftest import GERMAN_CREDIT_SPEC
-
     tmp = tmp_path_factory.mktemp("replicas")
     path = tmp / "replicas.yaml"
     path.write_text(yaml.safe_dump(tabular_replica_spec(json.loads(json.dumps(GERMAN_CREDIT_SPEC))), sort_keys=False))
