@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fmaudit.findings import Better, Findings, Metric
-from fmaudit.gates import Gate, evaluate
+from fmaudit.gates import Gate, GateResult, evaluate
 
 REPLICA_BOUNDS = ("replica_min", "replica_max")
 """Suffixes of the gateable spread figures: ``performance.roc_auc.replica_min``."""
@@ -61,6 +61,25 @@ class Replica:
 
 
 @dataclass(frozen=True)
+class GateCheck:
+    """One spec gate evaluated on the audited model and on every replica (the value it reads may be an
+    interval bound, so it is kept beside the verdict)."""
+
+    gate: str
+    audited: GateResult
+    replicas: tuple[GateResult | None, ...]
+    """One per replica, in seed order; None where the replica does not produce the figure (not comparable)."""
+
+    def flipped(self, seeds: Sequence[int]) -> list[tuple[int, GateResult]]:
+        """The replicas (seed, result) on which this gate's verdict differs from the audited model's."""
+        return [
+            (seed, result)
+            for seed, result in zip(seeds, self.replicas, strict=True)
+            if result is not None and result.passed != self.audited.passed
+        ]
+
+
+@dataclass(frozen=True)
 class SpreadRow:
     """One figure: the audited model's value and its values on the replicas (None where not measured)."""
 
@@ -70,11 +89,20 @@ class SpreadRow:
     audited: float | None
     values: tuple[float | None, ...]
     """One per replica, in seed order."""
-    gates: tuple[str, ...]
+    seeds: tuple[int, ...]
+    checks: tuple[GateCheck, ...]
     """The spec's gates on this figure (point estimate or interval bound; not the spread gates themselves)."""
-    flipped_seeds: tuple[int, ...]
-    """Replicas on which one of ``gates`` would give another verdict than on the audited model."""
     note: str = ""
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        return tuple(check.gate for check in self.checks)
+
+    @property
+    def flipped_seeds(self) -> tuple[int, ...]:
+        """Replicas on which one of the gates would give another verdict than on the audited model."""
+        flipped = {seed for check in self.checks for seed, _ in check.flipped(self.seeds)}
+        return tuple(seed for seed in self.seeds if seed in flipped)
 
     @property
     def measured(self) -> list[float]:
@@ -141,6 +169,21 @@ class SeedSpread:
                     "gates": list(row.gates),
                     "verdict_differs": row.verdict_differs,
                     "flipped_seeds": list(row.flipped_seeds),
+                    "gate_checks": [
+                        {
+                            "gate": check.gate,
+                            "audited": {"observed": check.audited.observed, "passed": check.audited.passed},
+                            "replicas": [
+                                None if r is None else {"observed": r.observed, "passed": r.passed}
+                                for r in check.replicas
+                            ],
+                            "flipped": [
+                                {"seed": seed, "observed": r.observed, "passed": r.passed}
+                                for seed, r in check.flipped(row.seeds)
+                            ],
+                        }
+                        for check in row.checks
+                    ],
                     "note": row.note,
                 }
                 for row in self.rows
@@ -178,8 +221,8 @@ def seed_spread(
                 better=reference.better if reference else "none",
                 audited=reference.value if reference else None,
                 values=values,
-                gates=tuple(g.text for g in on_path),
-                flipped_seeds=_flipped(path, on_path, audited_metrics, replicas, replica_metrics),
+                seeds=tuple(r.seed for r in replicas),
+                checks=tuple(_check(gate, audited_metrics, replica_metrics) for gate in on_path),
                 note="" if produced == len(replicas) else _absence(produced, len(replicas)),
             )
         )
@@ -199,24 +242,12 @@ def seed_spread(
     return SeedSpread(audited_seed, tuple(replicas), tuple(rows), tuple(notes))
 
 
-def _flipped(
-    path: str,
-    gates: list[Gate],
-    audited: dict[str, Metric],
-    replicas: Sequence[Replica],
-    replica_metrics: list[dict[str, Metric]],
-) -> tuple[int, ...]:
-    """Seeds of the replicas on which some gate's verdict differs from the audited model's. A replica that
-    does not produce the figure at all (e.g. a comparison with the twin, which replicas do not get) is not
-    comparable and is not counted."""
-    if not gates:
-        return ()
-    verdicts = [r.passed for r in evaluate(gates, audited)]
-    return tuple(
-        replica.seed
-        for replica, metrics in zip(replicas, replica_metrics, strict=True)
-        if path in metrics and [r.passed for r in evaluate(gates, metrics)] != verdicts
-    )
+def _check(gate: Gate, audited: dict[str, Metric], replicas: list[dict[str, Metric]]) -> GateCheck:
+    """``gate`` on the audited model and on each replica. A replica that does not produce the figure at all
+    (e.g. a comparison with the twin, which replicas do not get) is not comparable: None, never a flag."""
+    [on_audited] = evaluate([gate], audited)
+    on_replicas = tuple(evaluate([gate], m)[0] if gate.metric_path in m else None for m in replicas)
+    return GateCheck(gate.text, on_audited, on_replicas)
 
 
 def _absence(produced: int, total: int) -> str:

@@ -126,6 +126,10 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
     assert (auc.audited, auc.values, auc.min, auc.median, auc.max) == (0.75, (0.78, 0.70, 0.74), 0.70, 0.74, 0.78)
     assert auc.gates == ("performance.roc_auc >= 0.72", "performance.roc_auc.ci_low >= 0.6")
     assert auc.flipped_seeds == (2, 3)
+    [_, interval] = auc.checks
+    assert [(seed, result.observed, result.passed) for seed, result in interval.flipped(auc.seeds)] == [
+        (3, 0.55, False)
+    ]
     parity = rows["fairness.sex.demographic_parity_ratio"]
     assert parity.flipped_seeds == (3,) and parity.min == 0.9 and len(parity.measured) == 2
     # The twin comparison exists only for the audited model: not comparable on replicas, so never a flag.
@@ -137,6 +141,10 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
         "performance.roc_auc >= 0.72",
         "performance.roc_auc.ci_low >= 0.6",
     ]
+    [point, bound] = document["rows"][0]["gate_checks"]  # what each gate read where its verdict flipped
+    assert point["flipped"] == [{"seed": 2, "observed": 0.70, "passed": False}]
+    assert bound["audited"] == {"observed": 0.65, "passed": True} and bound["replicas"][2]["observed"] == 0.55
+    assert document["rows"][2]["gate_checks"][0]["replicas"] == [None, None, None]
     assert any("DP noise" in note for note in document["notes"]) and any("D'Amour" in n for n in document["notes"])
     assert not any("DP noise" in n for n in seed_spread(audited, replicas, GATES, audited_seed=0, private=False).notes)
     json.dumps(document, allow_nan=False)  # findings.json material

@@ -57,7 +57,12 @@ def seed_spread_lines(replicas: dict[str, Any] | None) -> list[str]:
     for row in replicas["rows"]:
         verdict = "same on every seed" if row["gates"] else "not gated"
         if row["verdict_differs"]:
-            verdict = f"**differs on seed {', '.join(map(str, row['flipped_seeds']))}**"
+            verdict = f"**differs on seed {', '.join(map(str, row['flipped_seeds']))}**: " + "; ".join(
+                f"`{check['gate']}` reads {format_number(check['audited']['observed'], 3)} here, "
+                + ", ".join(f"{format_number(f['observed'], 3)} on seed {f['seed']}" for f in check["flipped"])
+                for check in row["gate_checks"]
+                if check["flipped"]
+            )
         figures = " | ".join(format_number(row[k], 3) for k in ("audited", "min", "median", "max"))
         lines.append(f"| `{row['path']}` | {figures} | {verdict} |")
     return [*lines, ""]
