@@ -167,9 +167,10 @@ def run(
     """Run a whole audit and write its report; the returned exit code is the gate verdict.
 
     ``options`` (formats, redaction, signing key) default to the spec's ``output`` section."""
-    from fmaudit.models.encodings import flush_all
+    from fmaudit.models.encodings import count_afresh, flush_all
     from fmaudit.report import write_report
 
+    count_afresh()
     started = time.perf_counter()
     clock = StageClock()
     with clock.stage("plan: spec, data, gates"):

@@ -146,3 +146,68 @@ def test_only_head_only_bert_style_models_can_use_the_cache(tiny_llama: Path, tm
     model, tokenizer = load_pretrained(tiny_llama)
     with pytest.raises(ModelError, match="no dropout \\+ linear head"):
         TextClassifier(model, tokenizer, max_length=32).use_encodings(EncoderCache(tmp_path))
+
+
+def test_a_head_only_run_scores_from_the_cache_and_a_later_run_encodes_nothing(
+    tiny_bert: Path, tmp_path: Path, spec_dict, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Through the pipeline: the audited model, its reference model and every plugin share one encoder cache;
+    a later process (a fresh cache object on the same directory) reads every vector from disk and finds the
+    same figures; the scores equal the full model's."""
+    import json
+
+    import pandas as pd
+
+    from fmaudit.models import encodings
+    from fmaudit.models.text import TextClassifier, load_pretrained
+    from fmaudit.pipeline import run
+    from tests.test_streams import without_volatile
+
+    spec_dict["model"]["base"] = str(tiny_bert)
+    spec_dict["data"]["max_rows"] = 160
+    spec_dict["training"] = {"epochs": 2, "batch_size": 32, "max_length": 48, "train_layers": 0}
+    spec_dict["audits"] = {
+        "performance": {"n_boot": 20},
+        "fairness": {"n_boot": 20, "min_group_size": 5, "counterfactual_rows": 20},
+        "privacy": {"n_boot": 20, "members": 30},
+    }
+    spec_dict["gates"] = []
+    path = tmp_path / "head.yaml"
+    path.write_text(json.dumps(spec_dict))
+
+    def audit(out: str) -> tuple[dict, pd.DataFrame]:  # type: ignore[type-arg]
+        monkeypatch.setattr(encodings, "_OPEN", {})  # as in a new process
+        result = run(path, out=tmp_path / out, cache_dir=tmp_path / "cache", show_progress_bars=False)
+        frame = pd.read_csv(result.report_dir / "predictions.csv")
+        return json.loads((result.report_dir / "findings.json").read_text()), frame
+
+    first, scores = audit("first")
+    stages = {s["stage"]: s for s in first["provenance"]["stages"]}
+    assert stages["train or load: model"]["encoded"] > 0  # the training rows
+    assert 0.9 * len(scores) < stages["score test split: model"]["encoded"] <= len(scores)  # test rows (a few repeat)
+    assert stages["train or load: reference model (no DP)"]["texts"] == 0  # its rows were all seen already
+    assert stages["audit model: fairness"]["encoded"] > 0  # counterfactual rows: new texts
+
+    second, again = audit("second")
+    assert sum(s["encoded"] for s in second["provenance"]["stages"]) == 0
+    assert sum(s["texts"] for s in second["provenance"]["stages"]) == sum(s["texts"] for s in stages.values())
+    assert without_volatile(second) == without_volatile(first)
+    model, tokenizer = load_pretrained(Path(first["training"]["base_model_dir"]))
+    full = TextClassifier(model, tokenizer, max_length=48)
+    cached = Path(tmp_path / "cache" / "models" / first["training"]["cache_key"])
+    full.model.load_state_dict(TextClassifier.load(cached, max_length=48, base=tiny_bert).model.state_dict())
+    from fmaudit.data import prepare
+    from fmaudit.spec import DataSpec
+
+    data = prepare(DataSpec.model_validate(spec_dict["data"]), base_dir=tmp_path)
+    np.testing.assert_allclose(full.predict_rows(data, again["row_id"].to_numpy()), again["score"], atol=1e-6, rtol=0)
+
+
+def test_a_pickled_cache_becomes_the_receiving_process_cache_of_the_same_directory(tmp_path: Path) -> None:
+    """A classifier sent to a worker (Ray pickles it) keeps scoring from the same disk cache."""
+    cache = open_cache(tmp_path / "enc")
+    assert pickle.loads(pickle.dumps(cache)) is cache  # same process: the same object
+    cache.vectors(["a"], lambda batch: np.ones((len(batch), 2), dtype=np.float32))
+    cache.flush()
+    moved = EncoderCache(tmp_path / "enc")
+    assert text_key("a") in moved._on_disk  # noqa: SLF001

@@ -89,6 +89,10 @@ class EncoderCache:
             for shard in sorted(directory.glob("*.safetensors")):
                 self._index(shard)
 
+    def __reduce__(self) -> tuple[object, tuple[Path | None]]:
+        """Sent to another process (a Ray worker), a cache becomes that process's cache of the same directory."""
+        return (_reopen, (self.directory,))
+
     def vectors(self, texts: Sequence[str], encode: Encode, *, batch_size: int = 32) -> np.ndarray:
         """One pooled vector per text (rows in the order given), running ``encode`` only on texts never seen."""
         if not texts:
@@ -141,6 +145,9 @@ class EncoderCache:
         tmp.rename(shard)
         self._on_disk.update(dict.fromkeys(keys, shard))
         self._pending.clear()
+
+    def forget_seen(self) -> None:
+        self._seen.clear()
 
     def forget_pending(self) -> None:
         """In a forked child: the parent writes what it had computed; the child writes only its own."""
@@ -200,6 +207,10 @@ def open_cache(directory: Path) -> EncoderCache:
     return _OPEN[directory]
 
 
+def _reopen(directory: Path | None) -> EncoderCache:
+    return open_cache(directory) if directory is not None else EncoderCache(None)
+
+
 def totals() -> EncoderTotals:
     """Encoder work so far, over every cache this process opened."""
     caches = list(_OPEN.values())
@@ -208,6 +219,12 @@ def totals() -> EncoderTotals:
         sum(c.totals.encoded for c in caches),
         sum(c.totals.seconds for c in caches),
     )
+
+
+def count_afresh() -> None:
+    """Count every text as new from now on, so that each run in one process reports its own distinct texts."""
+    for cache in _OPEN.values():
+        cache.forget_seen()
 
 
 def flush_all() -> None:
