@@ -533,7 +533,7 @@ def test_enabling_another_recipe_leaves_a_recipes_figures_unchanged(credit_conte
     assert any(m.ci_low is not None for m in ours.values())
 
 
-def test_most_perturbed_orders_ties_by_name_whatever_the_order_found() -> None:
+def test_most_perturbed_orders_ties_by_name_whatever_the_order_found(textattack_ready: Path) -> None:
     """Tied counts must not follow string hashes (they change between processes): the table is the same."""
     from fmaudit.robustness.outcomes import Change, Flip, most_perturbed
 
