@@ -6,7 +6,8 @@ of the data's texts through the frozen encoder, no cache). The floor is the run'
 text any model or plugin needed from the encoder, counted once) times that cost: the time an ideal run would
 spend if it did nothing but encode each text once. Prints wall time, floor, their ratio, and the slowest
 stages. ``--before CHECKOUT`` also times another checkout's demo (e.g. a worktree of the commit before the
-encoder cache) warm, on the same machine, in the same session, and prints the speed-up.
+encoder cache) once, on the same machine, in the same session, and prints the speed-up; that checkout must find
+its models in the model cache already (run its demo once before), as a warm run does.
 
     python bench/demo_profile.py [--spec audits/credit.yaml] [--before /path/to/old/checkout] [--no-warm-up]
 """
@@ -87,8 +88,6 @@ def main() -> None:
         print(f"  {s['seconds']:7.1f} s  {s['stage']}  (texts {s['texts']}, encoded {s['encoded']})")
     if args.before is not None:
         before = args.before.resolve()
-        if not args.no_warm_up:
-            timed_run(before / args.spec, work / "before-warm-up", checkout=before)
         old, _ = timed_run(before / args.spec, work / "before", checkout=before)
         print(f"before ({before}): warm run {old:.1f} s -> speed-up {old / seconds:.2f}x (target >= 2x)")
     print(f"runs in {work}; encoder-floor ratio uses {np.round(per_text, 5)} s per text")
