@@ -139,7 +139,7 @@ def audit_attribute(
 def _group_codes(groups: pd.Series, all_groups: list[str]) -> tuple[list[str], np.ndarray]:
     """The groups as text (the declared ones first, then every other observed one, sorted) and each row's
     index among them; one hashing pass over the rows, none for categorical input (millions of rows)."""
-    values = pd.Categorical(groups.astype(str) if groups.hasnans else groups)
+    values = pd.Categorical(groups)
     categories = [str(c) for c in values.categories]
     observed = np.bincount(values.codes, minlength=len(categories)) > 0
     names = list(dict.fromkeys([*all_groups, *sorted({c for c, o in zip(categories, observed, strict=True) if o})]))
