@@ -79,6 +79,13 @@ def test_intervals_equal_those_of_the_loop_of_scikit_learn_calls() -> None:
         assert ours[figure].undefined_share == theirs.undefined_share
 
 
+def test_no_resamples_give_no_interval() -> None:
+    labels, scores = tied(20, seed=4)
+    assert set(bootstrap_intervals(labels, scores, PerformanceParams(n_boot=0)).values()) == {
+        percentile_interval(np.array([]), level=0.95)
+    }
+
+
 def test_resampled_rows_are_a_loops_draws_whatever_the_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(7)
     loop = np.stack([rng.integers(0, 50, 50) for _ in range(23)])

@@ -30,7 +30,7 @@ def bootstrap_intervals(
         )
     ]
     return {
-        figure: percentile_interval(np.concatenate([c[figure] for c in chunks]), level=params.confidence)
+        figure: percentile_interval(np.concatenate([[], *(c[figure] for c in chunks)]), level=params.confidence)
         for figure in FIGURES
     }
 
