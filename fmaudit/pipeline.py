@@ -7,10 +7,11 @@ any training when its input is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,7 @@ from fmaudit.plugins.base import (
     Predictions,
 )
 from fmaudit.plugins.registry import resolve_plugins
-from fmaudit.provenance import Provenance, sha256_file, sha256_json
+from fmaudit.provenance import Provenance, StageTime, sha256_file, sha256_json
 from fmaudit.seed_spread import Replica, SeedSpread, replica_paths, seed_spread
 from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 
@@ -170,10 +171,14 @@ def run(
     """Run a whole audit and write its report; the returned exit code is the gate verdict.
 
     ``options`` (formats, redaction, signing key) default to the spec's ``output`` section."""
+    from fmaudit.models.encodings import count_afresh, flush_all
     from fmaudit.report import write_report
 
+    count_afresh()
     started = time.perf_counter()
-    the_plan = plan(spec_path)
+    clock = StageClock()
+    with clock.stage("plan: spec, data, gates"):
+        the_plan = plan(spec_path)
     spec, data = the_plan.loaded.spec, the_plan.data
     progress(
         f"data: {data.n_rows} rows ({len(data.train_idx)} train / {len(data.test_idx)} test), "
@@ -183,7 +188,9 @@ def run(
     progress(
         f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
     )
-    models = ModelTrainer(the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars)
+    models = ModelTrainer(
+        the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars, clock=clock
+    )
     classifier, record, predictions = models.train_and_score("model", spec.training)
     base_context = AuditContext(
         spec=spec,
@@ -211,8 +218,9 @@ def run(
         sweep_model, sweep_record, sweep_predictions = models.train_and_score(f"sweep {label}", point)
         compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
     context = replace(base_context, membership=models.membership_inputs(spec.training), compared=tuple(compared))
-    findings = audit(the_plan, context, progress=progress)
+    findings = audit(the_plan, context, progress=progress, clock=clock)
     spread = audit_replicas(the_plan, models, base_context, findings, progress=progress)
+    flush_all()  # the encoder vectors this run computed, for the next run
     gate_results = evaluate(the_plan.gates, {**findings.metrics(), **(spread.metrics() if spread else {})})
 
     now = datetime.now(timezone.utc)
@@ -229,6 +237,7 @@ def run(
         base_model_sha256=record.base_model_sha256,
         weights_sha256=record.weights_sha256,
         seed=spec.training.seed,
+        stages=tuple(clock.stages),
     )
     out_root = (out or Path(spec.output.dir)) / spec.name
     report_dir = write_report(
@@ -299,15 +308,37 @@ def audit_alone(
         membership=models.membership_inputs(training),
         compared=(),
     )
-    return model, record, predictions, audit(the_plan, alone, progress=progress)
+    return model, record, predictions, audit(the_plan, alone, progress=progress, clock=models.clock, label=label)
+
+
+class StageClock:
+    """Times each stage of a run and counts the encoder work inside it (findings.json's provenance)."""
+
+    def __init__(self) -> None:
+        self.stages: list[StageTime] = []
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        from fmaudit.models.encodings import totals
+
+        before, started = totals(), time.perf_counter()
+        try:
+            yield
+        finally:
+            work = totals() - before
+            seconds = round(time.perf_counter() - started, 2)
+            self.stages.append(StageTime(name, seconds, work.texts, work.encoded, round(work.seconds, 2)))
 
 
 class ModelTrainer:
     """Trains (or loads from the cache) every model one run audits, and the reference models its
     membership-inference test needs; scores each on the test split once."""
 
-    def __init__(self, the_plan: Plan, *, cache_dir: Path, progress: Progress, show_progress: bool) -> None:
+    def __init__(
+        self, the_plan: Plan, *, cache_dir: Path, progress: Progress, show_progress: bool, clock: StageClock
+    ) -> None:
         self.plan = the_plan
+        self.clock = clock
         self.cache_dir = cache_dir
         self.progress = progress
         self.show_progress = show_progress
@@ -316,7 +347,9 @@ class ModelTrainer:
 
     def train_and_score(self, label: str, training: TrainingSpec) -> tuple[Classifier, TrainingRecord, Predictions]:
         classifier, record = self._train(label, training)
-        return classifier, record, score_test_split(self.plan, classifier, show_progress=self.show_progress)
+        with self.clock.stage(f"score test split: {label}"):
+            predictions = score_test_split(self.plan, classifier, show_progress=self.show_progress)
+        return classifier, record, predictions
 
     def membership_inputs(self, training: TrainingSpec) -> MembershipInputs | None:
         """Members and non-members, and (if asked) a reference model trained like ``training`` without them."""
@@ -343,9 +376,10 @@ class ModelTrainer:
     def _train(
         self, label: str, training: TrainingSpec, rows: np.ndarray | None = None
     ) -> tuple[Classifier, TrainingRecord]:
-        classifier, record = train(
-            self.plan, training, cache_dir=self.cache_dir, rows=rows, show_progress=self.show_progress
-        )
+        with self.clock.stage(f"train or load: {label}"):
+            classifier, record = train(
+                self.plan, training, cache_dir=self.cache_dir, rows=rows, show_progress=self.show_progress
+            )
         how = "loaded from cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
         epsilon = f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else ""
         self.progress(f"{label}: {how} on {record.training_rows} rows ({record.cache_key[:12]}){epsilon}")
@@ -388,16 +422,25 @@ def score_test_split(the_plan: Plan, classifier: Classifier, *, show_progress: b
     return Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
 
 
-def audit(the_plan: Plan, context: AuditContext, *, progress: Progress = lambda message: None) -> Findings:
+def audit(
+    the_plan: Plan,
+    context: AuditContext,
+    *,
+    progress: Progress = lambda message: None,
+    clock: StageClock | None = None,
+    label: str = "model",
+) -> Findings:
     """Run every planned plugin on one model's context, holding each to its contract; plugins that read
     other plugins' findings run last and see what ran before them."""
+    clock = clock or StageClock()
     sections: list[PluginFindings] = []
     order = sorted(the_plan.plugins.items(), key=lambda item: item[1].reads_findings)
     for name, plugin in order:
         progress(f"audit: {name} ...")
         began = time.perf_counter()
         seen = replace(context, findings=Findings(sections=tuple(sections)))
-        section = plugin.run(seen, the_plan.params[name])
+        with clock.stage(f"audit {label}: {name}"):
+            section = plugin.run(seen, the_plan.params[name])
         section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
         progress(f"audit: {name} done in {section.seconds:.1f} s")
         sections.append(section)

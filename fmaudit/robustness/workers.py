@@ -148,6 +148,9 @@ def run_attacks(
                 stream = pool.imap(_work, tasks) if pool is not None else map(_work, tasks)
                 outcomes = list(tqdm(stream, total=len(tasks), desc=name, unit="example", disable=not show_progress))
                 done[name] = (outcomes, time.monotonic() - started)
+            if pool is not None:
+                pool.close()  # workers exit normally, writing what they encoded to the encoder cache
+                pool.join()
         finally:
             if pool is not None:
                 pool.terminate()
