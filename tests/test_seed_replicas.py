@@ -277,6 +277,9 @@ def test_spread_gates_pass_and_fail_and_every_output_shows_the_spread(replica_ru
     assert spread["performance.roc_auc.replica_min"]["value"] == rows["performance.roc_auc"]["min"]
     assert spread["performance.roc_auc.replica_max"]["value"] == rows["performance.roc_auc"]["max"]
     assert [g["observed"] for g in document["gates"][:3]] == [0.5, 0.5, rows["performance.roc_auc"]["min"]]
+    stages = {s["stage"] for s in document["provenance"]["stages"]}  # each replica's work is timed like the twin's
+    assert {f"train or load: seed replica {seed}" for seed in (4, 5, 6)} <= stages
+    assert {f"audit seed replica {seed}: {name}" for seed in (4, 5, 6) for name in document["metrics"]} <= stages
     # Every gated path gets its spread, not only the headline figures; gates on the spread flag nothing.
     majority = rows["performance.baselines.majority.balanced_accuracy"]
     assert majority["values"] == [0.5, 0.5, 0.5] and majority["gates"] == [] and not majority["verdict_differs"]
