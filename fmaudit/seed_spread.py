@@ -124,6 +124,17 @@ class SpreadRow:
     def verdict_differs(self) -> bool:
         return bool(self.flipped_seeds)
 
+    @property
+    def verdict(self) -> str:
+        """What the gates on this figure did across seeds: "differs", "same", "not comparable" (no replica
+        produces the figure) or "not gated"."""
+        if not self.checks:
+            return "not gated"
+        if self.verdict_differs:
+            return "differs"
+        comparable = any(result is not None for check in self.checks for result in check.replicas)
+        return "same" if comparable else "not comparable"
+
 
 @dataclass(frozen=True)
 class SeedSpread:
@@ -167,6 +178,7 @@ class SeedSpread:
                     "median": row.median,
                     "max": row.max,
                     "gates": list(row.gates),
+                    "verdict": row.verdict,
                     "verdict_differs": row.verdict_differs,
                     "flipped_seeds": list(row.flipped_seeds),
                     "gate_checks": [

@@ -135,6 +135,7 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
     # The twin comparison exists only for the audited model: not comparable on replicas, so never a flag.
     drop = rows["privacy.cost.roc_auc_drop"]
     assert drop.values == (None, None, None) and drop.flipped_seeds == () and "not produced" in drop.note
+    assert [row.verdict for row in rows.values()] == ["differs", "differs", "not comparable"]
     document = spread.to_dict()
     assert document["seed_dependent_gates"] == [
         "fairness.sex.demographic_parity_ratio >= 0.8",
@@ -150,7 +151,7 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
     json.dumps(document, allow_nan=False)  # findings.json material
 
     nothing_flips = seed_spread(audited, replicas[:1], GATES, audited_seed=0, private=False)
-    assert all(not row.verdict_differs for row in nothing_flips.rows)
+    assert [row.verdict for row in nothing_flips.rows] == ["same", "same", "not comparable"]
 
 
 @pytest.mark.parametrize(("threshold", "passes"), [(0.70, True), (0.705, False)])
@@ -282,7 +283,7 @@ def test_spread_gates_pass_and_fail_and_every_output_shows_the_spread(replica_ru
     assert {f"audit seed replica {seed}: {name}" for seed in (4, 5, 6) for name in document["metrics"]} <= stages
     # Every gated path gets its spread, not only the headline figures; gates on the spread flag nothing.
     majority = rows["performance.baselines.majority.balanced_accuracy"]
-    assert majority["values"] == [0.5, 0.5, 0.5] and majority["gates"] == [] and not majority["verdict_differs"]
+    assert majority["values"] == [0.5, 0.5, 0.5] and majority["gates"] == [] and majority["verdict"] == "not gated"
     html = (result.report_dir / "report.html").read_text()
     assert "Spread across training seeds" in html and "D&#39;Amour et al. 2020" in html
     assert "seeds 4, 5, 6" in html

@@ -55,7 +55,7 @@ def seed_spread_lines(replicas: dict[str, Any] | None) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in replicas["rows"]:
-        verdict = "same on every seed" if row["gates"] else "not gated"
+        verdict = "same on every seed" if row["verdict"] == "same" else row["verdict"]
         if row["verdict_differs"]:
             verdict = f"**differs on seed {', '.join(map(str, row['flipped_seeds']))}**: " + "; ".join(
                 f"`{check['gate']}` reads {format_number(check['audited']['observed'], 3)} here, "
