@@ -327,7 +327,8 @@ def test_explanations_report_fields_reason_codes_and_faithfulness(first) -> None
     delta = explanations["convergence_delta"]
     assert 0 < delta["mean_abs"]["value"] <= delta["max_abs"]["value"]  # float32 IG in 8 steps is never exact
     adverse = int((run.predictions["decision"] == 0).sum())
-    assert explanations["reasons"]["notices"]["value"] == min(4, adverse)
+    assert explanations["notices"]["produced"]["value"] == min(4, adverse)
+    assert explanations["notices"]["adverse_decisions"]["value"] == adverse
     assert {"deletion_gain", "insertion_gain", "infidelity"} <= set(explanations["feature_ablation"])
     assert explanations["integrated_gradients"]["sensitivity_max"]["value"] is None  # text: token ids
     assert "<polyline" in run.html  # faithfulness curves
