@@ -169,7 +169,7 @@ def test_the_epsilon_sweep_trains_a_model_per_target_and_measures_it(first) -> N
 
 def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
-    twin_files = ["findings.json", "predictions.csv", "report.html", "summary.md"]
+    twin_files = ["findings.json", "notices.csv", "predictions.csv", "report.html", "summary.md"]
     files = sorted([*twin_files, "junit.xml", "manifest.json", "twin"])
     assert sorted(p.name for p in run.report_dir.iterdir()) == files
     assert sorted(p.name for p in (run.report_dir / "twin").iterdir()) == twin_files

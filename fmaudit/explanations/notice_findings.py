@@ -123,7 +123,9 @@ def _notice_table(
                 ", ".join(fields[f] for f in notice.reasons.sensitive),
             )
         )
-    scope = "every adverse decision" if len(notices) == adverse else f"a seeded sample of {adverse}"
+    scope = (
+        "every adverse decision" if len(notices) == adverse else f"a seeded sample of the {adverse} adverse decisions"
+    )
     return Table(
         title=f"Adverse-action notices: {len(notices)}, for {scope} (flagged and failing notices first)",
         columns=(
