@@ -139,6 +139,7 @@ def test_the_one_field_the_model_reads_is_the_top_reason_of_every_adverse_decisi
     assert metric(findings, "explanations.notices.produced") == adverse
     assert metric(findings, "explanations.notices.missing_reason_share") == 0.0
     assert metric(findings, "explanations.notices.unfaithful_share") == 0.0
+    assert metric(findings, "explanations.notices.unexplained_share") == 0.0  # the reference history approves
     for method in ("integrated_gradients", "feature_ablation"):
         assert metric(findings, f"explanations.{method}.deletion_gain") > 0.05  # type: ignore[operator]
         assert metric(findings, f"explanations.{method}.insertion_gain") > 0.05  # type: ignore[operator]
@@ -165,6 +166,8 @@ def test_sensitive_fields_are_never_reasons_but_are_flagged(
     for group_table in (t for t in findings.tables if t.title.startswith("Principal reasons by ")):
         assert not any(s in str(cell) for row in group_table.rows for cell in row[3:] for s in ("Age", "age_in"))
     assert metric(findings, "explanations.notices.sensitive_flagged_share") > 0  # type: ignore[operator]
+    # Denials the model bases on age cannot be reversed by the reasons a notice may give.
+    assert metric(findings, "explanations.notices.unexplained_share") > 0  # type: ignore[operator]
     assert findings.summary.startswith("WARNING: a sensitive attribute (age_in_years)")
     assert metric(findings, "explanations.sensitive_share") > 0.1  # type: ignore[operator]
     by_age = metric(findings, "explanations.by_group.age_group.sensitive_share_gap")

@@ -45,12 +45,15 @@ def notice_findings(
     n = len(notices)
     adverse = int((context.predictions.decisions == 0).sum())
     checked = [notice.faithful for notice in notices if notice.faithful is not None]
+    threshold = context.predictions.threshold
+    reached = [nt.score + nt.reasons_rise >= threshold for nt in notices if nt.reasons_rise is not None]
     sets = [notice.reasons for notice in notices]
     values = {
         "adverse_decisions": float(adverse),
         "produced": float(n),
         "missing_reason_share": float(np.mean([not s.reasons for s in sets])) if n else None,
         "unfaithful_share": float(np.mean([not passed for passed in checked])) if checked else None,
+        "unexplained_share": float(np.mean([not r for r in reached])) if reached else None,
         "mean_reasons": float(np.mean([len(s.reasons) for s in sets])) if n else None,
         "sensitive_flagged_share": float(np.mean([bool(s.sensitive) for s in sets])) if n else None,
     }
@@ -60,6 +63,10 @@ def notice_findings(
         "missing_reason_share": ("Share of notices without any reason (no field pushes toward denial)", "lower"),
         "unfaithful_share": (
             "Share of checked notices whose reasons, replaced together, raise the score no more than random fields",
+            "lower",
+        ),
+        "unexplained_share": (
+            "Share of notices with reasons that, replaced together, would still leave the decision adverse",
             "lower",
         ),
         "mean_reasons": ("Mean number of reasons per notice", "none"),
@@ -187,7 +194,11 @@ def _summary(
     flagged: str,
 ) -> str:
     produced, adverse = int(values["produced"] or 0), int(values["adverse_decisions"] or 0)
-    unfaithful, missing = values["unfaithful_share"], values["missing_reason_share"]
+    unfaithful, missing, unexplained = (
+        values["unfaithful_share"],
+        values["missing_reason_share"],
+        values["unexplained_share"],
+    )
     text = (
         f"WARNING: a sensitive attribute ({flagged}) would have been a principal reason for "
         f"{values['sensitive_flagged_share']:.0%} of notices; it is never given as a reason, but the model relies "
@@ -198,7 +209,12 @@ def _summary(
     text += f"Adverse-action notices for {produced} of {adverse} adverse decisions"
     if missing is not None:
         text += f" ({missing:.0%} without a reason"
-        text += f"; {1 - unfaithful:.0%} of checked notices pass the reason check)" if unfaithful is not None else ")"
+        text += f"; {1 - unfaithful:.0%} of checked notices pass the reason check" if unfaithful is not None else ""
+        text += (
+            f"; the reasons replaced together would reverse {1 - unexplained:.0%} of the denials)"
+            if unexplained is not None
+            else ")"
+        )
     if distribution:
         top = distribution[0]
         text += f"; most frequent reason: '{reason_text(top[0], params.reasons)}' ({top[2]:.0%} of notices)"

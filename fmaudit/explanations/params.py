@@ -22,6 +22,7 @@ NOTICE_FIGURES = (
     "produced",
     "missing_reason_share",
     "unfaithful_share",
+    "unexplained_share",
     "mean_reasons",
     "sensitive_flagged_share",
 )
