@@ -190,7 +190,8 @@ def test_a_head_only_run_scores_from_the_cache_and_a_later_run_encodes_nothing(
 
     second, again = audit("second")
     assert sum(s["encoded"] for s in second["provenance"]["stages"]) == 0
-    assert sum(s["texts"] for s in second["provenance"]["stages"]) == sum(s["texts"] for s in stages.values())
+    # Fewer texts than the first run: the models come from the model cache, so no training rows are encoded.
+    assert 0 < sum(s["texts"] for s in second["provenance"]["stages"]) < sum(s["texts"] for s in stages.values())
     assert without_volatile(second) == without_volatile(first)
     model, tokenizer = load_pretrained(Path(first["training"]["base_model_dir"]))
     full = TextClassifier(model, tokenizer, max_length=48)
