@@ -7,6 +7,7 @@ any training when its input is wrong.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -28,6 +29,7 @@ from fmaudit.data import (
     template_fields,
 )
 from fmaudit.errors import ExitCode, PluginError, SpecError
+from fmaudit.executor import Executor, LocalExecutor
 from fmaudit.findings import Findings, PluginFindings
 from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
 from fmaudit.plugins.base import (
@@ -162,10 +164,12 @@ def run(
     progress: Progress = lambda message: None,
     show_progress_bars: bool = True,
     options: OutputOptions | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Run a whole audit and write its report; the returned exit code is the gate verdict.
 
-    ``options`` (formats, redaction, signing key) default to the spec's ``output`` section."""
+    ``options`` (formats, redaction, signing key) default to the spec's ``output`` section. ``executor`` (default
+    local) runs the training jobs and the robustness attacks."""
     from fmaudit.report import write_report
 
     started = time.perf_counter()
@@ -179,7 +183,9 @@ def run(
     progress(
         f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
     )
+    executor = executor if executor is not None else LocalExecutor()
     models = ModelTrainer(the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars)
+    models.train_on(executor)
     classifier, record, predictions = models.train_and_score("model", spec.training)
     base_context = AuditContext(
         spec=spec,
@@ -191,11 +197,11 @@ def run(
         show_progress=show_progress_bars,
         plan=the_plan.audit_plan,
         say=progress,
+        executor=executor,
     )
     compared = []
-    privacy = spec.training.privacy
     if the_plan.audit_plan.twin:
-        twin_training = spec.training.model_copy(update={"privacy": None})
+        twin_training = twin_of(spec.training)
         twin, twin_record, twin_predictions = models.train_and_score("twin (no DP)", twin_training)
         progress("audit: the non-private twin")
         twin_context = replace(
@@ -208,8 +214,7 @@ def run(
         twin_findings = audit(the_plan, twin_context, progress=progress)
         compared.append(ComparedModel("twin", "no-DP twin", twin, twin_record, twin_predictions, twin_findings))
     for epsilon in the_plan.audit_plan.sweep:
-        assert privacy is not None  # a sweep is planned only under DP
-        point = spec.training.model_copy(update={"privacy": privacy.model_copy(update={"target_epsilon": epsilon})})
+        point = sweep_point(spec.training, epsilon)
         label = f"target ε = {epsilon:g}"
         sweep_model, sweep_record, sweep_predictions = models.train_and_score(f"sweep {label}", point)
         compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
@@ -249,6 +254,26 @@ def run(
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
 
 
+def twin_of(training: TrainingSpec) -> TrainingSpec:
+    """The non-private twin's settings: the same training without DP-SGD."""
+    return training.model_copy(update={"privacy": None})
+
+
+def sweep_point(training: TrainingSpec, epsilon: float) -> TrainingSpec:
+    """The settings of the sweep model trained to ``epsilon``."""
+    assert training.privacy is not None  # a sweep is planned only under DP
+    return training.model_copy(update={"privacy": training.privacy.model_copy(update={"target_epsilon": epsilon})})
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One model a run trains: its label in the run's log, its settings, and its rows (None: the training split)."""
+
+    label: str
+    training: TrainingSpec
+    rows: np.ndarray | None = None
+
+
 class ModelTrainer:
     """Trains (or loads from the cache) every model one run audits, and the reference models its
     membership-inference test needs; scores each on the test split once."""
@@ -261,6 +286,34 @@ class ModelTrainer:
         self.request = the_plan.membership_request
         self._sets: MembershipSets | None = None
 
+    def jobs(self) -> list[TrainingJob]:
+        """Every model the run will train, known before any is: the audited model, its twin, the sweep points,
+        and per audited model the membership test's reference model."""
+        spec, audit_plan = self.plan.loaded.spec, self.plan.audit_plan
+        audited = [TrainingJob("model", spec.training)]
+        if audit_plan.twin:
+            audited.append(TrainingJob("twin (no DP)", twin_of(spec.training)))
+        sweep = [TrainingJob(f"sweep target ε = {e:g}", sweep_point(spec.training, e)) for e in audit_plan.sweep]
+        references = []
+        if self.request is not None and self.request.reference_model:
+            references = [
+                TrainingJob(self._reference_label(job.training), job.training, self.sets.reference_rows)
+                for job in audited
+            ]
+        return audited + sweep + references
+
+    def train_on(self, executor: Executor) -> None:
+        """Train every job on a distributed executor, each into the model cache, so that the run then loads them
+        (jobs already cached return at once). Locally the models train where the run first needs them."""
+        if not executor.distributed:
+            return
+        jobs = self.jobs()
+        self.progress(f"training {len(jobs)} model(s) on {executor.name}: {', '.join(job.label for job in jobs)}")
+        records = executor.map(functools.partial(_train_job, self.plan, self.cache_dir), jobs)
+        for job, record in zip(jobs, records, strict=True):
+            how = "in cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
+            self.progress(f"{job.label}: {how} on {executor.name} ({record.cache_key[:12]})")
+
     def train_and_score(self, label: str, training: TrainingSpec) -> tuple[Classifier, TrainingRecord, Predictions]:
         classifier, record = self._train(label, training)
         return classifier, record, score_test_split(self.plan, classifier, show_progress=self.show_progress)
@@ -272,9 +325,12 @@ class ModelTrainer:
         sets = self.sets
         if not self.request.reference_model:
             return MembershipInputs(sets=sets)
-        label = "reference model" + (" (DP)" if training.privacy else " (no DP)")
-        reference, record = self._train(label, training, rows=sets.reference_rows)
+        reference, record = self._train(self._reference_label(training), training, rows=sets.reference_rows)
         return MembershipInputs(sets=sets, reference=reference, reference_training=record)
+
+    @staticmethod
+    def _reference_label(training: TrainingSpec) -> str:
+        return "reference model" + (" (DP)" if training.privacy else " (no DP)")
 
     @property
     def sets(self) -> MembershipSets:
@@ -297,6 +353,11 @@ class ModelTrainer:
         epsilon = f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else ""
         self.progress(f"{label}: {how} on {record.training_rows} rows ({record.cache_key[:12]}){epsilon}")
         return classifier, record
+
+
+def _train_job(the_plan: Plan, cache_dir: Path, job: TrainingJob) -> TrainingRecord:
+    """An executor job: train one model into the cache (no progress bars: it may run on another machine)."""
+    return train(the_plan, job.training, cache_dir=cache_dir, rows=job.rows, show_progress=False)[1]
 
 
 def train(
