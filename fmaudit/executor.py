@@ -183,8 +183,8 @@ class RayExecutor:
         self.connect()
         ray = import_ray()
         holder = ray.remote(num_cpus=1, max_restarts=self.retries, max_task_retries=self.retries)(_Holder)
-        state_ref = ray.put(state)
-        actors = [holder.remote(state_ref, init) for _ in range(max(1, workers))]
+        state = [ray.put(state)]  # in a list, so that the actor resolves it only after ``init``
+        actors = [holder.remote(state, init) for _ in range(max(1, workers))]
         try:
             yield _ActorPool(ray, actors)
         finally:
@@ -199,9 +199,11 @@ def _apply(fn: Callable[[T], R], item: T) -> R:
 class _Holder:
     """A Ray actor that keeps the pool's state loaded (restarted from the object store if its node dies)."""
 
-    def __init__(self, state: Any, init: Callable[[], None]) -> None:
-        init()
-        self.state = state
+    def __init__(self, state: list[Any], init: Callable[[], None]) -> None:
+        import ray
+
+        init()  # before the state is unpickled: it may import what ``init`` prepares
+        self.state = ray.get(state[0])
 
     def ready(self) -> bool:
         return True

@@ -307,9 +307,12 @@ class ModelTrainer:
         (jobs already cached return at once). Locally the models train where the run first needs them."""
         if not executor.distributed:
             return
+        import torch
+
         jobs = self.jobs()
         self.progress(f"training {len(jobs)} model(s) on {executor.name}: {', '.join(job.label for job in jobs)}")
-        records = executor.map(functools.partial(_train_job, self.plan, self.cache_dir), jobs)
+        threads = torch.get_num_threads()
+        records = executor.map(functools.partial(_train_job, self.plan, self.cache_dir, threads), jobs)
         for job, record in zip(jobs, records, strict=True):
             how = "in cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
             self.progress(f"{job.label}: {how} on {executor.name} ({record.cache_key[:12]})")
@@ -355,8 +358,14 @@ class ModelTrainer:
         return classifier, record
 
 
-def _train_job(the_plan: Plan, cache_dir: Path, job: TrainingJob) -> TrainingRecord:
-    """An executor job: train one model into the cache (no progress bars: it may run on another machine)."""
+def _train_job(the_plan: Plan, cache_dir: Path, threads: int, job: TrainingJob) -> TrainingRecord:
+    """An executor job: train one model into the cache (no progress bars: it may run on another machine).
+
+    It trains with the run's own torch thread count: CPU kernels sum in an order that depends on it, so the
+    weights then equal those the run would have trained itself."""
+    import torch
+
+    torch.set_num_threads(threads)
     return train(the_plan, job.training, cache_dir=cache_dir, rows=job.rows, show_progress=False)[1]
 
 

@@ -156,6 +156,7 @@ def attack_sample(context: AuditContext, params: RobustnessParams, *, classifier
             + (f" on {executor.name}" if executor.distributed else "")
         ),
         executor=executor,
+        nltk_dir=context.work_dir / "nltk_data",
     )
     return AttackRun(
         examples=examples,

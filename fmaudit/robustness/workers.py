@@ -10,16 +10,19 @@ are spread over workers or machines, and equal TextAttack's ``Attacker`` given t
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from fmaudit.executor import Executor, LocalExecutor
 from fmaudit.robustness.constraints import withheld_candidates
 from fmaudit.robustness.recipes import BuiltAttack, quiet_textattack
+from fmaudit.robustness.worker_setup import prepare_worker
 
 Status = Literal["succeeded", "failed", "budget exhausted", "skipped", "not attacked"]
 
@@ -96,15 +99,6 @@ Job = tuple[dict[str, BuiltAttack], list[Example], int]
 """What every worker holds: the built attacks, the examples and the seed."""
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    # TextAttack sets TOKENIZERS_PARALLELISM=True at import, which keeps the tokenizer's thread pool on
-    # after fork, where its threads no longer exist.
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-
-
 def _work(job: Job, task: tuple[str, int, float]) -> Outcome:
     attacks, examples, seed = job
     name, index, deadline = task
@@ -131,8 +125,11 @@ def run_attacks(
     show_progress: bool = False,
     on_recipe: Callable[[str], None] = lambda name: None,
     executor: Executor | None = None,
+    nltk_dir: Path | None = None,
 ) -> dict[str, tuple[list[Outcome], float]]:
     """Every recipe over every example; per recipe the outcomes in example order and the wall time.
+
+    ``nltk_dir``: where a fresh (not forked) worker finds the NLTK data that offline TextAttack reads.
 
     A recipe's wall-clock cap starts with its first example; examples not begun by then are 'not attacked'.
     """
@@ -140,7 +137,8 @@ def run_attacks(
 
     done: dict[str, tuple[list[Outcome], float]] = {}
     job: Job = (attacks, examples, seed)
-    with (executor or LocalExecutor()).holding(job, workers if attacks else 1, init=_init_worker) as pool:
+    init = functools.partial(prepare_worker, nltk_dir)
+    with (executor or LocalExecutor()).holding(job, workers if attacks else 1, init=init) as pool:
         for name in attacks:
             on_recipe(name)
             started = time.monotonic()
