@@ -143,7 +143,7 @@ def attack_sample(context: AuditContext, params: RobustnessParams, *, classifier
         except RecipeUnavailable as exc:
             unavailable[name] = str(exc)
     executor = context.executor
-    workers = worker_count(params.workers, len(examples), executor.workers if executor.distributed else None)
+    workers = worker_count(params.workers, len(examples), executor.workers)
     outcomes = run_attacks(
         built,
         examples,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,11 +107,9 @@ def _work(job: Job, task: tuple[str, int, float]) -> Outcome:
 
 
 def worker_count(requested: int | None, examples: int, available: int | None = None) -> int:
-    """Workers to use: as requested, else one per available CPU (this process's, or ``available``); never
+    """Workers to use: as requested, else one per available CPU (``available``, default this process's); never
     more than the examples."""
-    if available is None:
-        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(requested or available, examples))
+    return max(1, min(requested or available or LocalExecutor().workers, examples))
 
 
 def run_attacks(
