@@ -51,21 +51,22 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows = rng.choice(data.test_idx, size=min(args.examples + args.warm_up, len(data.test_idx)), replace=False)
     examples = [Example(int(r), data.texts[int(r)], int(data.labels[int(r)])) for r in rows]
-    built = build_attack(
-        args.recipe,
-        custom={},
-        victim=Victim(trained),
-        resources=Resources(),
-        protection=None,
-        reject_antonyms=False,
-        query_budget=args.query_budget,
-    )
-    job = ({args.recipe: built}, examples, args.seed)
     warm = [(args.recipe, i, float("inf")) for i in range(args.warm_up)]
     measured = [(args.recipe, i, float("inf")) for i in range(args.warm_up, len(examples))]
 
     def attack(executor: Executor, workers: int) -> tuple[float, float, list[Outcome]]:
-        """Warm-up seconds (pool start and the warm-up rows), attack seconds, outcomes."""
+        """Warm-up seconds (pool start and the warm-up rows), attack seconds, outcomes. The attack is built
+        afresh each time: its victim memoises scores, and a memo filled by the previous run would be shipped."""
+        built = build_attack(
+            args.recipe,
+            custom={},
+            victim=Victim(trained),
+            resources=Resources(),
+            protection=None,
+            reject_antonyms=False,
+            query_budget=args.query_budget,
+        )
+        job = ({args.recipe: built}, examples, args.seed)
         started = time.perf_counter()
         with executor.holding(job, workers, init=functools.partial(prepare_worker, nltk_dir)) as pool:
             list(pool.map(_work, warm))
