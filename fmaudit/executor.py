@@ -115,6 +115,9 @@ class LocalExecutor:
             pool = multiprocessing.get_context("fork").Pool(workers, initializer=init) if use_fork else None
             try:
                 yield _ForkPool(workers if use_fork else 1, pool)
+                if pool is not None:
+                    pool.close()  # workers exit normally, running their exit handlers (e.g. cache flushes)
+                    pool.join()
             finally:
                 if pool is not None:
                     pool.terminate()
@@ -187,6 +190,8 @@ class RayExecutor:
         actors = [holder.remote(state, init) for _ in range(max(1, workers))]
         try:
             yield _ActorPool(ray, actors)
+            # Actors end normally, running their exit handlers (e.g. cache flushes); a stuck one is killed below.
+            ray.wait([actor.__ray_terminate__.remote() for actor in actors], num_returns=len(actors), timeout=60)
         finally:
             for actor in actors:
                 ray.kill(actor)

@@ -4,9 +4,10 @@ Resampling n rows with replacement makes the counts of any partition of the rows
 (e.g. group x label x decision cells) multinomial with the cells' shares as
 probabilities, so statistics that depend only on such counts are bootstrapped
 exactly by drawing the counts directly, without touching the rows. Statistics of
-row values (mean scores, calibration) use row-level resampling weights, built in
-chunks so memory stays bounded. Intervals are percentile intervals (Efron &
-Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``.
+row values (mean scores, calibration) use row-level resampling weights or drawn
+row indices, built in chunks so memory stays bounded, or count draws over cells
+that summarise the values (fairness: score bins). Intervals are percentile
+intervals (Efron & Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``.
 
 Every figure family draws from its own stream, keyed by (seed, figure path), so adding an attribute,
 changing a sample size or enabling another recipe never shifts another figure's draws.
@@ -62,6 +63,39 @@ def resample_cell_counts(counts: np.ndarray, *, n_boot: int, rng: np.random.Gene
         return np.zeros((n_boot, *counts.shape), dtype=np.int64)
     draws = rng.multinomial(total, flat / total, size=n_boot)
     return draws.reshape(n_boot, *counts.shape)
+
+
+def cell_count_chunks(counts: np.ndarray, *, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """``resample_cell_counts`` of a flat ``counts`` in chunks of shape ``(k, cells)``, at most about
+    ``WEIGHTS_PER_CHUNK`` numbers each; the draws are those of one call, however the chunks fall."""
+    per_chunk = max(1, WEIGHTS_PER_CHUNK // max(len(counts), 1))
+    for done in range(0, n_boot, per_chunk):
+        yield resample_cell_counts(counts, n_boot=min(per_chunk, n_boot - done), rng=rng)
+
+
+def resampled_rows(n_rows: int, *, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Row indices of bootstrap resamples, in chunks of shape ``(k, n_rows)``.
+
+    Resample i is the stream's i-th ``rng.integers(0, n_rows, n_rows)``, drawn one resample at a time, so the
+    indices are those of a Python loop over resamples, whatever the chunk size.
+    """
+    per_chunk = max(1, WEIGHTS_PER_CHUNK // max(n_rows, 1))
+    for done in range(0, n_boot, per_chunk):
+        k = min(per_chunk, n_boot - done)
+        rows = np.empty((k, n_rows), dtype=np.int64)
+        for i in range(k):
+            rows[i] = rng.integers(0, n_rows, n_rows)
+        yield rows
+
+
+def row_cell_counts(cells: np.ndarray, *, n_cells: int, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Per resample of the rows (``resampled_rows``), how many drawn rows fall in each cell: chunks of shape
+    ``(k, n_cells)``, where row i belongs to cell ``cells[i]``. Statistics of the cells then cost
+    ``n_cells``, not ``n_rows``, per resample."""
+    cells = np.asarray(cells, dtype=np.int64)
+    for rows in resampled_rows(len(cells), n_boot=n_boot, rng=rng):
+        offsets = (np.arange(len(rows)) * n_cells)[:, None]
+        yield np.bincount((cells[rows] + offsets).ravel(), minlength=len(rows) * n_cells).reshape(-1, n_cells)
 
 
 def row_weights(n_rows: int, *, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:

@@ -7,11 +7,12 @@ any training when its input is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +44,7 @@ from fmaudit.plugins.base import (
     Predictions,
 )
 from fmaudit.plugins.registry import resolve_plugins
-from fmaudit.provenance import Provenance, sha256_file, sha256_json
+from fmaudit.provenance import Provenance, StageTime, sha256_file, sha256_json
 from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
 
 if TYPE_CHECKING:
@@ -170,10 +171,14 @@ def run(
 
     ``options`` (formats, redaction, signing key) default to the spec's ``output`` section. ``executor`` (default
     local) runs the training jobs and the robustness attacks."""
+    from fmaudit.models.encodings import count_afresh, flush_all
     from fmaudit.report import write_report
 
+    count_afresh()
     started = time.perf_counter()
-    the_plan = plan(spec_path)
+    clock = StageClock()
+    with clock.stage("plan: spec, data, gates"):
+        the_plan = plan(spec_path)
     spec, data = the_plan.loaded.spec, the_plan.data
     progress(
         f"data: {data.n_rows} rows ({len(data.train_idx)} train / {len(data.test_idx)} test), "
@@ -184,7 +189,9 @@ def run(
         f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
     )
     executor = executor if executor is not None else LocalExecutor()
-    models = ModelTrainer(the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars)
+    models = ModelTrainer(
+        the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars, clock=clock
+    )
     models.train_on(executor)
     classifier, record, predictions = models.train_and_score("model", spec.training)
     base_context = AuditContext(
@@ -211,7 +218,7 @@ def run(
             training=twin_record,
             membership=models.membership_inputs(twin_training),
         )
-        twin_findings = audit(the_plan, twin_context, progress=progress)
+        twin_findings = audit(the_plan, twin_context, progress=progress, clock=clock, label="twin (no DP)")
         compared.append(ComparedModel("twin", "no-DP twin", twin, twin_record, twin_predictions, twin_findings))
     for epsilon in the_plan.audit_plan.sweep:
         point = sweep_point(spec.training, epsilon)
@@ -219,7 +226,8 @@ def run(
         sweep_model, sweep_record, sweep_predictions = models.train_and_score(f"sweep {label}", point)
         compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
     context = replace(base_context, membership=models.membership_inputs(spec.training), compared=tuple(compared))
-    findings = audit(the_plan, context, progress=progress)
+    findings = audit(the_plan, context, progress=progress, clock=clock)
+    flush_all()  # the encoder vectors this run computed, for the next run
     gate_results = evaluate(the_plan.gates, findings.metrics())
 
     now = datetime.now(timezone.utc)
@@ -236,6 +244,7 @@ def run(
         base_model_sha256=record.base_model_sha256,
         weights_sha256=record.weights_sha256,
         seed=spec.training.seed,
+        stages=tuple(clock.stages),
     )
     out_root = (out or Path(spec.output.dir)) / spec.name
     report_dir = write_report(
@@ -252,6 +261,25 @@ def run(
         options=options,
     )
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
+
+
+class StageClock:
+    """Times each stage of a run and counts the encoder work inside it (findings.json's provenance)."""
+
+    def __init__(self) -> None:
+        self.stages: list[StageTime] = []
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        from fmaudit.models.encodings import totals
+
+        before, started = totals(), time.perf_counter()
+        try:
+            yield
+        finally:
+            work = totals() - before
+            seconds = round(time.perf_counter() - started, 2)
+            self.stages.append(StageTime(name, seconds, work.texts, work.encoded, round(work.seconds, 2)))
 
 
 def twin_of(training: TrainingSpec) -> TrainingSpec:
@@ -278,8 +306,11 @@ class ModelTrainer:
     """Trains (or loads from the cache) every model one run audits, and the reference models its
     membership-inference test needs; scores each on the test split once."""
 
-    def __init__(self, the_plan: Plan, *, cache_dir: Path, progress: Progress, show_progress: bool) -> None:
+    def __init__(
+        self, the_plan: Plan, *, cache_dir: Path, progress: Progress, show_progress: bool, clock: StageClock
+    ) -> None:
         self.plan = the_plan
+        self.clock = clock
         self.cache_dir = cache_dir
         self.progress = progress
         self.show_progress = show_progress
@@ -312,14 +343,17 @@ class ModelTrainer:
         jobs = self.jobs()
         self.progress(f"training {len(jobs)} model(s) on {executor.name}: {', '.join(job.label for job in jobs)}")
         threads = torch.get_num_threads()
-        records = executor.map(functools.partial(_train_job, self.plan, self.cache_dir, threads), jobs)
+        with self.clock.stage(f"train on {executor.name}: {len(jobs)} job(s)"):
+            records = executor.map(functools.partial(_train_job, self.plan, self.cache_dir, threads), jobs)
         for job, record in zip(jobs, records, strict=True):
             how = "in cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
             self.progress(f"{job.label}: {how} on {executor.name} ({record.cache_key[:12]})")
 
     def train_and_score(self, label: str, training: TrainingSpec) -> tuple[Classifier, TrainingRecord, Predictions]:
         classifier, record = self._train(label, training)
-        return classifier, record, score_test_split(self.plan, classifier, show_progress=self.show_progress)
+        with self.clock.stage(f"score test split: {label}"):
+            predictions = score_test_split(self.plan, classifier, show_progress=self.show_progress)
+        return classifier, record, predictions
 
     def membership_inputs(self, training: TrainingSpec) -> MembershipInputs | None:
         """Members and non-members, and (if asked) a reference model trained like ``training`` without them."""
@@ -349,9 +383,10 @@ class ModelTrainer:
     def _train(
         self, label: str, training: TrainingSpec, rows: np.ndarray | None = None
     ) -> tuple[Classifier, TrainingRecord]:
-        classifier, record = train(
-            self.plan, training, cache_dir=self.cache_dir, rows=rows, show_progress=self.show_progress
-        )
+        with self.clock.stage(f"train or load: {label}"):
+            classifier, record = train(
+                self.plan, training, cache_dir=self.cache_dir, rows=rows, show_progress=self.show_progress
+            )
         how = "loaded from cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
         epsilon = f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else ""
         self.progress(f"{label}: {how} on {record.training_rows} rows ({record.cache_key[:12]}){epsilon}")
@@ -405,16 +440,25 @@ def score_test_split(the_plan: Plan, classifier: Classifier, *, show_progress: b
     return Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
 
 
-def audit(the_plan: Plan, context: AuditContext, *, progress: Progress = lambda message: None) -> Findings:
+def audit(
+    the_plan: Plan,
+    context: AuditContext,
+    *,
+    progress: Progress = lambda message: None,
+    clock: StageClock | None = None,
+    label: str = "model",
+) -> Findings:
     """Run every planned plugin on one model's context, holding each to its contract; plugins that read
     other plugins' findings run last and see what ran before them."""
+    clock = clock or StageClock()
     sections: list[PluginFindings] = []
     order = sorted(the_plan.plugins.items(), key=lambda item: item[1].reads_findings)
     for name, plugin in order:
         progress(f"audit: {name} ...")
         began = time.perf_counter()
         seen = replace(context, findings=Findings(sections=tuple(sections)))
-        section = plugin.run(seen, the_plan.params[name])
+        with clock.stage(f"audit {label}: {name}"):
+            section = plugin.run(seen, the_plan.params[name])
         section = _checked(name, section, the_plan.metric_paths[name], seconds=time.perf_counter() - began)
         progress(f"audit: {name} done in {section.seconds:.1f} s")
         sections.append(section)

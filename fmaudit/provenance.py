@@ -63,6 +63,19 @@ def library_versions() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class StageTime:
+    """Where a run's time went: one stage's wall time and the encoder work inside it."""
+
+    stage: str
+    seconds: float
+    texts: int = 0
+    """Distinct texts whose encoder output the stage asked for (from the shared encoder cache or computed)."""
+    encoded: int = 0
+    """Of those, texts the encoder actually ran on (the rest came from memory or the disk cache)."""
+    encoder_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Provenance:
     """What a reviewer needs to trace a report back to its inputs."""
 
@@ -79,3 +92,5 @@ class Provenance:
     seed: int
     versions: dict[str, str] = field(default_factory=library_versions)
     platform: str = field(default_factory=lambda: f"{platform.platform()} ({sys.implementation.name})")
+    stages: tuple[StageTime, ...] = ()
+    """Wall time per stage, in run order (writing the report itself comes after this document and is not in it)."""

@@ -385,6 +385,13 @@ def test_second_run_uses_the_cache_and_a_failing_gate_exits_1(first, tiny_bert: 
     assert second.findings["training"]["from_cache"] is True
     assert second.findings["provenance"]["weights_sha256"] == run.findings["provenance"]["weights_sha256"]
     assert np.allclose(second.predictions["score"], run.predictions["score"])
+    # Where the time went, stage by stage; this model trains an encoder layer, so no stage used the shared
+    # cache of frozen-encoder vectors (tests/test_encodings.py runs a head-only model through the pipeline).
+    stages = {s["stage"]: s for s in run.findings["provenance"]["stages"]}
+    assert {"plan: spec, data, gates", "train or load: model", "score test split: model"} <= set(stages)
+    assert {f"audit model: {name}" for name in run.findings["metrics"]} <= set(stages)
+    assert {f"audit twin (no DP): {name}" for name in run.findings["metrics"]} <= set(stages)
+    assert all(s["seconds"] >= 0 and s["texts"] == s["encoded"] == 0 for s in stages.values())
     assert not (second.report_dir / "twin").exists() and "mia" not in second.findings["metrics"]["privacy"]
 
 

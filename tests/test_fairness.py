@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import (
     MetricFrame,
+    count,
     demographic_parity_difference,
     demographic_parity_ratio,
     equal_opportunity_difference,
@@ -57,23 +58,54 @@ def test_point_estimates_equal_fairlearn() -> None:
         audit = run(labels, decisions, scores, groups, reference=reference)
         for name, value in theirs.items():
             assert audit.disparities[name].value == pytest.approx(value, rel=1e-15, abs=1e-15), (name, reference)
-    frame = MetricFrame(
+    for group in "abc":
+        assert audit.by_group.loc[group, "count"] == (groups == group).sum()
+
+
+def fairlearn_by_group(labels, decisions, scores, groups):  # type: ignore[no-untyped-def]
+    """Every per-group figure the audit reports, from fairlearn's MetricFrame (one metric call per group)."""
+    from sklearn.metrics import accuracy_score, precision_score
+
+    from fmaudit.performance.figures import expected_calibration_error
+
+    def undefined_without(label, metric):  # type: ignore[no-untyped-def]
+        return lambda y, d: metric(y, d) if (np.asarray(y) == label).any() else np.nan
+
+    decided = MetricFrame(
         metrics={
-            "sr": selection_rate,
-            "tpr": true_positive_rate,
-            "fpr": false_positive_rate,
-            "fnr": false_negative_rate,
+            "count": count,
+            "base_rate": lambda y, d: float(np.mean(y)),
+            "selection_rate": selection_rate,
+            "accuracy": accuracy_score,
+            "tpr": undefined_without(1, true_positive_rate),
+            "fpr": undefined_without(0, false_positive_rate),
+            "fnr": undefined_without(1, false_negative_rate),
+            "precision": lambda y, d: float(precision_score(y, d, zero_division=np.nan)),
         },
         y_true=labels,
         y_pred=decisions,
         sensitive_features=groups,
     ).by_group
-    for group in "abc":
-        row = audit.by_group.loc[group]
-        assert row[["selection_rate", "tpr", "fpr", "fnr"]].to_numpy() == pytest.approx(
-            frame.loc[group].to_numpy(), rel=1e-15
-        )
-        assert row["count"] == (groups == group).sum()
+    scored = MetricFrame(
+        metrics={"mean_score": lambda y, s: float(np.mean(s)), "ece": expected_calibration_error},
+        y_true=labels,
+        y_pred=scores,
+        sensitive_features=groups,
+    ).by_group
+    return pd.concat([decided, scored], axis=1).astype(float)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_every_group_figure_equals_fairlearns_metric_frame(seed: int) -> None:
+    """Computed from counts and score sums over the rows, not through MetricFrame: its values to 1e-12,
+    including groups without positives (TPR, FNR undefined) and without selections (precision undefined)."""
+    labels, decisions, scores, groups = synthetic(1500, seed=seed)
+    labels[groups.to_numpy() == "c"] = 0
+    decisions[groups.to_numpy() == "c"] = 0
+    theirs = fairlearn_by_group(labels, decisions, scores, groups)
+    ours = run(labels, decisions, scores, groups, n_boot=0).by_group.loc[list(theirs.index), list(theirs.columns)]
+    assert np.isnan(theirs.loc["c", ["tpr", "fnr", "precision"]].to_numpy()).all()
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=0, atol=1e-12)
 
 
 def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
@@ -83,7 +115,8 @@ def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
     codes = pd.Categorical(groups, categories=["a", "b", "c"]).codes
     counts = gm.confusion_counts(codes, labels, decisions, n_groups=3)
     mine = gm.rates(counts[None])
-    mine.update(gm.score_metrics(np.ones((1, len(labels))), codes, labels, scores, n_groups=3))
+    cells = gm.score_cells(codes, labels, scores, n_groups=3)
+    mine.update(gm.score_metrics(cells))
     for figure in ("selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "base_rate", "ece", "mean_score"):
         assert mine[figure][0] == pytest.approx(audit.by_group.loc[["a", "b", "c"], figure].to_numpy()), figure
     for name, estimate in audit.disparities.items():
@@ -284,19 +317,21 @@ def test_every_computed_group_figure_has_a_report_label() -> None:
     assert tuple(fairness.GROUP_FIGURES) == GROUP_FIGURES
 
 
-def test_score_metric_intervals_do_not_hold_every_resample_weight_at_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Row weights come in chunks; the audit must use them chunk by chunk, and get the same intervals."""
+def test_score_metric_intervals_do_not_hold_every_resample_at_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Score-cell counts come in chunks; the audit must use them chunk by chunk, and get the same intervals."""
     from fmaudit import intervals
 
     labels, decisions, scores, groups = synthetic(600)
     whole = run(labels, decisions, scores, groups, rng=np.random.default_rng(9))
-    monkeypatch.setattr(intervals, "WEIGHTS_PER_CHUNK", 600 * 7)  # 200 resamples in chunks of 7
+    cells = gm.score_cells(pd.Categorical(groups).codes, labels, scores, n_groups=3)
+    monkeypatch.setattr(intervals, "WEIGHTS_PER_CHUNK", len(cells.count) * 7)  # 200 resamples in chunks of 7
     seen: list[int] = []
     original = gm.score_metrics
 
-    def spy(weights, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(len(weights))
-        return original(weights, *args, **kwargs)
+    def spy(cells, counts=None, normal=None):  # type: ignore[no-untyped-def]
+        if counts is not None:
+            seen.append(len(counts))
+        return original(cells, counts, normal)
 
     monkeypatch.setattr(gm, "score_metrics", spy)
     chunked = run(labels, decisions, scores, groups, rng=np.random.default_rng(9))

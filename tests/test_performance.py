@@ -39,7 +39,7 @@ def test_auc_is_undefined_with_one_class() -> None:
 
 
 def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
-    from fmaudit.performance.figures import bootstrap_intervals
+    from fmaudit.performance.bootstrap import bootstrap_intervals
     from fmaudit.performance.params import PerformanceParams
 
     def width(n: int) -> tuple[float, float, float]:
@@ -60,7 +60,7 @@ def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
 
 
 def test_intervals_are_seeded() -> None:
-    from fmaudit.performance.figures import bootstrap_intervals
+    from fmaudit.performance.bootstrap import bootstrap_intervals
     from fmaudit.performance.params import PerformanceParams
 
     rng = np.random.default_rng(2)

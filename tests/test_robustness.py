@@ -531,3 +531,18 @@ def test_enabling_another_recipe_leaves_a_recipes_figures_unchanged(credit_conte
     assert figures(both, "Pruthi2019")
     # Intervals were drawn (else equality would be empty): some group figure has one.
     assert any(m.ci_low is not None for m in ours.values())
+
+
+def test_most_perturbed_orders_ties_by_name_whatever_the_order_found(textattack_ready: Path) -> None:
+    """Tied counts must not follow string hashes (they change between processes): the table is the same."""
+    from fmaudit.robustness.outcomes import Change, Flip, most_perturbed
+
+    def flip(*fields: str) -> Flip:
+        changes = tuple(Change(i, f, f"w{f}", "x") for i, f in enumerate(fields))
+        return Flip("R", 0, "a", "b", changes, 0.6, 0.4)
+
+    found = [flip("property", "savings"), flip("savings", "housing"), flip("property")]
+    fields, words = most_perturbed(found, limit=5)
+    assert fields == [("property", 2, 2), ("savings", 2, 2), ("housing", 1, 1)]
+    assert most_perturbed(found[::-1], limit=5) == (fields, words)
+    assert [w[0] for w in words] == ["wproperty", "wsavings", "whousing"]

@@ -25,9 +25,9 @@ from tests.test_tabular import tabular_spec
 
 __all__ = ["wide_data", "wide_spec"]  # fixtures shared with test_explanations
 
-VOLATILE = {"seconds", "run_id", "timestamp", "command", "from_cache"}
+VOLATILE = {"seconds", "run_id", "timestamp", "command", "from_cache", "stages"}
 """What may differ between two runs of one spec: timings, the run's id and time, how it was invoked, and
-whether the model came from the cache (the second run finds the first one's)."""
+whether the model (or an encoder vector) came from the cache (the second run finds the first one's)."""
 
 
 def test_a_stream_is_fixed_by_seed_and_key_alone() -> None:

@@ -11,7 +11,6 @@ and say "no detectable gap" where there is none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,7 @@ from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness import group_metrics as gm
 from fmaudit.fairness.group_metrics import Pair
 from fmaudit.findings import Estimate, finite
-from fmaudit.intervals import percentile_bounds, resample_cell_counts, row_weights
-from fmaudit.performance.figures import expected_calibration_error
+from fmaudit.intervals import percentile_bounds, resample_cell_counts
 
 GROUP_FIGURES = (
     "count",
@@ -83,15 +81,14 @@ def audit_attribute(
 ) -> AttributeAudit:
     """fairlearn's point estimates per group and between groups, signed gaps to a reference group chosen
     once on the full sample, and vectorised bootstrap intervals around all of them."""
-    groups = groups.astype(str).reset_index(drop=True)
-    names = list(dict.fromkeys([*all_groups, *sorted(groups.unique())]))
-    codes = pd.Categorical(groups, categories=names).codes
+    names, codes = _group_codes(groups, all_groups)
     counts = gm.confusion_counts(codes, labels, decisions, n_groups=len(names))
     sizes = counts.sum(axis=1)
     excluded = _exclusions(names, sizes, min_size)
     eligible = np.array([name not in excluded for name in names])
 
-    by_group = _fairlearn_by_group(labels, decisions, scores, groups, names)
+    cells = gm.score_cells(codes, labels, scores, n_groups=len(names))
+    by_group = _by_group(counts, cells, names)
     selection = by_group["selection_rate"].to_numpy()
     reference_index = _choose(names, eligible, declared=reference, largest_of=sizes)
     impact_index = _choose(names, eligible, declared=reference, largest_of=np.nan_to_num(selection, nan=-1.0))
@@ -109,12 +106,7 @@ def audit_attribute(
     if n_boot > 0 and sizes.sum() > 0:
         resampled = gm.rates(resample_cell_counts(counts, n_boot=n_boot, rng=rng))
         resampled.update(_versus(resampled, eligible, reference_index, impact_index))
-        # Score metrics chunk by chunk: only the per-group results of all resamples are kept, never all weights.
-        chunks = [
-            gm.score_metrics(weights, codes, labels, scores, n_groups=len(names))
-            for weights in row_weights(len(labels), n_boot=n_boot, rng=rng)
-        ]
-        resampled.update({figure: np.concatenate([c[figure] for c in chunks]) for figure in gm.SCORE_METRICS})
+        resampled.update(gm.resampled_score_metrics(cells, n_boot=n_boot, rng=rng))
         for figure in figures:
             bounds = percentile_bounds(resampled[figure], level=confidence)
             low[figure], high[figure], undefined[figure] = bounds.low, bounds.high, bounds.undefined_share
@@ -142,6 +134,16 @@ def audit_attribute(
         reference_declared=reference is not None,
         impact_reference=names[impact_index] if impact_index is not None else reference,
     )
+
+
+def _group_codes(groups: pd.Series, all_groups: list[str]) -> tuple[list[str], np.ndarray]:
+    """The groups as text (the declared ones first, then every other observed one, sorted) and each row's
+    index among them; one hashing pass over the rows, none for categorical input (millions of rows)."""
+    values = pd.Categorical(groups)
+    categories = [str(c) for c in values.categories]
+    observed = np.bincount(values.codes, minlength=len(categories)) > 0
+    names = list(dict.fromkeys([*all_groups, *sorted({c for c, o in zip(categories, observed, strict=True) if o})]))
+    return names, np.array([names.index(c) if c in names else -1 for c in categories], dtype=np.int64)[values.codes]
 
 
 def _choose(names: list[str], eligible: np.ndarray, *, declared: str | None, largest_of: np.ndarray) -> int | None:
@@ -185,53 +187,11 @@ def _exclusions(names: list[str], sizes: np.ndarray, min_size: int) -> dict[str,
     return excluded
 
 
-def _fairlearn_by_group(
-    labels: np.ndarray, decisions: np.ndarray, scores: np.ndarray, groups: pd.Series, names: list[str]
-) -> pd.DataFrame:
-    """Per-group figures from fairlearn's MetricFrame; groups without rows get NaN (count 0)."""
-    from fairlearn.metrics import (
-        MetricFrame,
-        count,
-        false_negative_rate,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
-    from sklearn.metrics import accuracy_score, precision_score
-
-    def base_rate(y_true: Any, y_pred: Any) -> float:
-        return float(np.mean(y_true))
-
-    def precision(y_true: Any, y_pred: Any) -> float:
-        return float(precision_score(y_true, y_pred, zero_division=np.nan))
-
-    def undefined_without(label: int, metric: Any) -> Any:
-        """A rate conditioned on a label class is undefined in a group without that class."""
-        return lambda y_true, y_pred: metric(y_true, y_pred) if (np.asarray(y_true) == label).any() else np.nan
-
-    decided = MetricFrame(
-        metrics={
-            "count": count,
-            "base_rate": base_rate,
-            "selection_rate": selection_rate,
-            "accuracy": accuracy_score,
-            "tpr": undefined_without(1, true_positive_rate),
-            "fpr": undefined_without(0, false_positive_rate),
-            "fnr": undefined_without(1, false_negative_rate),
-            "precision": precision,
-        },
-        y_true=labels,
-        y_pred=decisions,
-        sensitive_features=groups.to_numpy(),
-    ).by_group
-    scored = MetricFrame(
-        metrics={"mean_score": lambda y_true, y_pred: float(np.mean(y_pred)), "ece": expected_calibration_error},
-        y_true=labels,
-        y_pred=scores,
-        sensitive_features=groups.to_numpy(),
-    ).by_group
-    table = pd.concat([decided, scored], axis=1).astype(float)
-    table.index = table.index.astype(str)
-    table = table.reindex(names)
-    table["count"] = table["count"].fillna(0.0)
+def _by_group(counts: np.ndarray, cells: gm.ScoreCells, names: list[str]) -> pd.DataFrame:
+    """Per-group figures on the full sample, from the rows' confusion counts and score sums: fairlearn's
+    MetricFrame values (tests check them to 1e-12) without its per-group Python calls; NaN where undefined."""
+    rates = gm.rates(counts)
+    table = pd.DataFrame({name: rates[name] for name in gm.RATE_METRICS}, index=names)
+    for name, values in gm.score_metrics(cells).items():
+        table[name] = values[0]
     return table

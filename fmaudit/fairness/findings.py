@@ -19,6 +19,7 @@ import numpy as np
 from fmaudit.context import AuditContext
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.fairness.attribute import AttributeAudit, audit_attribute
+from fmaudit.fairness.group_metrics import SCORE_BINNING
 from fmaudit.fairness.params import (
     DISPARITY_FIGURES,
     FOUR_FIFTHS,
@@ -98,7 +99,7 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
         f"'{UNKNOWN_GROUP}' group are shown with their counts but excluded from ratios, disparities, tests "
         "and gates.",
         f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the test "
-        f"rows (seed {params.seed}). Overlapping intervals do not prove equality.",
+        f"rows (seed {params.seed}). Overlapping intervals do not prove equality. {SCORE_BINNING}",
         "Gaps are signed and between groups fixed on the full sample, never re-chosen per resample, so an "
         "interval can contain parity: each group against its attribute's reference group (declared, or the "
         "largest compared group), and each summary disparity (fairlearn's between-groups definition as the "

@@ -3,7 +3,8 @@ estimate and every bootstrap resample at once.
 
 Count-based metrics are functions of each group's confusion counts (cells
 ``tn, fp, fn, tp`` in the last axis); score-based ones (mean score, calibration)
-are functions of row weights. Leading axes are resamples. The definitions match
+are functions of counts and score sums over group x score-bin x label cells.
+Leading axes are resamples. The definitions match
 fairlearn's (selection rate, TPR, FPR, FNR; demographic parity and equalized odds
 as max-minus-min and min-over-max between groups), which the tests check.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fmaudit.intervals import cell_count_chunks
 from fmaudit.performance.figures import score_bins
 
 RATE_METRICS = ("count", "base_rate", "selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
@@ -34,11 +36,21 @@ DISPARITIES: dict[str, tuple[str, ...]] = {
 }
 
 
+ROWS_PER_CHUNK = 1_000_000
+"""Rows summarised at once into cell counts: the temporaries stay bounded on a portfolio of millions of rows."""
+
+
 def confusion_counts(codes: np.ndarray, labels: np.ndarray, decisions: np.ndarray, *, n_groups: int) -> np.ndarray:
     """Counts of (tn, fp, fn, tp) per group: shape ``(n_groups, 4)``."""
-    cell = 2 * np.asarray(labels, dtype=np.int64) + np.asarray(decisions, dtype=np.int64)
-    flat = np.bincount(np.asarray(codes, dtype=np.int64) * 4 + cell, minlength=n_groups * 4)
+    flat = np.zeros(n_groups * 4, dtype=np.int64)
+    for rows in _row_chunks(len(codes)):
+        cell = 2 * np.asarray(labels[rows], dtype=np.int64) + np.asarray(decisions[rows], dtype=np.int64)
+        flat += np.bincount(np.asarray(codes[rows], dtype=np.int64) * 4 + cell, minlength=n_groups * 4)
     return flat.reshape(n_groups, 4)
+
+
+def _row_chunks(n_rows: int) -> list[slice]:
+    return [slice(start, start + ROWS_PER_CHUNK) for start in range(0, n_rows, ROWS_PER_CHUNK)]
 
 
 def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -58,23 +70,107 @@ def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
         }
 
 
-def score_metrics(
-    weights: np.ndarray, codes: np.ndarray, labels: np.ndarray, scores: np.ndarray, *, n_groups: int, bins: int = 10
-) -> dict[str, np.ndarray]:
-    """Mean score and expected calibration error per group under row weights ``(k, rows)`` -> ``(k, groups)``.
+SUB_BINS = 20
+"""Each ECE bin is split into this many equal-width score bins (width 0.005 with the default 10 ECE bins) to
+resample score-based figures as counts over cells instead of rows."""
 
-    ECE uses the same equal-width bins as the performance plugin (Guo et al. 2017).
-    """
-    which = score_bins(scores, bins)
-    onehot = np.zeros((len(scores), n_groups * bins))
-    onehot[np.arange(len(scores)), np.asarray(codes) * bins + which] = 1.0
-    weights = weights.astype(np.float64)
-    n = (weights @ onehot).reshape(-1, n_groups, bins)
-    s = (weights @ (onehot * scores[:, None])).reshape(-1, n_groups, bins)
-    y = (weights @ (onehot * np.asarray(labels, dtype=np.float64)[:, None])).reshape(-1, n_groups, bins)
-    total = n.sum(axis=2)
+
+SCORE_BINNING = (
+    f"Intervals of the mean score and ECE resample the rows as counts over group x label x score bins of width "
+    f"{1 / (10 * SUB_BINS):g} (each of the 10 ECE bins split in {SUB_BINS}): the rows drawn from a bin carry its "
+    "mean score plus a normal term with the bin's score variance, so a resample's score sums have the row "
+    "bootstrap's mean and variance and millions of rows cost no more than thousands. Their estimates use the "
+    "exact scores."
+)
+"""What the report says wherever a score-based interval appears."""
+
+
+@dataclass(frozen=True)
+class ScoreCells:
+    """The rows summarised per group x ECE bin x score sub-bin x label (non-empty cells only): how many rows,
+    and the sum and spread of their scores. Mean score and ECE per group are sums over these cells, so on the
+    full sample they are the row-level figures. Resampling the cells' counts (a multinomial draw, as for the
+    confusion counts) resamples the rows; given m rows drawn from a cell, their score sum is m times the cell's
+    mean plus sqrt(m) times its standard deviation times a standard normal: the mean and variance the sum of m
+    rows drawn from the cell has."""
+
+    bin: np.ndarray
+    """Per cell, ``group * bins + ECE bin``."""
+    label: np.ndarray
+    count: np.ndarray
+    score_sum: np.ndarray
+    score_sd: np.ndarray
+    """Per cell, the standard deviation of its rows' scores (ddof 0: the spread of a draw from the cell)."""
+    n_groups: int
+    bins: int
+
+
+def score_cells(
+    codes: np.ndarray, labels: np.ndarray, scores: np.ndarray, *, n_groups: int, bins: int = 10
+) -> ScoreCells:
+    """Summarise the rows into cells; ECE uses the performance plugin's equal-width bins (Guo et al. 2017)."""
+    size = n_groups * bins * SUB_BINS * 2  # a dense count over every possible cell: no sort of the rows
+    count, total, squares = np.zeros(size, dtype=np.int64), np.zeros(size), np.zeros(size)
+    for rows in _row_chunks(len(codes)):
+        chunk = np.asarray(scores[rows], dtype=np.float64)
+        which = score_bins(chunk, bins)
+        sub = np.clip(np.floor((chunk * bins - which) * SUB_BINS), 0, SUB_BINS - 1).astype(np.int64)
+        key = ((np.asarray(codes[rows], dtype=np.int64) * bins + which) * SUB_BINS + sub) * 2
+        key += np.asarray(labels[rows], dtype=np.int64)
+        count += np.bincount(key, minlength=size)
+        total += np.bincount(key, weights=chunk, minlength=size)
+        squares += np.bincount(key, weights=chunk * chunk, minlength=size)
+    cells = np.flatnonzero(count)
+    count, total, squares = count[cells], total[cells], squares[cells]
+    return ScoreCells(
+        bin=cells // (2 * SUB_BINS),
+        label=cells % 2,
+        count=count,
+        score_sum=total,
+        score_sd=np.sqrt(np.maximum(squares / count - (total / count) ** 2, 0.0)),
+        n_groups=n_groups,
+        bins=bins,
+    )
+
+
+def score_metrics(
+    cells: ScoreCells, counts: np.ndarray | None = None, normal: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Mean score and expected calibration error per group: ``(1, groups)`` on the full sample (``counts``
+    None: exact row sums), else ``(k, groups)`` for cell counts ``(k, cells)`` of k resamples, with
+    standard normal draws ``normal`` of the same shape for the spread of scores within cells."""
+    if counts is None:
+        n, s = cells.count[None].astype(np.float64), cells.score_sum[None]
+    else:
+        n = counts.astype(np.float64)
+        s = n * (cells.score_sum / cells.count)
+        if normal is not None:
+            s += np.sqrt(n) * cells.score_sd * normal
+    # Cells come sorted by bin: sum each bin's run of cells, then place the sums on the group x bin grid.
+    bins, starts = np.unique(cells.bin, return_index=True)
+
+    def per_bin(per_cell: np.ndarray) -> np.ndarray:
+        grid = np.zeros((len(per_cell), cells.n_groups * cells.bins))
+        if len(bins):
+            grid[:, bins] = np.add.reduceat(per_cell, starts, axis=1)
+        return grid.reshape(-1, cells.n_groups, cells.bins)
+
+    rows, scored, favourable = per_bin(n), per_bin(s), per_bin(n * cells.label)
+    total = rows.sum(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {"mean_score": s.sum(axis=2) / total, "ece": np.abs(y - s).sum(axis=2) / total}
+        return {"mean_score": scored.sum(axis=2) / total, "ece": np.abs(favourable - scored).sum(axis=2) / total}
+
+
+def resampled_score_metrics(cells: ScoreCells, *, n_boot: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``score_metrics`` of ``n_boot`` resamples, ``(n_boot, groups)``, drawn chunk by chunk so memory stays
+    bounded whatever the rows; the within-cell normals come from a child stream of ``rng``, so the draws do
+    not depend on the chunk size."""
+    spread = rng.spawn(1)[0]
+    chunks = [
+        score_metrics(cells, counts, spread.standard_normal(counts.shape))
+        for counts in cell_count_chunks(cells.count, n_boot=n_boot, rng=rng)
+    ]
+    return {figure: np.concatenate([c[figure] for c in chunks]) for figure in SCORE_METRICS}
 
 
 @dataclass(frozen=True)

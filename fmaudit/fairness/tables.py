@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmaudit.fairness.attribute import AttributeAudit
+from fmaudit.fairness.group_metrics import SCORE_BINNING
 from fmaudit.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, FairnessParams
 from fmaudit.fairness.reference_gaps import undefined_note
 from fmaudit.fairness.significance import Comparison
@@ -64,6 +65,7 @@ def group_table(audit: AttributeAudit) -> Table:
             "Mean score",
         ),
         rows=tuple(rows),
+        note=SCORE_BINNING,
     )
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from fmaudit.data import PreparedData
+    from fmaudit.models.encodings import EncoderCache
     from fmaudit.models.pooling import Pooling
 
 
@@ -119,6 +120,18 @@ def _set_padding(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> 
     tokenizer.padding_side = "right"
 
 
+def pooled_head(model: Any) -> Any:
+    """The dropout + linear head of a BERT-style classifier over its pooled output (sharing the model's
+    parameters), or None for other architectures (decoders pool inside their head)."""
+    import torch
+
+    classifier, dropout = getattr(model, "classifier", None), getattr(model, "dropout", None)
+    bert_style = getattr(model.base_model, "pooler", None) is not None
+    if bert_style and isinstance(classifier, torch.nn.Linear) and isinstance(dropout, torch.nn.Dropout):
+        return torch.nn.Sequential(dropout, classifier)
+    return None
+
+
 class TextClassifier:
     """A fine-tuned binary text classifier; scores are P(favourable outcome)."""
 
@@ -138,6 +151,21 @@ class TextClassifier:
         self.max_length = max_length
         self.batch_size = batch_size
         self.adapter = adapter
+        self.encodings: EncoderCache | None = None
+        """Set when only the head was trained: texts are then scored from the frozen encoder's cached vectors."""
+
+    def use_encodings(self, cache: EncoderCache) -> None:
+        """Score through ``cache`` (the frozen encoder's pooled vectors); only for a head-only model."""
+        if pooled_head(self.model) is None:
+            raise ModelError(f"{type(self.model).__name__} has no dropout + linear head over a pooled output")
+        self.encodings = cache
+
+    def pooled(self, texts: list[str]) -> np.ndarray:
+        """The encoder's pooled output for a batch of texts (what the head reads)."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model.base_model(**self.encode(texts)).pooler_output.numpy()
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokenise with padding to the longest text in the batch (not to model_max_length)."""
@@ -151,8 +179,14 @@ class TextClassifier:
         """Raw logits for a batch of texts, without gradients."""
         import torch
 
+        if self.encodings is None:
+            with torch.inference_mode():
+                return self.model(**self.encode(texts)).logits
+        vectors = self.encodings.vectors(texts, self.pooled, batch_size=self.batch_size)
+        head = pooled_head(self.model)
+        assert head is not None  # checked by use_encodings
         with torch.inference_mode():
-            return self.model(**self.encode(texts)).logits
+            return head(torch.from_numpy(vectors))
 
     def predict_proba(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
         """P(favourable) for each text, batched; ``progress`` is an optional tqdm-like bar."""

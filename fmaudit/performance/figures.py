@@ -1,4 +1,4 @@
-"""Score figures for one set of test-split scores, their bootstrap intervals, and the baselines a fine-tuned
+"""Score figures for one set of test-split scores, and the baselines a fine-tuned
 model must beat (model-risk validation, SR 11-7 outcomes analysis: a majority-class predictor and a
 logistic regression on the same inputs; a second logistic regression on every usable column shows what the
 template leaves out)."""
@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.data import PreparedData
-from fmaudit.intervals import Interval, percentile_interval, stream
-from fmaudit.performance.params import FIGURES, PerformanceParams
 
 
 def score_bins(scores: np.ndarray, bins: int) -> np.ndarray:
@@ -49,24 +47,6 @@ def score_figures(
     }
 
 
-def bootstrap_intervals(
-    labels: np.ndarray, scores: np.ndarray, params: PerformanceParams, *, threshold: float = 0.5
-) -> dict[str, Interval]:
-    """Percentile intervals of every figure over resamples of the test rows (the same scheme as fairness)."""
-    rng = stream(params.seed, "performance")
-    n = len(labels)
-    samples: dict[str, list[float]] = {figure: [] for figure in FIGURES}
-    for _ in range(params.n_boot):
-        rows = rng.integers(0, n, n)
-        for figure, value in score_figures(
-            labels[rows], scores[rows], threshold=threshold, ece_bins=params.ece_bins
-        ).items():
-            samples[figure].append(np.nan if value is None else value)
-    return {
-        figure: percentile_interval(np.array(values), level=params.confidence) for figure, values in samples.items()
-    }
-
-
 def baseline_scores(data: PreparedData, *, fields: list[str]) -> dict[str, np.ndarray]:
     """Test-split scores of the majority class, of a logistic regression on ``fields`` (the columns the model
     reads through its template: the same inputs), and of one on every non-label, non-sensitive column."""
@@ -101,5 +81,3 @@ def _logistic_regression(data: PreparedData, columns: list[str]) -> np.ndarray:
     )
     pipeline.fit(train, y_train)
     return np.asarray(pipeline.predict_proba(test)[:, 1], dtype=np.float64)
-
-

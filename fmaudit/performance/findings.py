@@ -7,8 +7,9 @@ import numpy as np
 from fmaudit.context import Predictions
 from fmaudit.findings import Estimate, Metric, PluginFindings, Table
 from fmaudit.intervals import Interval
+from fmaudit.performance.bootstrap import bootstrap_intervals
 from fmaudit.performance.degenerate import assess, degeneracy_metrics, degeneracy_sentence
-from fmaudit.performance.figures import bootstrap_intervals, score_figures
+from fmaudit.performance.figures import score_figures
 from fmaudit.performance.params import BASELINES, FIGURES, PerformanceParams
 
 
@@ -18,8 +19,7 @@ def performance_findings(
     """The model's figures (with intervals) next to each baseline's on the same test rows."""
     model = score_figures(preds.labels, preds.scores, threshold=preds.threshold, ece_bins=params.ece_bins)
     baselines = {
-        name: score_figures(preds.labels, scores, ece_bins=params.ece_bins)
-        for name, scores in baselines_scores.items()
+        name: score_figures(preds.labels, scores, ece_bins=params.ece_bins) for name, scores in baselines_scores.items()
     }
     intervals = (
         bootstrap_intervals(preds.labels, preds.scores, params, threshold=preds.threshold) if params.n_boot else {}

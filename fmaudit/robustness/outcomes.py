@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -172,9 +173,15 @@ def most_perturbed(
             key = (change.before.lower(), change.field)
             word_count[key] += 1
             replacements[key][change.after] += 1
-    fields = [(f, n, words_per_field[f]) for f, n in attacks_per_field.most_common(limit)]
+    fields = [(f, n, words_per_field[f]) for f, n in _most_common(attacks_per_field, limit)]
     words = [
-        (word, field, n, ", ".join(r for r, _ in replacements[(word, field)].most_common(3)))
-        for (word, field), n in word_count.most_common(limit)
+        (word, field, n, ", ".join(r for r, _ in _most_common(replacements[(word, field)], 3)))
+        for (word, field), n in _most_common(word_count, limit)
     ]
     return fields, words
+
+
+def _most_common(counts: Counter[Any], limit: int) -> list[tuple[Any, int]]:
+    """Most frequent first, ties in sorted order (a Counter filled from a set would order them by string
+    hashes, which change from one process to the next)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]

@@ -11,18 +11,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fmaudit.provenance import sha256_file, sha256_json
 from fmaudit.spec import DataSpec, TrainingSpec
-from fmaudit.training.records import Origin, TrainingRecord
+from fmaudit.training.records import TrainingRecord
 
 if TYPE_CHECKING:
-    import torch
 
-    from fmaudit.data import PreparedData
     from fmaudit.models.base import Classifier
-    from fmaudit.models.text import TextClassifier
 
 
 CACHE_FORMAT = 8
@@ -91,46 +86,3 @@ def load_cached(directory: Path, load: Callable[[Path], Classifier]) -> tuple[Cl
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return load(directory), replace(record, from_cache=True)
-
-
-def pooled_outputs(
-    classifier: TextClassifier,
-    data: PreparedData,
-    origin: Origin,
-    *,
-    pooling: str,
-    cache_dir: Path,
-    show_progress: bool,
-) -> dict[int, torch.Tensor]:
-    """The frozen encoder's pooled output for every training row, cached on disk: the DP model, its twin
-    and the reference models of one run (and later runs) share one pass over the encoder.
-
-    The cache may be shared, so it is read with ``weights_only=True``: tensors only, never pickled code; an
-    entry that is not plain tensors is ignored and written afresh."""
-    import pickle
-
-    import torch
-    from tqdm.auto import tqdm
-
-    rows = np.asarray(data.train_idx)
-    texts = [data.texts[i] for i in rows]
-    key = sha256_json([origin.sha256, classifier.max_length, texts, *([pooling] if pooling != "model" else [])])
-    path = cache_dir / "pooled" / f"{key[:32]}.pt"
-    if path.exists():
-        try:
-            return dict(torch.load(path, weights_only=True))
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError):
-            pass
-    encoder, pooled = classifier.model.base_model.eval(), {}
-    with tqdm(total=len(rows), desc="encode (frozen)", unit="row", disable=not show_progress) as bar:
-        for start in range(0, len(rows), classifier.batch_size):
-            batch = rows[start : start + classifier.batch_size]
-            with torch.no_grad():  # not inference_mode: the head's backward will save these as inputs
-                out = encoder(**classifier.encode([data.texts[i] for i in batch])).pooler_output
-            pooled.update({int(i): vector.clone() for i, vector in zip(batch, out, strict=True)})
-            bar.update(len(batch))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    torch.save(pooled, tmp)
-    tmp.rename(path)
-    return pooled

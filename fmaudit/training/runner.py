@@ -15,13 +15,14 @@ import numpy as np
 from fmaudit.data import PreparedData, template_fields
 from fmaudit.models.adapters import apply_adapter
 from fmaudit.models.base import Classifier
+from fmaudit.models.encodings import namespace, open_cache
 from fmaudit.models.pooling import Pooling, resolve_pooling
 from fmaudit.models.pooling import describe as describe_pooling
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder, build_mlp
-from fmaudit.models.text import TextClassifier, load_pretrained, resolve_base_model
+from fmaudit.models.text import TextClassifier, load_pretrained, pooled_head, resolve_base_model
 from fmaudit.provenance import sha256_dir, sha256_json
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
-from fmaudit.training.cache import cache_key, load_cached, pooled_outputs, store_model
+from fmaudit.training.cache import cache_key, load_cached, store_model
 from fmaudit.training.feeds import Feed, PooledFeed, TabularFeed, TextFeed
 from fmaudit.training.freeze import freeze
 from fmaudit.training.loop import train
@@ -69,6 +70,8 @@ def fine_tune(
     )
     hit = load_cached(cache_dir / key, load)
     if hit is not None:
+        if isinstance(hit[0], TextClassifier) and head_only(training):
+            share_encodings(hit[0], origin, pooling=pooling, cache_dir=cache_dir)
         return hit
 
     import torch
@@ -133,26 +136,42 @@ def _text_model(
     adapter = training.adapter
     trained_modules = freeze(model, training) if adapter is None else apply_adapter(model, adapter)
     classifier = TextClassifier(model, tokenizer, max_length=training.max_length, adapter=training.adapter)
-    head = _pooled_head(model, training)
+    head = pooled_head(model) if head_only(training) else None  # shares the parameters: training it trains the model
     how = describe_pooling(model)
     if head is None:
         return Built(model, model, TextFeed(tokenizer, data, training), trained_modules, lambda _: classifier, how)
-    pooled = pooled_outputs(
-        classifier, data, origin, pooling=pooling, cache_dir=cache_dir, show_progress=show_progress
-    )
+    import torch
+    from tqdm.auto import tqdm
+
+    share_encodings(classifier, origin, pooling=pooling, cache_dir=cache_dir)
+    assert classifier.encodings is not None
+    rows = np.asarray(data.train_idx)
+    texts = [data.texts[i] for i in rows]
+    with tqdm(total=len(rows), desc="encode (frozen)", unit="row", disable=not show_progress) as bar:
+        vectors = classifier.encodings.vectors(
+            texts, lambda batch: _counted(classifier.pooled(batch), bar), batch_size=classifier.batch_size
+        )
+    pooled = {int(i): torch.from_numpy(vector.copy()) for i, vector in zip(rows, vectors, strict=True)}
     return Built(model, head, PooledFeed(pooled), trained_modules, lambda _: classifier, how)
 
 
-def _pooled_head(model: Any, training: TrainingSpec) -> Any:
-    """The dropout + linear head of a BERT-style classifier when nothing below it trains, else None."""
-    import torch
+def head_only(training: TrainingSpec) -> bool:
+    """Whether nothing below the classifier head trains (the encoder stays as pretrained)."""
+    return training.train_layers == 0 and not training.train_embeddings and training.adapter is None
 
-    head_only = training.train_layers == 0 and not training.train_embeddings and training.adapter is None
-    classifier, dropout = getattr(model, "classifier", None), getattr(model, "dropout", None)
-    bert_style = getattr(model.base_model, "pooler", None) is not None
-    if head_only and bert_style and isinstance(classifier, torch.nn.Linear) and isinstance(dropout, torch.nn.Dropout):
-        return torch.nn.Sequential(dropout, classifier)  # shares the parameters: training it trains the model
-    return None
+
+def share_encodings(classifier: TextClassifier, origin: Origin, *, pooling: Pooling, cache_dir: Path) -> None:
+    """Score a head-only classifier from its encoder's shared cache of pooled vectors, when its architecture
+    has a plain head over the pooled output (decoders do not)."""
+    if pooled_head(classifier.model) is None:
+        return
+    name = namespace(origin.sha256, pooling=pooling, max_length=classifier.max_length)
+    classifier.use_encodings(open_cache(cache_dir / "encoded" / name))
+
+
+def _counted(vectors: np.ndarray, bar: Any) -> np.ndarray:
+    bar.update(len(vectors))
+    return vectors
 
 
 def _tabular_model(model_spec: ModelSpec, data: PreparedData, data_spec: DataSpec) -> Built:
