@@ -38,6 +38,7 @@ def main() -> None:
     nltk_dir = Path(tempfile.mkdtemp(prefix="fmaudit-bench-")) / "nltk_data"
     prepare_textattack(nltk_dir)
 
+    from fmaudit.models.encodings import EncoderCache
     from fmaudit.models.text import TextClassifier
     from fmaudit.robustness.recipes import Resources, build_attack
     from fmaudit.robustness.victim import Victim
@@ -56,7 +57,10 @@ def main() -> None:
 
     def attack(executor: Executor, workers: int) -> tuple[float, float, list[Outcome]]:
         """Warm-up seconds (pool start and the warm-up rows), attack seconds, outcomes. The attack is built
-        afresh each time: its victim memoises scores, and a memo filled by the previous run would be shipped."""
+        afresh each time: its victim memoises scores, and a memo filled by the previous run would be shipped;
+        likewise a head-only model's encoder cache starts empty and in memory only (nothing read or left on disk)."""
+        if trained.encodings is not None:
+            trained.use_encodings(EncoderCache(None))
         built = build_attack(
             args.recipe,
             custom={},

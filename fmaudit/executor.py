@@ -190,8 +190,8 @@ class RayExecutor:
         actors = [holder.remote(state, init) for _ in range(max(1, workers))]
         try:
             yield _ActorPool(ray, actors)
-            # Actors end normally, running their exit handlers (e.g. cache flushes); a stuck one is killed below.
-            ray.wait([actor.__ray_terminate__.remote() for actor in actors], num_returns=len(actors), timeout=60)
+            # Actors run their exit handlers (e.g. cache flushes) before they are killed below.
+            ray.wait([actor.close.remote() for actor in actors], num_returns=len(actors), timeout=60)
         finally:
             for actor in actors:
                 ray.kill(actor)
@@ -215,6 +215,12 @@ class _Holder:
 
     def call(self, fn: Callable[[Any, Any], Any], item: Any) -> Any:
         return fn(self.state, item)
+
+    def close(self) -> None:
+        """Run this process's exit handlers now, as a normal exit would: ``ray.kill`` ends it without them."""
+        import atexit
+
+        atexit._run_exitfuncs()
 
 
 @dataclass
