@@ -58,6 +58,10 @@ class Table:
     applicant_rows: bool = False
     """Each row is one applicant's own content (an example, a notice): withheld from redacted reports, where
     only the count and the "Row" column (as salted hashes) remain."""
+    shown_rows: int | None = None
+    """The report lays out only the first rows (None: all); findings.json keeps every row."""
+    csv_name: str = ""
+    """If set, every row is also written to this CSV file beside the report."""
 
 
 @dataclass(frozen=True)

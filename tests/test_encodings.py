@@ -210,4 +210,4 @@ def test_a_pickled_cache_becomes_the_receiving_process_cache_of_the_same_directo
     cache.vectors(["a"], lambda batch: np.ones((len(batch), 2), dtype=np.float32))
     cache.flush()
     moved = EncoderCache(tmp_path / "enc")
-    assert text_key("a") in moved._on_disk  # noqa: SLF001
+    assert text_key("a") in moved._on_disk

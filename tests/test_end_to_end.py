@@ -169,7 +169,7 @@ def test_the_epsilon_sweep_trains_a_model_per_target_and_measures_it(first) -> N
 
 def test_report_files_are_complete_and_nothing_partial_is_left(first) -> None:  # type: ignore[no-untyped-def]
     run, _ = first
-    twin_files = ["findings.json", "predictions.csv", "report.html", "summary.md"]
+    twin_files = ["findings.json", "notices.csv", "predictions.csv", "report.html", "summary.md"]
     files = sorted([*twin_files, "junit.xml", "manifest.json", "twin"])
     assert sorted(p.name for p in run.report_dir.iterdir()) == files
     assert sorted(p.name for p in (run.report_dir / "twin").iterdir()) == twin_files
@@ -327,7 +327,8 @@ def test_explanations_report_fields_reason_codes_and_faithfulness(first) -> None
     delta = explanations["convergence_delta"]
     assert 0 < delta["mean_abs"]["value"] <= delta["max_abs"]["value"]  # float32 IG in 8 steps is never exact
     adverse = int((run.predictions["decision"] == 0).sum())
-    assert explanations["reasons"]["notices"]["value"] == min(4, adverse)
+    assert explanations["notices"]["produced"]["value"] == min(4, adverse)
+    assert explanations["notices"]["adverse_decisions"]["value"] == adverse
     assert {"deletion_gain", "insertion_gain", "infidelity"} <= set(explanations["feature_ablation"])
     assert explanations["integrated_gradients"]["sensitivity_max"]["value"] is None  # text: token ids
     assert "<polyline" in run.html  # faithfulness curves

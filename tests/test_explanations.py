@@ -124,18 +124,22 @@ def test_the_one_field_the_model_reads_is_the_top_reason_of_every_adverse_decisi
 ) -> None:
     classifier = synthetic_classifier(wide_data, {"credit_history": HISTORY_WEIGHTS})
     context = context_for(wide_spec, wide_data, classifier, tmp_path)
-    params = ExplanationsParams(samples=30, notices=30, chunk_size=60, reasons={"credit_history": "Credit history"})
+    params = ExplanationsParams(samples=30, chunk_size=60, reasons={"credit_history": "Credit history"})
     findings = ExplanationsPlugin().run(context, params)
 
     adverse = int((context.predictions.decisions == 0).sum())
     assert adverse >= 10
-    notices = table(findings, "Sample adverse-action notices").rows
-    assert notices and all(row[3] == "Credit history" and row[4] == "" for row in notices)
+    notices = table(findings, "Adverse-action notices").rows
+    assert len(notices) == adverse  # every adverse decision, not a sample
+    assert all(row[2] == "Credit history" and row[3] == "" and row[-2] == "passes" for row in notices)
     assert table(findings, "How often each reason is given").rows == (
         ("Credit history", "credit_history", adverse, 1.0),
     )
-    assert metric(findings, "explanations.reasons.coverage") == 1.0
-    assert metric(findings, "explanations.reasons.reliable_share") == 1.0
+    assert metric(findings, "explanations.notices.adverse_decisions") == adverse
+    assert metric(findings, "explanations.notices.produced") == adverse
+    assert metric(findings, "explanations.notices.missing_reason_share") == 0.0
+    assert metric(findings, "explanations.notices.unfaithful_share") == 0.0
+    assert metric(findings, "explanations.notices.unexplained_share") == 0.0  # the reference history approves
     for method in ("integrated_gradients", "feature_ablation"):
         assert metric(findings, f"explanations.{method}.deletion_gain") > 0.05  # type: ignore[operator]
         assert metric(findings, f"explanations.{method}.insertion_gain") > 0.05  # type: ignore[operator]
@@ -151,14 +155,19 @@ def test_sensitive_fields_are_never_reasons_but_are_flagged(
     """A model that leans on age: age never appears as a reason; the notices where it would have are flagged."""
     classifier = synthetic_classifier(wide_data, {"credit_history": HISTORY_WEIGHTS, "age_in_years": 2.5})
     context = context_for(wide_spec, wide_data, classifier, tmp_path)
-    findings = ExplanationsPlugin().run(context, ExplanationsParams(samples=30, notices=30, chunk_size=60))
+    findings = ExplanationsPlugin().run(context, ExplanationsParams(samples=30, chunk_size=60))
 
     sensitive = {"age_in_years", "personal_status_and_sex"}
     reasons = table(findings, "How often each reason is given").rows
     assert reasons and not {row[1] for row in reasons} & sensitive
-    notices = table(findings, "Sample adverse-action notices").rows
+    notices = table(findings, "Adverse-action notices").rows
+    assert len(notices) == int((context.predictions.decisions == 0).sum())
     assert any(row[-1] == "age_in_years" for row in notices)
-    assert metric(findings, "explanations.reasons.sensitive_flagged_share") > 0  # type: ignore[operator]
+    for group_table in (t for t in findings.tables if t.title.startswith("Principal reasons by ")):
+        assert not any(s in str(cell) for row in group_table.rows for cell in row[3:] for s in ("Age", "age_in"))
+    assert metric(findings, "explanations.notices.sensitive_flagged_share") > 0  # type: ignore[operator]
+    # Denials the model bases on age cannot be reversed by the reasons a notice may give.
+    assert metric(findings, "explanations.notices.unexplained_share") > 0  # type: ignore[operator]
     assert findings.summary.startswith("WARNING: a sensitive attribute (age_in_years)")
     assert metric(findings, "explanations.sensitive_share") > 0.1  # type: ignore[operator]
     by_age = metric(findings, "explanations.by_group.age_group.sensitive_share_gap")
@@ -174,7 +183,7 @@ def test_reason_codes_are_deterministic_under_a_seed(wide_spec: Spec, wide_data:
     first, second = (ExplanationsPlugin().run(context, params) for _ in range(2))
     assert first.tables == second.tables and first.metrics == second.metrics
     other = ExplanationsPlugin().run(context, params.model_copy(update={"seed": 4}))
-    assert table(other, "Sample adverse-action notices").rows != table(first, "Sample adverse-action notices").rows
+    assert table(other, "Adverse-action notices").rows != table(first, "Adverse-action notices").rows
 
 
 def test_one_hot_attributions_summed_per_column_equal_the_column_attribution(

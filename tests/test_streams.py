@@ -84,15 +84,15 @@ def test_changing_notices_or_chunks_leaves_every_sample_figure_unchanged(
     fewer = ExplanationsPlugin().run(context, params.model_copy(update={"notices": 2}))
 
     def sample_figures(findings: Any) -> dict[str, Any]:
-        return {m.path: m for m in findings.metrics if not m.path.startswith("explanations.reasons.")}
+        return {m.path: m for m in findings.metrics if not m.path.startswith("explanations.notices.")}
 
     def notice_rows(findings: Any) -> list[Any]:
-        return list(next(t for t in findings.tables if t.title.startswith("Sample adverse-action notices")).rows)
+        return list(next(t for t in findings.tables if t.title.startswith("Adverse-action notices")).rows)
 
     assert sample_figures(fewer) == sample_figures(base)
     assert base.charts[:2] == fewer.charts[:2]  # global importance by both methods
     assert 0 < len(notice_rows(fewer)) < len(notice_rows(base))
-    # A notice's reasons and reason-deletion check are its own: the fewer notices are among the first run's.
+    # A notice's reasons and reason check are its own: the fewer notices are among the first run's.
     assert set(notice_rows(fewer)) <= set(notice_rows(base))
 
     rechunked = ExplanationsPlugin().run(context, params.model_copy(update={"chunk_size": 5}))
@@ -192,9 +192,9 @@ def test_another_attribute_or_fewer_notices_leave_every_other_figure_byte_identi
     # significant gaps, whose Holm family holds every attribute's comparisons; the all-columns baseline, which
     # leaves out the sensitive columns.
     by_definition = (
-        "explanations.reasons.",
+        "explanations.notices.",
         "performance.baselines.logistic_regression_all_columns.",
         "fairness.significant_gaps",
     )
     assert {p for p in moved if not p.startswith(by_definition) and not p.endswith(".p_value")} == set()
-    assert {p for p in moved if p.startswith("explanations.reasons.")}
+    assert {p for p in moved if p.startswith("explanations.notices.")}

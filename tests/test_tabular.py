@@ -113,11 +113,11 @@ def tabular_spec(spec: dict[str, Any]) -> dict[str, Any]:
     spec["audits"] = {
         "performance": {"n_boot": 50},
         "fairness": {"n_boot": 50, "min_group_size": 5},
-        "explanations": {"samples": 40, "notices": 20, "chunk_size": 30, "reasons": {"credit_history": "History"}},
+        "explanations": {"samples": 40, "chunk_size": 30, "reasons": {"credit_history": "History"}},
         "privacy": {},
     }
     # The MLP reads sex and age: changing sex flips some decisions, and most notices find a reason.
-    spec["gates"] = ["explanations.reasons.coverage >= 0.5", "fairness.sex.counterfactual.flip_rate > 0"]
+    spec["gates"] = ["explanations.notices.missing_reason_share <= 0.5", "fairness.sex.counterfactual.flip_rate > 0"]
     return spec
 
 
@@ -134,8 +134,20 @@ def test_a_tabular_audit_runs_end_to_end(spec_dict: dict[str, Any], tmp_path: Pa
     assert metrics["fairness"]["sex"]["counterfactual"]["mean_score_shift"]["value"] != 0
     assert metrics["explanations"]["integrated_gradients"]["sensitivity_max"]["value"] is not None
     assert run.findings["training"]["trained_modules"][0].startswith("MLP ")
-    assert "tabular MLP" in run.html and "Sample adverse-action notices" in run.html
+    assert "tabular MLP" in run.html and "Adverse-action notices" in run.html
     assert [g["passed"] for g in run.findings["gates"]] == [True, True]
+    # Every adverse decision has its notice, in findings.json and notices.csv; the report lays out a few.
+    adverse = int((run.predictions["decision"] == 0).sum())
+    assert metrics["explanations"]["notices"]["produced"]["value"] == adverse > 8
+    notices = pd.read_csv(run.report_dir / "notices.csv")
+    assert len(notices) == adverse and sorted(notices["Row"]) == sorted(
+        run.predictions["row_id"][run.predictions["decision"] == 0]
+    )
+    section = next(s for s in run.findings["sections"] if s["plugin"] == "explanations")
+    table = next(t for t in section["tables"] if t["title"].startswith("Adverse-action notices"))
+    assert len(table["rows"]) == adverse
+    laid_out = run.html.split(f"<caption>{table['title']}</caption>")[1].split("</table>")[0]
+    assert laid_out.count("<tr>") == 1 + 8  # the header and the first eight notices
 
 
 def test_text_attacks_are_refused_for_a_tabular_model(spec_dict: dict[str, Any], tmp_path: Path) -> None:

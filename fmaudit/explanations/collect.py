@@ -1,14 +1,17 @@
-"""Running the explanation methods: sample rows and adverse decisions, build the Reg B reference applicant,
-attribute a chunk of rows at a time with every check on each chunk, and hand the results to ``findings``.
+"""Running the explanation methods: build the Reg B reference applicant, attribute a seeded sample of rows
+a chunk at a time with both methods and every check on each chunk (the global view), give every adverse
+decision (or a seeded sample of them) its notice by occlusion (``notices``), and hand the results to
+``findings``.
 
 Every random draw comes from a stream keyed by its figure and, where it concerns one row, that row's id
-(``fmaudit.intervals.stream``): the sample does not depend on ``notices``, the sampled rows are chunked
-apart from the notices, and a row's Shapley values, random orders, infidelity and sensitivity noise and
-reason-deletion sets are the same whatever other rows are explained with it.
+(``fmaudit.intervals.stream``): the sample does not depend on ``notices``, and a row's Shapley values,
+random orders, infidelity and sensitivity noise and reason-check sets are the same whatever other rows are
+explained with it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +24,7 @@ from fmaudit.intervals import stream, torch_seed
 
 if TYPE_CHECKING:
     from fmaudit.explanations.fields import FieldInputs, FieldModel
+    from fmaudit.explanations.notices import Notice
 
 
 def methods(params: ExplanationsParams) -> tuple[str, str]:
@@ -39,7 +43,6 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
     sensitive_columns = {s.column for s in spec.data.sensitive.values()}
     sensitive = [k for k, f in enumerate(fields) if f in sensitive_columns]
     sample = _draw(preds.row_ids, params.samples, stream(params.seed, "explanations.sample"))
-    notices = _draw(preds.row_ids[preds.decisions == 0], params.notices, stream(params.seed, "explanations.notices"))
     reference = reference_applicant(
         data.frame.iloc[preds.row_ids][fields].reset_index(drop=True),
         preds.scores,
@@ -47,10 +50,9 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
         basis=params.baseline,
         band=params.threshold_band,
     )
-    explained = field_model(
-        context.model, data, fields=fields, reference=reference.record, template=spec.data.template
-    )
-    collected = _collect(context, explained, params, sample=sample, notices=notices, sensitive=sensitive)
+    explained = field_model(context.model, data, fields=fields, reference=reference.record, template=spec.data.template)
+    collected = _collect(context, explained, params, sample=sample)
+    collected.notices = _notices(context, params, reference.record, fields=fields, sensitive=sensitive)
     return explanation_findings(
         context,
         params,
@@ -58,7 +60,6 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
         fields=fields,
         sensitive=sensitive,
         reference=reference,
-        sample=sample,
         methods=methods(params),
         title=title,
         name=name,
@@ -71,39 +72,68 @@ def _draw(rows: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.permutation(rows)[:size])
 
 
-def _collect(
+def _notices(
     context: AuditContext,
-    explained: FieldModel,
     params: ExplanationsParams,
+    reference: dict[str, object],
     *,
-    sample: np.ndarray,
-    notices: np.ndarray,
+    fields: list[str],
     sensitive: list[int],
-) -> Collected:
-    """Attribute the sampled rows and notices a chunk at a time, running every check on each chunk."""
+) -> list[Notice]:
+    """A notice for every adverse decision of the test split, or for a seeded sample of ``params.notices``."""
     from tqdm.auto import tqdm
 
-    from fmaudit.explanations.faithfulness import reason_deletion
-    from fmaudit.explanations.fields import (
-        integrated_gradients,
-        per_field,
-        perturbation_attributions,
-        subset,
+    from fmaudit.explanations.notices import NoticeSettings, adverse_notices
+
+    preds = context.predictions
+    adverse = preds.row_ids[preds.decisions == 0]
+    chosen = (
+        adverse
+        if params.notices == "all"
+        else _draw(adverse, params.notices, stream(params.seed, "explanations.notices"))
     )
-    from fmaudit.explanations.reasons import principal_reasons
+    position = {int(row): k for k, row in enumerate(preds.row_ids)}
+    scores = [float(preds.scores[position[int(row)]]) for row in chosen]
+    records = context.data.frame.iloc[chosen].to_dict("records")
+    settings = NoticeSettings(
+        sensitive=tuple(sensitive),
+        max_reasons=params.max_reasons,
+        min_contribution=params.min_contribution,
+        random_sets=params.random_orders,
+        seed=params.seed,
+    )
+    started = time.perf_counter()
+    with tqdm(desc="notices", unit="record", disable=not context.show_progress) as bar:
+        notices = adverse_notices(
+            context.model,
+            records,
+            chosen.tolist(),
+            scores,
+            reference,
+            fields,
+            settings,
+            template=context.spec.data.template,
+            progress=bar,
+        )
+    context.say(
+        f"explanations: notices for {len(notices)} of {len(adverse)} adverse decisions in "
+        f"{time.perf_counter() - started:.1f} s ({bar.n} records scored)"
+    )
+    return notices
+
+
+def _collect(
+    context: AuditContext, explained: FieldModel, params: ExplanationsParams, *, sample: np.ndarray
+) -> Collected:
+    """Attribute the sampled rows a chunk at a time, running every check on each chunk."""
+    from tqdm.auto import tqdm
+
+    from fmaudit.explanations.fields import integrated_gradients, per_field, perturbation_attributions
 
     methods = (IG, params.perturbation)
-    reason_method = IG if params.reason_method == IG else params.perturbation
-    in_sample, is_notice = set(sample.tolist()), set(notices.tolist())
     collected = Collected(attributions={m: [] for m in methods})
-    # The sample is chunked on its own, so its batches (and their figures) are the same whatever ``notices`` is.
-    chunks = [
-        part[i : i + params.chunk_size]
-        for part in (sample, np.setdiff1d(notices, sample))
-        for i in range(0, len(part), params.chunk_size)
-    ]
-    n_rows = len(np.union1d(sample, notices))
-    context.say(f"explanations: {n_rows} rows ({len(notices)} adverse decisions), {' and '.join(methods)}")
+    chunks = [sample[i : i + params.chunk_size] for i in range(0, len(sample), params.chunk_size)]
+    context.say(f"explanations: {len(sample)} sampled rows, {' and '.join(methods)}")
     for chunk in tqdm(chunks, desc="explanations", unit="chunk", disable=not context.show_progress):
         batch = explained.build(chunk)
         n_fields = len(batch.fields)
@@ -125,35 +155,10 @@ def _collect(
         for method in methods:
             collected.attributions[method].append(by_method[method])
 
-        local = np.array([k for k, row in enumerate(chunk) if row in in_sample], dtype=int)
-        if len(local):
-            attributed = {m: a[local] for m, a in by_method.items()}
-            _faithfulness(explained, subset(batch, local), chunk[local], attributed, params, collected)
+        _faithfulness(explained, batch, chunk, by_method, params, collected)
         for k, row in enumerate(chunk):
-            if batch.offsets is not None and row in in_sample and len(collected.highlights) < params.examples:
+            if batch.offsets is not None and len(collected.highlights) < params.examples:
                 collected.highlights.append(highlight(context, int(row), positions[k], batch, k))
-            if row not in is_notice:
-                continue
-            reason_set = principal_reasons(
-                by_method[reason_method][k],
-                sensitive=sensitive,
-                max_reasons=params.max_reasons,
-                min_contribution=params.min_contribution,
-            )
-            gain = random_gain = None
-            if reason_set.reasons:
-                candidates = [f for f in range(n_fields) if f not in sensitive]
-                gain, random_gain = reason_deletion(
-                    explained,
-                    batch,
-                    k,
-                    list(reason_set.reasons),
-                    candidates,
-                    random_sets=params.random_orders,
-                    rng=stream(params.seed, "explanations.reason_deletion", int(row)),
-                )
-            collected.notices.append((int(row), reason_set, gain, random_gain))
-    collected.notices.sort(key=lambda notice: notice[0])  # row order: the sample's notices came first
     return collected
 
 

@@ -5,9 +5,9 @@
   and follow P(favourable); insertion starts from the reference applicant and puts
   the applicant's fields back in the same order. A faithful order moves the score
   faster than a random one.
-- Reason deletion: for an adverse decision, setting its reasons to the reference
-  applicant's values should raise the score more than setting as many randomly
-  chosen (non-sensitive) fields; where it does not, the reasons are unreliable.
+- Each adverse-action notice is checked where it is made (``notices``): its reasons set
+  together to the reference applicant's values must raise the score more than as many
+  other fields chosen at random.
 - Captum's ``infidelity`` (Yeh et al. 2019) with random sets of fields removed:
   how far the attributions of the removed fields are from the score change.
 - Captum's ``sensitivity_max`` (Yeh et al. 2019): how much the attributions change
@@ -57,30 +57,6 @@ def order_curves(
         deletion[name] = deletion_scores.reshape(len(rows), depth + 1).sum(axis=0)
         insertion[name] = insertion_scores.reshape(len(rows), depth + 1).sum(axis=0)
     return deletion, insertion
-
-
-def reason_deletion(
-    explained: FieldModel,
-    batch: FieldInputs,
-    row: int,
-    reasons: list[int],
-    candidates: list[int],
-    *,
-    random_sets: int,
-    rng: np.random.Generator,
-) -> tuple[float, float]:
-    """Score change when the reasons take the reference applicant's values, and the mean change over
-    ``random_sets`` random sets of as many fields drawn from ``candidates``."""
-    n_fields = len(batch.fields)
-    sets = [reasons] + [
-        list(rng.choice(candidates, size=min(len(reasons), len(candidates)), replace=False)) for _ in range(random_sets)
-    ]
-    keep = np.ones((len(sets) + 1, n_fields), dtype=bool)
-    for i, chosen in enumerate(sets, start=1):
-        keep[i, chosen] = False
-    scores = scores_with_fields(explained, batch, np.full(len(keep), row), keep)
-    changes = scores[1:] - scores[0]
-    return float(changes[0]), float(changes[1:].mean()) if random_sets else float("nan")
 
 
 def per_row_uniform(generators: Sequence[Any], count: int, shape: tuple[int, ...]) -> Any:

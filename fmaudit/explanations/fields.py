@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 Perturbation = Literal["feature_ablation", "shapley_value_sampling"]
 SCORING_BATCH = 64
+
+
 @dataclass(frozen=True)
 class FieldInputs:
     """Rows as the model reads them, the reference applicant aligned to them, and each position's field."""

@@ -1,5 +1,5 @@
-"""From collected attributions to the explanations section's findings: metrics, the sample
-adverse-action notices, the reason distribution, importance and group charts, faithfulness curves.
+"""From collected attributions to the explanations section's findings: metrics, importance and group charts,
+faithfulness curves of the sampled global view, and the adverse-action notices (``notice_findings``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmaudit.explanations.params import IG, METHOD_TITLES, REASON_FIGURES, ExplanationsParams
+from fmaudit.explanations.params import IG, METHOD_TITLES, ExplanationsParams
 from fmaudit.findings import (
     Bar,
     BarChart,
@@ -27,10 +27,8 @@ from fmaudit.findings import (
 if TYPE_CHECKING:
     from fmaudit.context import AuditContext
     from fmaudit.explanations.fields import FieldInputs
-    from fmaudit.explanations.reasons import ReasonSet
+    from fmaudit.explanations.notices import Notice
     from fmaudit.explanations.reference import ReferenceApplicant
-
-SHOWN_NOTICES = 10
 
 
 @dataclass
@@ -45,7 +43,7 @@ class Collected:
     curve_rows: int = 0
     infidelity: dict[str, list[np.ndarray]] = field(default_factory=dict)
     sensitivity: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    notices: list[tuple[int, ReasonSet, float | None, float | None]] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
     highlights: list[Highlight] = field(default_factory=list)
 
 
@@ -57,7 +55,6 @@ def explanation_findings(
     fields: list[str],
     sensitive: list[int],
     reference: ReferenceApplicant,
-    sample: np.ndarray,
     methods: tuple[str, str],
     title: str,
     name: str,
@@ -66,15 +63,14 @@ def explanation_findings(
     from scipy.stats import spearmanr
 
     from fmaudit.explanations.groups import mean_shares
+    from fmaudit.explanations.notice_findings import notice_findings
 
     rows = np.array(collected.rows)
-    in_sample = np.isin(rows, sample)
     attributions = {m: np.concatenate(parts) for m, parts in collected.attributions.items()}
-    primary = IG if params.reason_method == IG else params.perturbation
-    shares = {m: mean_shares(a[in_sample]) for m, a in attributions.items()}
+    shares = {m: mean_shares(a) for m, a in attributions.items()}
     sensitive_share = float(shares[IG][sensitive].sum())
     agreement = finite(spearmanr(shares[methods[0]], shares[methods[1]]).statistic) if len(fields) > 2 else None
-    deltas = np.abs(np.concatenate(collected.deltas)[in_sample])  # the sample's: figures must not move with notices
+    deltas = np.abs(np.concatenate(collected.deltas))
 
     metrics = [
         Metric(
@@ -92,17 +88,14 @@ def explanation_findings(
     ]
     faithfulness_metrics, faithfulness_rows, curve_charts = _faithfulness_findings(collected, methods)
     metrics += faithfulness_metrics
-    reason_metrics, reason_tables, reason_chart, flagged = _reason_findings(context, params, collected, fields)
-    metrics += reason_metrics
-    group_metrics, group_chart, group_tables = _group_findings(
-        context, attributions[primary][in_sample], rows[in_sample], fields, sensitive, primary
-    )
+    notices = notice_findings(context, params, collected.notices, fields)
+    metrics += notices.metrics
+    group_metrics, group_chart, group_tables = _group_findings(context, attributions[IG], rows, fields, sensitive, IG)
     metrics += group_metrics
 
     importance_charts: list[Chart] = [
         BarChart(
-            title=f"Global field importance, {METHOD_TITLES[m]} "
-            f"(mean share of |attribution|, {int(in_sample.sum())} rows)",
+            title=f"Global field importance, {METHOD_TITLES[m]} (mean share of |attribution|, {len(rows)} rows)",
             bars=tuple(
                 Bar(fields[f], float(shares[m][f]), "sensitive" if f in sensitive else "")
                 for f in np.argsort(-shares[m], kind="stable")
@@ -112,7 +105,7 @@ def explanation_findings(
         for m in methods
     ]
     tables = [
-        *reason_tables,
+        *notices.tables,
         Table(
             title="Faithfulness of each method (fields set to the reference applicant's values)",
             columns=(
@@ -137,38 +130,26 @@ def explanation_findings(
         ),
         *group_tables,
     ]
-    n_notices = len(collected.notices)
-    coverage = next(m.value for m in reason_metrics if m.path.endswith("coverage"))
-    top_reason = reason_tables[1].rows[0][0] if reason_tables[1].rows else "none"
-    summary = (
-        (
-            f"WARNING: a sensitive attribute ({flagged}) would have been a principal reason for "
-            f"{next(m.value for m in reason_metrics if m.path.endswith('sensitive_flagged_share')):.0%} of adverse "
-            "decisions; it is never given as a reason, but the model relies on it. "
-            if flagged
-            else ""
-        )
-        + f"Reason codes for {n_notices} adverse decision{'' if n_notices == 1 else 's'} "
-        + (f"(coverage {coverage:.0%}; most frequent reason: '{top_reason}'). " if coverage is not None else ". ")
-        + f"Integrated Gradients ({params.n_steps} steps) and {METHOD_TITLES[methods[1]].lower()} against "
-        f"{reference.describe()}; sensitive fields carry {sensitive_share:.1%} of IG attribution; "
-        f"mean |convergence delta| {deltas.mean():.4f}."
+    summary = notices.summary + (
+        f"Global view of {len(rows)} sampled rows: Integrated Gradients ({params.n_steps} steps) and "
+        f"{METHOD_TITLES[methods[1]].lower()} against {reference.describe()}; sensitive fields carry "
+        f"{sensitive_share:.1%} of IG attribution; mean |convergence delta| {deltas.mean():.4f}."
     )
     return PluginFindings(
         plugin=name,
         title=title,
         summary=summary,
         metrics=tuple(metrics),
-        charts=(*importance_charts, *([reason_chart] if reason_chart else []), *curve_charts, group_chart),
+        charts=(*importance_charts, *([notices.chart] if notices.chart else []), *curve_charts, group_chart),
         tables=tuple(tables),
         highlights=tuple(collected.highlights),
         notes=(
             f"Baseline (Reg B, 12 CFR 1002.9(b)(2), comment 9(b)(2)-5): {reference.describe()}. Attributions "
             "explain P(favourable) relative to that applicant: negative pushes toward denial.",
-            "Reason codes: the up to "
-            f"{params.max_reasons} fields pushing furthest toward denial ({METHOD_TITLES[primary]}), sensitive "
-            "attributes excluded; a reason set whose deletion raises the score no more than random fields is "
-            "marked unreliable.",
+            f"Adverse-action notices: the up to {params.max_reasons} fields pushing furthest toward denial, by "
+            "occlusion (each field in turn takes the reference applicant's value and the row is re-scored), "
+            "sensitive attributes excluded; a notice whose reasons, replaced together, raise the score no more "
+            "than random fields fails its check.",
             "Text: each field's reference value is placed where the applicant's value is, truncated or padded with "
             "[PAD] to the same number of tokens; template text is identical in both and carries no attribution. "
             "Highlights: green pushes toward the favourable decision, red away from it.",
@@ -241,96 +222,6 @@ def _faithfulness_findings(
         for kind, curves in (("deletion", deletion), ("insertion", insertion))
     ]
     return metrics, rows, charts
-
-
-def _reason_findings(
-    context: AuditContext, params: ExplanationsParams, collected: Collected, fields: list[str]
-) -> tuple[list[Metric], list[Table], BarChart | None, str]:
-    """Reason-code metrics, the sample notices table, the reason distribution, and the flagged sensitive fields."""
-    from fmaudit.explanations.reasons import reason_distribution, reason_text
-
-    notices = collected.notices
-    n = len(notices)
-    sets = [reason_set for _, reason_set, _, _ in notices]
-    checked = [(gain, random) for _, s, gain, random in notices if gain is not None and random is not None]
-    flagged_fields = sorted({fields[f] for s in sets for f in s.sensitive})
-    values = {
-        "notices": float(n),
-        "coverage": float(np.mean([bool(s.reasons) for s in sets])) if n else None,
-        "mean_reasons": float(np.mean([len(s.reasons) for s in sets])) if n else None,
-        "reliable_share": float(np.mean([g > r for g, r in checked])) if checked else None,
-        "sensitive_flagged_share": float(np.mean([bool(s.sensitive) for s in sets])) if n else None,
-    }
-    labels = {
-        "notices": ("Adverse decisions given reason codes", "none"),
-        "coverage": ("Share of adverse decisions with at least one reason", "higher"),
-        "mean_reasons": ("Mean number of reasons per notice", "none"),
-        "reliable_share": ("Share of reason sets whose deletion beats random fields", "higher"),
-        "sensitive_flagged_share": ("Share of notices where a sensitive attribute would have been a reason", "lower"),
-    }
-    metrics = [
-        Metric(
-            f"explanations.reasons.{f}",
-            values[f],
-            labels[f][0],
-            labels[f][1],  # type: ignore[arg-type]
-            note="" if values[f] is not None else "no adverse decision in the sample, or none with a reason",
-        )
-        for f in REASON_FIGURES
-    ]
-    scores = dict(zip(context.predictions.row_ids.tolist(), context.predictions.scores.tolist(), strict=True))
-    shown = sorted(notices, key=lambda notice: (not notice[1].sensitive, notice[0]))[:SHOWN_NOTICES]
-    notice_rows = []
-    for row, reason_set, gain, random in shown:
-        reasons = [reason_text(fields[f], params.reasons) for f in reason_set.reasons]
-        check = "no reason" if gain is None else ("reliable" if random is not None and gain > random else "UNRELIABLE")
-        notice_rows.append(
-            (
-                row,
-                "denied",
-                scores[row],
-                *(reasons + [""] * (params.max_reasons - len(reasons))),
-                gain,
-                random,
-                check,
-                ", ".join(fields[f] for f in reason_set.sensitive),
-            )
-        )
-    distribution = reason_distribution(sets, fields)
-    tables = [
-        Table(
-            title=f"Sample adverse-action notices ({len(shown)} of {n}; flagged notices first)",
-            columns=(
-                "Row",
-                "Decision",
-                "P(favourable)",
-                *(f"Reason {i + 1}" for i in range(params.max_reasons)),
-                "Score rise, reasons deleted",
-                "Score rise, random fields",
-                "Check",
-                "Sensitive attribute that would have been a reason",
-            ),
-            rows=tuple(notice_rows),
-            note="Deleting a reason gives the field the reference applicant's value. Unmapped fields show their "
-            "column name; add them to audits.explanations.reasons.",
-            applicant_rows=True,
-        ),
-        Table(
-            title="How often each reason is given",
-            columns=("Reason", "Field", "Notices", "Share of notices"),
-            rows=tuple((reason_text(f, params.reasons), f, count, share) for f, count, share in distribution),
-        ),
-    ]
-    chart = (
-        BarChart(
-            title=f"Reasons given, share of {n} adverse-action notices",
-            bars=tuple(Bar(reason_text(f, params.reasons), share) for f, _, share in distribution),
-            unit="share",
-        )
-        if distribution
-        else None
-    )
-    return metrics, tables, chart, ", ".join(flagged_fields)
 
 
 def _group_findings(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fmaudit.explanations.fields import Perturbation
 from fmaudit.explanations.reference import Basis
@@ -17,20 +17,27 @@ METHOD_TITLES = {
     "shapley_value_sampling": "Shapley value sampling",
 }
 FAITHFULNESS = ("deletion_gain", "insertion_gain", "infidelity", "sensitivity_max")
-REASON_FIGURES = ("notices", "coverage", "mean_reasons", "reliable_share", "sensitive_flagged_share")
+NOTICE_FIGURES = (
+    "adverse_decisions",
+    "produced",
+    "missing_reason_share",
+    "unfaithful_share",
+    "unexplained_share",
+    "mean_reasons",
+    "sensitive_flagged_share",
+)
 
 
 class ExplanationsParams(PluginParams):
     samples: int = Field(12, ge=1, description="seeded sample of test rows for importance, groups and faithfulness")
-    notices: int = Field(12, ge=0, description="seeded sample of adverse decisions given reason codes (all if fewer)")
+    notices: int | Literal["all"] = Field(
+        "all", description="adverse decisions given a notice: 'all', or a number (a seeded sample; all if fewer)"
+    )
     n_steps: int = Field(32, ge=2, description="integration steps of Integrated Gradients")
     internal_batch_size: int = Field(64, ge=1, description="interpolation steps evaluated per forward pass")
     chunk_size: int = Field(4, ge=1, description="rows attributed together (memory grows with it)")
     perturbation: Perturbation = Field("feature_ablation", description="the second, perturbation-based method")
     shapley_samples: int = Field(8, ge=1, description="permutations per row for shapley_value_sampling")
-    reason_method: Literal["integrated_gradients", "perturbation"] = Field(
-        "integrated_gradients", description="which method's attributions give the reason codes"
-    )
     baseline: Basis = Field(
         "approved",
         description="reference applicant (Reg B): the average 'approved' applicant, those at or just above the "
@@ -50,3 +57,10 @@ class ExplanationsParams(PluginParams):
     sensitivity_samples: int = Field(10, ge=1, description="noisy copies per row for Captum's sensitivity_max")
     seed: int = 0
     examples: int = Field(3, ge=0, description="highlighted example texts shown in the report")
+
+    @field_validator("notices", mode="before")
+    @classmethod
+    def _all_or_count(cls, value: object) -> object:
+        if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return value
+        raise ValueError("expected 'all' or a whole number >= 0 of adverse decisions (a seeded sample)")

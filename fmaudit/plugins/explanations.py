@@ -1,6 +1,7 @@
 """Explanations a credit reviewer can act on, through Captum: field-level attributions by two
-methods (Integrated Gradients and a perturbation method) against the Reg B reference
-applicant, adverse-action reason codes, faithfulness checks, and attribution by group.
+methods (Integrated Gradients and a perturbation method) on a seeded sample against the Reg B
+reference applicant, faithfulness checks and attribution by group; and an adverse-action notice, with its
+principal reasons by occlusion of whole fields, for every adverse decision of the test split.
 
 Works for text models (Layer Integrated Gradients on the input embeddings, tokens
 mapped to the template's fields by character offsets) and tabular models
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from fmaudit.context import AuditContext, AuditPlan
 from fmaudit.explanations.collect import explain, methods
-from fmaudit.explanations.params import FAITHFULNESS, REASON_FIGURES, ExplanationsParams
+from fmaudit.explanations.params import FAITHFULNESS, NOTICE_FIGURES, ExplanationsParams
 from fmaudit.findings import PluginFindings, metric_key
 from fmaudit.plugins.base import AuditPlugin
 
@@ -44,7 +45,7 @@ class ExplanationsPlugin(AuditPlugin[ExplanationsParams]):
             "explanations.method_agreement",
         ]
         paths += [f"explanations.{m}.{f}" for m in methods(params) for f in FAITHFULNESS]
-        paths += [f"explanations.reasons.{f}" for f in REASON_FIGURES]
+        paths += [f"explanations.notices.{f}" for f in NOTICE_FIGURES]
         for attribute, groups in plan.attributes.items():
             paths.append(f"explanations.by_group.{attribute}.sensitive_share_gap")
             paths += [f"explanations.by_group.{attribute}.groups.{metric_key(g)}.sensitive_share" for g in groups]

@@ -5,6 +5,8 @@ Every output format renders from this one document, so a figure reads the same e
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -129,3 +131,17 @@ def predictions_frame(data: PreparedData, predictions: Predictions) -> pd.DataFr
     )
     groups = data.sensitive.iloc[predictions.row_ids].reset_index(drop=True)
     return pd.concat([frame, groups], axis=1)
+
+
+def table_csvs(document: dict[str, Any]) -> dict[str, bytes]:
+    """Every table that asks for one (``csv_name``) as CSV bytes by file name: all its rows, as in the document."""
+    files = {}
+    for section in document["sections"]:
+        for table in section["tables"]:
+            if table.get("csv_name"):
+                text = io.StringIO()
+                writer = csv.writer(text, lineterminator="\n")
+                writer.writerow(table["columns"])
+                writer.writerows(table["rows"])
+                files[table["csv_name"]] = text.getvalue().encode("utf-8")
+    return files

@@ -19,7 +19,15 @@ from fmaudit.findings import Findings
 from fmaudit.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
 from fmaudit.provenance import Provenance
-from fmaudit.report.document import FINDINGS, TWIN_DIR, build_document, document_json, load_document, predictions_frame
+from fmaudit.report.document import (
+    FINDINGS,
+    TWIN_DIR,
+    build_document,
+    document_json,
+    load_document,
+    predictions_frame,
+    table_csvs,
+)
 from fmaudit.report.formats import TWIN_FORMATS, render_format
 from fmaudit.report.manifest import MANIFEST, SIGNATURE, build_manifest
 from fmaudit.report.redact import redact_document, run_salt
@@ -145,7 +153,8 @@ def rerender(run_dir: Path, out: Path | None, options: OutputOptions) -> Path:
 
 
 def write_outputs(directory: Path, outputs: RunOutputs, options: OutputOptions) -> None:
-    """findings.json, predictions.csv and each format (nested reports too), then the manifest and signature."""
+    """findings.json, predictions.csv, the tables written as CSV (e.g. notices.csv) and each format (nested
+    reports too), then the manifest and signature."""
     from fmaudit.report.signing import sign
 
     if options.redact:
@@ -163,6 +172,8 @@ def _write_tree(directory: Path, outputs: RunOutputs, formats: tuple[str, ...], 
     (directory / FINDINGS).write_text(document_json(outputs.document), encoding="utf-8")
     if outputs.predictions_csv is not None:
         (directory / PREDICTIONS).write_bytes(outputs.predictions_csv)
+    for name, content in table_csvs(outputs.document).items():
+        (directory / name).write_bytes(content)
     for name in formats:
         started = time.perf_counter()
         for relative, content in render_format(
