@@ -3,7 +3,8 @@ with ``HuggingFaceModelWrapper`` defaults, same fine-tuned model (the demo's, fr
 trained once).
 
 fmaudit's side is what the robustness plugin runs: its memoised, dynamically padded victim under
-``torch.inference_mode`` in worker processes with one thread each, without its domain constraints
+``torch.inference_mode`` in worker processes with one thread each, scoring a head-only model from the shared
+encoder cache (run twice: the first run fills it, the second reads every query back), without its domain constraints
 (they would change what is attacked). TextAttack's side pads every query to the tokenizer's
 ``model_max_length``. Both truncate at that same length, so both score the same token sequences. Prints
 both wall times, the ratio, and whether every example's outcome (result type, perturbed text,
@@ -52,20 +53,29 @@ def main() -> None:
     import textattack
     from textattack.models.wrappers import HuggingFaceModelWrapper
 
+    from fmaudit.models.encodings import totals as encoder_totals
+    from fmaudit.models.pooling import resolve_pooling
     from fmaudit.models.text import TextClassifier
     from fmaudit.robustness.embeddings import glove_embedding
     from fmaudit.robustness.recipe_spec import recipe_definition
     from fmaudit.robustness.recipes import BuiltAttack, Resources, build_attack, quiet_textattack
     from fmaudit.robustness.victim import Victim
     from fmaudit.robustness.workers import Example, example_seed, run_attacks, worker_count
+    from fmaudit.training.records import Origin
+    from fmaudit.training.runner import share_encodings
 
     the_plan = plan(args.spec)
     data = the_plan.data
-    trained, _ = train(the_plan, the_plan.loaded.spec.training, cache_dir=default_cache_dir(), show_progress=False)
+    spec = the_plan.loaded.spec
+    trained, record = train(the_plan, spec.training, cache_dir=default_cache_dir(), show_progress=False)
     assert isinstance(trained, TextClassifier), "the robustness bench attacks a text model"
     model, tokenizer = trained.model, trained.tokenizer
     length = tokenizer.model_max_length if tokenizer.model_max_length < 10**6 else 512
     classifier = TextClassifier(model, tokenizer, max_length=length)  # truncate where HF's wrapper does
+    if trained.encodings is not None:  # a head-only model scores from the shared encoder cache, as in a run
+        origin = Origin(record.base_model, record.base_model_dir, record.base_model_sha256)
+        pooling = resolve_pooling(spec.model.pooling, Path(record.base_model_dir))
+        share_encodings(classifier, origin, pooling=pooling, cache_dir=default_cache_dir() / "models")
 
     rng = np.random.default_rng(args.seed)
     test = data.test_idx
@@ -99,7 +109,9 @@ def main() -> None:
     )
     fmaudit_seconds = time.perf_counter() - started
     outcomes = ours[args.recipe][0]
+    work = encoder_totals()
     print(f"fmaudit:    {fmaudit_seconds:8.1f} s  ({workers} worker processes x 1 thread)")
+    print(f"            encoder cache: {work.texts} distinct texts, {work.encoded} encoded, the rest read back")
 
     started = time.perf_counter()
     stock = build(HuggingFaceModelWrapper(model, tokenizer)).attack

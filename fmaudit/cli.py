@@ -7,6 +7,7 @@ Exit codes (a pre-deploy gate for CI): 0 all gates pass, 1 a gate failed,
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 import sys
@@ -18,7 +19,9 @@ from fmaudit import __version__
 from fmaudit.errors import ExitCode, FmauditError, SpecError
 
 if TYPE_CHECKING:
+    from fmaudit.executor import Executor
     from fmaudit.report.write import OutputOptions
+    from fmaudit.spec import Spec
 
 EPILOG = "exit codes: 0 all gates pass, 1 a gate failed, 2 invalid spec/data/model, 3 internal error"
 
@@ -37,10 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run an audit and write its report",
         description="Validate SPEC, fine-tune (or load the cached model), run the audit plugins, check the gates, "
-        "and write reports/<name>/<run id>/{report.html,findings.json,predictions.csv}.",
+        "and write reports/<name>/<run id>/{report.html,findings.json,predictions.csv}. With several specs, "
+        "audit each (concurrently on Ray) and print one verdict table; the exit code is the worst.",
         epilog=EPILOG,
     )
-    run.add_argument("spec", type=Path, help="audit spec (YAML)")
+    run.add_argument("spec", type=Path, nargs="+", help="audit spec(s) (YAML)")
     run.add_argument("--out", type=Path, help="output directory (overrides the spec's 'output'; default ./reports)")
     run.add_argument(
         "--cache-dir",
@@ -48,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="where fine-tuned models are cached (default $FMAUDIT_CACHE_DIR or ~/.cache/fmaudit)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress output; print only the gate table")
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default=os.environ.get("FMAUDIT_EXECUTOR") or "local",
+        help="where training jobs, attacks and several specs run: this machine, or Ray (pip install "
+        "'fmaudit[ray]') (default $FMAUDIT_EXECUTOR or local)",
+    )
+    run.add_argument(
+        "--ray-address",
+        default=os.environ.get("FMAUDIT_RAY_ADDRESS"),
+        help="an existing Ray cluster (host:port or ray://host:port); default $FMAUDIT_RAY_ADDRESS, else a local "
+        "Ray started for this run. Workers must see the spec, its data and --cache-dir at the same paths",
+    )
     _output_arguments(run, default="the spec's output.formats (default html,junit,md)")
 
     validate = commands.add_parser(
@@ -167,24 +184,62 @@ def _error(kind: str, lines: list[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fmaudit.executor import executor_from
+
+    executor = executor_from(args.executor, args.ray_address)
+    try:
+        return _run_one(args, args.spec[0], executor) if len(args.spec) == 1 else _run_many(args, executor)
+    finally:
+        executor.shutdown()
+
+
+def _run_many(args: argparse.Namespace, executor: Executor) -> int:
+    from fmaudit.batch import SpecRun, audit_specs, verdict_table, worst_exit_code
+
+    runs = [
+        SpecRun(
+            spec=spec,
+            out=args.out,
+            cache_dir=args.cache_dir,
+            command=_command(),
+            quiet=args.quiet,
+            options_for=functools.partial(_spec_output_options, args),
+            executor=executor.name,
+        )
+        for spec in args.spec
+    ]
+    verdicts = audit_specs(runs, executor)
+    print(verdict_table(verdicts))
+    return worst_exit_code(verdicts)
+
+
+def _spec_output_options(args: argparse.Namespace, spec: Spec) -> OutputOptions:
+    return _output_options(args, formats=tuple(spec.output.formats), redact=spec.output.redact)
+
+
+def _command() -> str:
+    return shlex.join(["fmaudit", *sys.argv[1:]]) if sys.argv[1:] else "fmaudit run"
+
+
+def _run_one(args: argparse.Namespace, spec_path: Path, executor: Executor) -> int:
     from fmaudit.pipeline import run
     from fmaudit.spec import load_spec
 
-    output = load_spec(args.spec).spec.output
-    options = _output_options(args, formats=tuple(output.formats), redact=output.redact)
+    options = _spec_output_options(args, load_spec(spec_path).spec)
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(f"fmaudit: {message}", file=sys.stderr, flush=True)
 
     result = run(
-        args.spec,
+        spec_path,
         out=args.out,
         cache_dir=args.cache_dir,
-        command=shlex.join(["fmaudit", *sys.argv[1:]]) if sys.argv[1:] else "fmaudit run",
+        command=_command(),
         progress=progress,
         show_progress_bars=not args.quiet,
         options=options,
+        executor=executor,
     )
     print(gate_table(result.gate_results))
     shown = result.report_dir / "report.html" if "html" in options.formats else result.report_dir

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from fmaudit.executor import Executor, LocalExecutor
 from fmaudit.findings import Findings
 
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ class AuditContext:
     """The non-private twin and sweep models, already audited, when the spec asks for them."""
     findings: Findings = field(default_factory=Findings)
     """What the plugins that ran before this one found on this model (plugins with ``reads_findings`` run last)."""
+    executor: Executor = field(default_factory=LocalExecutor)
+    """Where independent work runs (``--executor``): robustness attacks its rows on the executor's workers."""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ One small tree, so callers can catch exactly what they mean::
     │   ├── SpecError            the YAML spec (unknown key, wrong type, bad gate, ...)
     │   ├── DataError            the data set (missing file, missing column, one class, ...)
     │   ├── ModelError           the base model (not found offline, not wrappable by Opacus, ...)
-    │   └── OutputError          a run's outputs as asked (no findings.json, another schema version, a bad key, ...)
-    └── PluginError              a plugin broke its contract or failed while running
+    │   ├── OutputError          a run's outputs as asked (no findings.json, another schema version, a bad key, ...)
+    │   └── ExecutorError        the executor asked for (Ray not installed, a cluster address not reachable)
+    ├── PluginError              a plugin broke its contract or failed while running
+    └── JobError                 a job the executor gave up on (its worker or node died past every retry): exit 3
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ class ModelError(InputError):
 class OutputError(InputError):
     """A run's outputs cannot be read or written as asked: a missing or other-version findings.json, an
     unknown format, an unusable signing key, a target directory that exists."""
+
+
+class ExecutorError(InputError):
+    """The executor cannot be used as asked: Ray is not installed, or nothing answers at the cluster address."""
+
+
+class JobError(FmauditError):
+    """A job could not be completed: its worker or node died more often than the executor retries. The run
+    stops before its report is written."""
 
 
 class PluginError(FmauditError):

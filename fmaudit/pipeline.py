@@ -1,90 +1,39 @@
 """The pipeline, top to bottom: spec -> data -> runner -> model -> plugins -> findings -> gates -> report.
 
-``plan`` does everything that can fail on bad input (spec, data, gate paths)
-without importing torch, so ``fmaudit validate`` is fast and a run fails before
-any training when its input is wrong.
+Planning (``fmaudit.planning``: everything that can fail on bad input, no training) and the models a run
+trains (``fmaudit.trainer``) have their own modules; ``plan``, ``train`` and ``score_test_split`` are
+re-exported here, the pipeline's public face.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import os
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from fmaudit.data import (
-    INTERSECTION_JOIN,
-    PreparedData,
-    field_values,
-    intersection_name,
-    is_numeric,
-    prepare,
-    template_fields,
-)
-from fmaudit.errors import ExitCode, PluginError, SpecError
+from fmaudit.errors import ExitCode, PluginError
+from fmaudit.executor import Executor, LocalExecutor
 from fmaudit.findings import Findings, PluginFindings
-from fmaudit.gates import Gate, GateResult, check_gate_paths, evaluate, parse_gate
+from fmaudit.gates import GateResult, evaluate
+from fmaudit.planning import Plan, Progress, default_cache_dir, plan
 from fmaudit.plugins.base import (
     AuditContext,
-    AuditPlan,
-    AuditPlugin,
     ComparedModel,
-    MembershipInputs,
-    MembershipRequest,
-    PluginParams,
     Predictions,
 )
-from fmaudit.plugins.registry import resolve_plugins
-from fmaudit.provenance import Provenance, StageTime, sha256_file, sha256_json
-from fmaudit.seed_spread import Replica, SeedSpread, replica_paths, seed_spread
-from fmaudit.spec import LoadedSpec, TrainingSpec, load_spec
+from fmaudit.provenance import Provenance, sha256_json
+from fmaudit.seed_spread import Replica, SeedSpread, seed_spread
+from fmaudit.spec import TrainingSpec
+from fmaudit.trainer import ModelTrainer, StageClock, replica_of, score_test_split, sweep_point, train, twin_of
+
+__all__ = ["Plan", "RunResult", "audit", "default_cache_dir", "plan", "run", "score_test_split", "train"]
 
 if TYPE_CHECKING:
-    from fmaudit.context import MembershipSets
     from fmaudit.models.base import Classifier
     from fmaudit.report.write import OutputOptions
     from fmaudit.training.records import TrainingRecord
-
-Progress = Callable[[str], None]
-
-
-def default_cache_dir() -> Path:
-    """``$FMAUDIT_CACHE_DIR``, else the user cache directory (XDG)."""
-    if os.environ.get("FMAUDIT_CACHE_DIR"):
-        return Path(os.environ["FMAUDIT_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "fmaudit"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A validated spec with its data loaded and every gate matched to a metric."""
-
-    loaded: LoadedSpec
-    data: PreparedData
-    data_sha256: str
-    audit_plan: AuditPlan
-    plugins: dict[str, AuditPlugin[Any]]
-    params: dict[str, PluginParams]
-    """Each plugin's ``audits.<name>`` section, validated by the plugin's own Params model."""
-    metric_paths: dict[str, list[str]]
-    gates: list[Gate]
-
-    @property
-    def membership_request(self) -> MembershipRequest | None:
-        """What the first plugin asking for membership-inference inputs needs (only the privacy plugin does)."""
-        for name, plugin in self.plugins.items():
-            request = plugin.membership_request(self.params[name], self.audit_plan)
-            if request is not None:
-                return request
-        return None
 
 
 @dataclass(frozen=True)
@@ -98,66 +47,6 @@ class RunResult:
         return ExitCode.OK if all(r.passed for r in self.gate_results) else ExitCode.GATES_FAILED
 
 
-def plan(spec_path: str | Path) -> Plan:
-    """Validate the spec, load the data and check every gate's metric path; no training."""
-    loaded = load_spec(spec_path)
-    spec = loaded.spec
-    data = prepare(spec.data, base_dir=loaded.base_dir)
-    privacy = spec.training.privacy
-    n_train = data.n_train
-    if privacy is not None and privacy.delta >= 1 / n_train and not privacy.allow_large_delta:
-        raise SpecError(
-            f"{loaded.path}: training.privacy.delta: must be below 1/N = {1 / n_train:.2e} "
-            f"for N = {n_train} training rows (or set allow_large_delta: true); got {privacy.delta:g}"
-        )
-    attributes = {name: sorted(data.sensitive[name].unique()) for name in spec.data.sensitive}
-    # Every combination of an intersection, including those with no rows: an empty cell is a finding too.
-    attributes.update(
-        {
-            intersection_name(c): [INTERSECTION_JOIN.join(p) for p in itertools.product(*(attributes[a] for a in c))]
-            for c in spec.data.intersections
-        }
-    )
-    fields = tuple(template_fields(spec.data.template))
-    sensitive_columns = {s.column for s in spec.data.sensitive.values()}
-    audit_plan = AuditPlan(
-        attributes=attributes,
-        private=privacy is not None,
-        intersections=tuple(intersection_name(c) for c in spec.data.intersections),
-        model_kind=spec.model.kind,
-        fields=fields,
-        sensitive_fields=tuple(f for f in fields if f in sensitive_columns),
-        twin=privacy is not None and privacy.compare,
-        sweep=tuple(e for e in privacy.sweep if e != privacy.target_epsilon) if privacy is not None else (),
-        categories={f: field_values(data.frame[f]) for f in fields if not is_numeric(data.frame[f])},
-        numeric_fields=tuple(f for f in fields if is_numeric(data.frame[f])),
-    )
-    plugins, params = resolve_plugins(loaded)
-    problems = [
-        f"{loaded.path}: audits.{name}.{problem}"
-        for name, plugin in plugins.items()
-        for problem in plugin.check(params[name], audit_plan)
-    ]
-    if problems:
-        raise SpecError(problems)
-    paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}
-    gates = [parse_gate(text) for text in spec.gates]
-    known = [p for group in paths.values() for p in group]
-    if spec.training.seed_replicas:  # gateable spread figures: <path>.replica_min / .replica_max
-        known += replica_paths(known)
-    check_gate_paths(gates, known, where=str(loaded.path))
-    return Plan(
-        loaded=loaded,
-        data=data,
-        data_sha256=sha256_file(data.source_path),
-        audit_plan=audit_plan,
-        plugins=plugins,
-        params=params,
-        metric_paths=paths,
-        gates=gates,
-    )
-
-
 def run(
     spec_path: str | Path,
     *,
@@ -167,10 +56,12 @@ def run(
     progress: Progress = lambda message: None,
     show_progress_bars: bool = True,
     options: OutputOptions | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Run a whole audit and write its report; the returned exit code is the gate verdict.
 
-    ``options`` (formats, redaction, signing key) default to the spec's ``output`` section."""
+    ``options`` (formats, redaction, signing key) default to the spec's ``output`` section. ``executor`` (default
+    local) runs the training jobs and the robustness attacks."""
     from fmaudit.models.encodings import count_afresh, flush_all
     from fmaudit.report import write_report
 
@@ -188,9 +79,11 @@ def run(
     progress(
         f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
     )
+    executor = executor if executor is not None else LocalExecutor()
     models = ModelTrainer(
         the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars, clock=clock
     )
+    models.train_on(executor)
     classifier, record, predictions = models.train_and_score("model", spec.training)
     base_context = AuditContext(
         spec=spec,
@@ -202,18 +95,17 @@ def run(
         show_progress=show_progress_bars,
         plan=the_plan.audit_plan,
         say=progress,
+        executor=executor,
     )
     compared = []
-    privacy = spec.training.privacy
     if the_plan.audit_plan.twin:
-        twin_training = spec.training.model_copy(update={"privacy": None})
+        twin_training = twin_of(spec.training)
         twin, twin_record, twin_predictions, twin_findings = audit_alone(
             the_plan, models, base_context, "twin (no DP)", twin_training, progress=progress
         )
         compared.append(ComparedModel("twin", "no-DP twin", twin, twin_record, twin_predictions, twin_findings))
     for epsilon in the_plan.audit_plan.sweep:
-        assert privacy is not None  # a sweep is planned only under DP
-        point = spec.training.model_copy(update={"privacy": privacy.model_copy(update={"target_epsilon": epsilon})})
+        point = sweep_point(spec.training, epsilon)
         label = f"target ε = {epsilon:g}"
         sweep_model, sweep_record, sweep_predictions = models.train_and_score(f"sweep {label}", point)
         compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
@@ -275,7 +167,7 @@ def audit_replicas(
         return None
     replicas = []
     for seed in training.replica_seeds:
-        replica_training = training.model_copy(update={"seed": seed})
+        replica_training = replica_of(training, seed)
         _, record, _, replica_findings = audit_alone(
             the_plan, models, context, f"seed replica {seed}", replica_training, progress=progress
         )
@@ -309,117 +201,6 @@ def audit_alone(
         compared=(),
     )
     return model, record, predictions, audit(the_plan, alone, progress=progress, clock=models.clock, label=label)
-
-
-class StageClock:
-    """Times each stage of a run and counts the encoder work inside it (findings.json's provenance)."""
-
-    def __init__(self) -> None:
-        self.stages: list[StageTime] = []
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        from fmaudit.models.encodings import totals
-
-        before, started = totals(), time.perf_counter()
-        try:
-            yield
-        finally:
-            work = totals() - before
-            seconds = round(time.perf_counter() - started, 2)
-            self.stages.append(StageTime(name, seconds, work.texts, work.encoded, round(work.seconds, 2)))
-
-
-class ModelTrainer:
-    """Trains (or loads from the cache) every model one run audits, and the reference models its
-    membership-inference test needs; scores each on the test split once."""
-
-    def __init__(
-        self, the_plan: Plan, *, cache_dir: Path, progress: Progress, show_progress: bool, clock: StageClock
-    ) -> None:
-        self.plan = the_plan
-        self.clock = clock
-        self.cache_dir = cache_dir
-        self.progress = progress
-        self.show_progress = show_progress
-        self.request = the_plan.membership_request
-        self._sets: MembershipSets | None = None
-
-    def train_and_score(self, label: str, training: TrainingSpec) -> tuple[Classifier, TrainingRecord, Predictions]:
-        classifier, record = self._train(label, training)
-        with self.clock.stage(f"score test split: {label}"):
-            predictions = score_test_split(self.plan, classifier, show_progress=self.show_progress)
-        return classifier, record, predictions
-
-    def membership_inputs(self, training: TrainingSpec) -> MembershipInputs | None:
-        """Members and non-members, and (if asked) a reference model trained like ``training`` without them."""
-        if self.request is None:
-            return None
-        sets = self.sets
-        if not self.request.reference_model:
-            return MembershipInputs(sets=sets)
-        label = "reference model" + (" (DP)" if training.privacy else " (no DP)")
-        reference, record = self._train(label, training, rows=sets.reference_rows)
-        return MembershipInputs(sets=sets, reference=reference, reference_training=record)
-
-    @property
-    def sets(self) -> MembershipSets:
-        """The run's one draw of members and non-members, shared by every model it audits."""
-        from fmaudit.context import draw_sets
-
-        assert self.request is not None
-        if self._sets is None:
-            data = self.plan.data
-            self._sets = draw_sets(data.train_idx, data.test_idx, size=self.request.size, seed=self.request.seed)
-        return self._sets
-
-    def _train(
-        self, label: str, training: TrainingSpec, rows: np.ndarray | None = None
-    ) -> tuple[Classifier, TrainingRecord]:
-        with self.clock.stage(f"train or load: {label}"):
-            classifier, record = train(
-                self.plan, training, cache_dir=self.cache_dir, rows=rows, show_progress=self.show_progress
-            )
-        how = "loaded from cache" if record.from_cache else f"trained in {record.seconds:.0f} s"
-        epsilon = f", epsilon {record.privacy.epsilon:.2f}" if record.privacy else ""
-        self.progress(f"{label}: {how} on {record.training_rows} rows ({record.cache_key[:12]}){epsilon}")
-        return classifier, record
-
-
-def train(
-    the_plan: Plan,
-    training: TrainingSpec,
-    *,
-    cache_dir: Path,
-    rows: np.ndarray | None = None,
-    show_progress: bool = True,
-) -> tuple[Classifier, TrainingRecord]:
-    """Runner stage: the planned model (text or tabular) trained with ``training`` settings (cached by content),
-    on the split's training rows or on ``rows`` among them."""
-    from fmaudit.training.runner import fine_tune
-
-    spec = the_plan.loaded.spec
-    return fine_tune(
-        model_spec=spec.model,
-        base_dir=the_plan.loaded.base_dir,
-        data=the_plan.data,
-        data_spec=spec.data,
-        data_sha256=the_plan.data_sha256,
-        training=training,
-        cache_dir=cache_dir / "models",
-        rows=rows,
-        show_progress=show_progress,
-    )
-
-
-def score_test_split(the_plan: Plan, classifier: Classifier, *, show_progress: bool = True) -> Predictions:
-    """The model's scores on the test split, computed once and shared by every plugin."""
-    from tqdm.auto import tqdm
-
-    data = the_plan.data
-    with tqdm(total=len(data.test_idx), desc="score test split", unit="row", disable=not show_progress) as bar:
-        scores = classifier.predict_rows(data, data.test_idx, progress=bar)
-    return Predictions(row_ids=data.test_idx, labels=data.labels[data.test_idx], scores=scores)
 
 
 def audit(

@@ -112,7 +112,7 @@ def test_plugins_resolves_paths_for_a_spec(spec_dict, write_spec, capsys) -> Non
 def test_validate_does_not_import_the_heavy_stack(spec_dict, write_spec) -> None:
     code = (
         "import sys; from fmaudit.cli import main; rc = main(['validate', sys.argv[1]]); "
-        "heavy = [m for m in ('torch', 'transformers', 'textattack', 'opacus', 'captum') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'transformers', 'textattack', 'opacus', 'captum', 'ray') if m in sys.modules]; "
         "print(rc, heavy)"
     )
     out = subprocess.run(

@@ -142,7 +142,8 @@ def attack_sample(context: AuditContext, params: RobustnessParams, *, classifier
             )
         except RecipeUnavailable as exc:
             unavailable[name] = str(exc)
-    workers = worker_count(params.workers, len(examples))
+    executor = context.executor
+    workers = worker_count(params.workers, len(examples), executor.workers)
     outcomes = run_attacks(
         built,
         examples,
@@ -152,7 +153,10 @@ def attack_sample(context: AuditContext, params: RobustnessParams, *, classifier
         show_progress=context.show_progress,
         on_recipe=lambda name: context.say(
             f"robustness: {name} on {len(examples)} rows, query budget {params.query_budget}, {workers} worker(s)"
+            + (f" on {executor.name}" if executor.distributed else "")
         ),
+        executor=executor,
+        nltk_dir=context.work_dir / "nltk_data",
     )
     return AttackRun(
         examples=examples,

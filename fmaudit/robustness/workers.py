@@ -1,24 +1,27 @@
-"""Attack examples one by one, in worker processes over the examples with one torch thread each.
+"""Attack examples one by one, on the executor's workers holding the built attacks, one torch thread each.
 
 TextAttack's own parallel mode refuses to run without a GPU (and its CLI-only parallelism is
 TextAttack issue #372). On CPU, two processes with one thread each beat one process with two.
-Workers are forked after the attacks are built, so the model and resources are shared, not copied
-or reloaded. Each example is attacked with its own seed (``seed + row``), so results do not depend
-on how examples are spread over workers, and equal TextAttack's ``Attacker`` given that seed.
+Locally the workers are forked after the attacks are built, so the model and resources are shared, not
+copied or reloaded; on Ray each actor receives the built attacks once and keeps the victim loaded.
+Each example is attacked with its own seed (``seed + row``), so results do not depend on how examples
+are spread over workers or machines, and equal TextAttack's ``Attacker`` given that seed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from fmaudit.executor import Executor, LocalExecutor
 from fmaudit.robustness.constraints import withheld_candidates
 from fmaudit.robustness.recipes import BuiltAttack, quiet_textattack
+from fmaudit.robustness.worker_setup import prepare_worker
 
 Status = Literal["succeeded", "failed", "budget exhausted", "skipped", "not attacked"]
 
@@ -91,30 +94,22 @@ def attack_example(built: BuiltAttack, example: Example, *, seed: int, deadline:
     )
 
 
-_JOB: tuple[dict[str, BuiltAttack], list[Example], int] | None = None
-"""The attacks, examples and seed, set before forking so workers inherit them."""
+Job = tuple[dict[str, BuiltAttack], list[Example], int]
+"""What every worker holds: the built attacks, the examples and the seed."""
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    # TextAttack sets TOKENIZERS_PARALLELISM=True at import, which keeps the tokenizer's thread pool on
-    # after fork, where its threads no longer exist.
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-
-
-def _work(task: tuple[str, int, float]) -> Outcome:
-    assert _JOB is not None, "worker started without a job"
-    attacks, examples, seed = _JOB
+def _work(job: Job, task: tuple[str, int, float]) -> Outcome:
+    attacks, examples, seed = job
     name, index, deadline = task
-    return attack_example(attacks[name], examples[index], seed=seed, deadline=deadline)
+    # The deadline travels as wall-clock time, which machines agree on; the attack reads the monotonic clock.
+    remaining = deadline - time.time()
+    return attack_example(attacks[name], examples[index], seed=seed, deadline=time.monotonic() + remaining)
 
 
-def worker_count(requested: int | None, examples: int) -> int:
-    """Processes to use: as requested, else one per available CPU; never more than the examples."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(requested or available, examples))
+def worker_count(requested: int | None, examples: int, available: int | None = None) -> int:
+    """Workers to use: as requested, else one per available CPU (``available``, default this process's); never
+    more than the examples."""
+    return max(1, min(requested or available or LocalExecutor().workers, examples))
 
 
 def run_attacks(
@@ -126,34 +121,26 @@ def run_attacks(
     workers: int,
     show_progress: bool = False,
     on_recipe: Callable[[str], None] = lambda name: None,
+    executor: Executor | None = None,
+    nltk_dir: Path | None = None,
 ) -> dict[str, tuple[list[Outcome], float]]:
     """Every recipe over every example; per recipe the outcomes in example order and the wall time.
+
+    ``nltk_dir``: where a fresh (not forked) worker finds the NLTK data that offline TextAttack reads.
 
     A recipe's wall-clock cap starts with its first example; examples not begun by then are 'not attacked'.
     """
     from tqdm.auto import tqdm
 
-    global _JOB
     done: dict[str, tuple[list[Outcome], float]] = {}
-    use_fork = workers > 1 and bool(attacks) and "fork" in multiprocessing.get_all_start_methods()
-    _JOB = (attacks, examples, seed)
-    try:
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker) if use_fork else None
-        try:
-            for name in attacks:
-                on_recipe(name)
-                started = time.monotonic()
-                deadline = started + time_limit if time_limit else math.inf
-                tasks = [(name, i, deadline) for i in range(len(examples))]
-                stream = pool.imap(_work, tasks) if pool is not None else map(_work, tasks)
-                outcomes = list(tqdm(stream, total=len(tasks), desc=name, unit="example", disable=not show_progress))
-                done[name] = (outcomes, time.monotonic() - started)
-            if pool is not None:
-                pool.close()  # workers exit normally, writing what they encoded to the encoder cache
-                pool.join()
-        finally:
-            if pool is not None:
-                pool.terminate()
-    finally:
-        _JOB = None
+    job: Job = (attacks, examples, seed)
+    init = functools.partial(prepare_worker, nltk_dir)
+    with (executor or LocalExecutor()).holding(job, workers if attacks else 1, init=init) as pool:
+        for name in attacks:
+            on_recipe(name)
+            started = time.monotonic()
+            deadline = time.time() + time_limit if time_limit else math.inf
+            stream = pool.map(_work, [(name, i, deadline) for i in range(len(examples))])
+            outcomes = list(tqdm(stream, total=len(examples), desc=name, unit="example", disable=not show_progress))
+            done[name] = (outcomes, time.monotonic() - started)
     return done
