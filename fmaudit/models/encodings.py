@@ -217,7 +217,7 @@ def totals() -> EncoderTotals:
     return EncoderTotals(
         sum(c.totals.texts for c in caches),
         sum(c.totals.encoded for c in caches),
-        sum(c.totals.seconds for c in caches),
+        float(sum(c.totals.seconds for c in caches)),
     )
 
 
