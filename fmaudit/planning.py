@@ -27,7 +27,7 @@ from fmaudit.gates import Gate, check_gate_paths, parse_gate
 from fmaudit.plugins.base import AuditPlan, AuditPlugin, MembershipRequest, PluginParams
 from fmaudit.plugins.registry import resolve_plugins
 from fmaudit.provenance import sha256_file
-from fmaudit.seed_spread import replica_paths
+from fmaudit.seed_spread import replica_paths, spread_base
 from fmaudit.spec import LoadedSpec, load_spec
 
 Progress = Callable[[str], None]
@@ -113,6 +113,15 @@ def plan(spec_path: str | Path) -> Plan:
     if spec.training.seed_replicas:  # gateable spread figures: <path>.replica_min / .replica_max
         known += replica_paths(known)
     check_gate_paths(gates, known, where=str(loaded.path))
+    bounded = [g for g in gates if g.bound is not None and spread_base(g.metric_path) != g.metric_path]
+    if bounded:
+        raise SpecError(
+            [
+                f"{loaded.path}: gates: {g.text!r} reads {g.bound} of a seed-spread figure, which has no interval "
+                f"(gate on {g.metric_path!r} itself)"
+                for g in bounded
+            ]
+        )
     return Plan(
         loaded=loaded,
         data=data,

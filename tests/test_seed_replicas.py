@@ -73,6 +73,10 @@ def test_spread_gates_are_known_only_when_replicas_are_trained(spec_dict, write_
         "performance.roc_auc.replica_min",
         "fairness.sex.demographic_parity_ratio.replica_max",
     ]
+    spec_dict["gates"] = ["performance.roc_auc.replica_min.ci_low >= 0.6"]  # a spread figure has no interval
+    [bounded] = problems(write_spec(spec_dict))
+    assert "reads ci_low of a seed-spread figure, which has no interval" in bounded
+    assert "gate on 'performance.roc_auc.replica_min' itself" in bounded
 
 
 def findings(roc_auc: float, ci_low: float, *, parity: float | None = 0.9, twin_gap: bool = False) -> Findings:
