@@ -153,12 +153,15 @@ class TextClassifier:
         self.adapter = adapter
         self.encodings: EncoderCache | None = None
         """Set when only the head was trained: texts are then scored from the frozen encoder's cached vectors."""
+        self._head: Any = None
+        """The dropout + linear head over the pooled output (sharing the model's parameters), with ``encodings``."""
 
     def use_encodings(self, cache: EncoderCache) -> None:
         """Score through ``cache`` (the frozen encoder's pooled vectors); only for a head-only model."""
-        if pooled_head(self.model) is None:
+        head = pooled_head(self.model)
+        if head is None:
             raise ModelError(f"{type(self.model).__name__} has no dropout + linear head over a pooled output")
-        self.encodings = cache
+        self.encodings, self._head = cache, head
 
     def pooled(self, texts: list[str]) -> np.ndarray:
         """The encoder's pooled output for a batch of texts (what the head reads)."""
@@ -183,10 +186,8 @@ class TextClassifier:
             with torch.inference_mode():
                 return self.model(**self.encode(texts)).logits
         vectors = self.encodings.vectors(texts, self.pooled, batch_size=self.batch_size)
-        head = pooled_head(self.model)
-        assert head is not None  # checked by use_encodings
         with torch.inference_mode():
-            return head(torch.from_numpy(vectors))
+            return self._head(torch.from_numpy(vectors))
 
     def predict_proba(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
         """P(favourable) for each text, batched; ``progress`` is an optional tqdm-like bar."""
