@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmaudit.pipeline import default_cache_dir, plan
+from fmaudit.engine.pipeline import default_cache_dir, plan
 
 
 def timed_run(spec: Path, out: Path, *, checkout: Path | None = None) -> tuple[float, Path]:

@@ -47,9 +47,9 @@ def measure(variant: str, rows: int, epochs: int | None, ghost: bool) -> dict[st
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
+    from fmaudit.engine.pipeline import default_cache_dir, plan
     from fmaudit.models.adapters import apply_adapter
     from fmaudit.models.text import TextClassifier, load_pretrained, resolve_base_model
-    from fmaudit.pipeline import default_cache_dir, plan
     from fmaudit.training.feeds import TextFeed
     from fmaudit.training.freeze import freeze
     from fmaudit.training.loop import train

@@ -32,8 +32,8 @@ def rss_kib() -> int:
 
 def measure(private: bool, epochs: int, rows: int, train_layers: int | None, ghost: bool) -> dict[str, float]:
     """Train once in this process; wall time of the training loop and peak memory above the loaded model."""
+    from fmaudit.engine.pipeline import default_cache_dir, plan
     from fmaudit.models.text import load_pretrained, resolve_base_model
-    from fmaudit.pipeline import default_cache_dir, plan
     from fmaudit.training.feeds import TextFeed
     from fmaudit.training.freeze import freeze
     from fmaudit.training.loop import train

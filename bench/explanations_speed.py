@@ -32,9 +32,9 @@ def main() -> None:
     from captum.attr import LayerIntegratedGradients
 
     from fmaudit.data import template_fields
-    from fmaudit.explanations.fields import field_model, integrated_gradients
-    from fmaudit.explanations.reference import reference_applicant
-    from fmaudit.pipeline import default_cache_dir, plan, train
+    from fmaudit.engine.pipeline import default_cache_dir, plan, train
+    from fmaudit.families.explanations.fields import field_model, integrated_gradients
+    from fmaudit.families.explanations.reference import reference_applicant
 
     the_plan = plan(SPEC)
     spec, data = the_plan.loaded.spec, the_plan.data

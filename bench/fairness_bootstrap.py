@@ -25,11 +25,11 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from fmaudit.fairness import group_metrics as gm
-from fmaudit.fairness.attribute import AttributeAudit, audit_attribute
-from fmaudit.fairness.reference_gaps import comparisons, gap_table
-from fmaudit.fairness.tables import disparity_table, group_table, impact_table
-from fmaudit.intervals import percentile_interval, resample_cell_counts, stream
+from fmaudit.core.intervals import percentile_interval, resample_cell_counts, stream
+from fmaudit.families.fairness import group_metrics as gm
+from fmaudit.families.fairness.attribute import AttributeAudit, audit_attribute
+from fmaudit.families.fairness.reference_gaps import comparisons, gap_table
+from fmaudit.families.fairness.tables import disparity_table, group_table, impact_table
 
 FIGURES = ("selection_rate", "tpr", "fpr")
 

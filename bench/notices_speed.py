@@ -30,8 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     notices = args.notices if args.notices == "all" else int(args.notices)
 
-    from fmaudit.context import AuditContext
-    from fmaudit.pipeline import default_cache_dir, plan, score_test_split, train
+    from fmaudit.engine.pipeline import default_cache_dir, plan, score_test_split, train
+    from fmaudit.plugins.context import AuditContext
 
     the_plan = plan(SPEC)
     spec, data = the_plan.loaded.spec, the_plan.data

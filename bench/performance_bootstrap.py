@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from fmaudit.intervals import resampled_rows, stream
-from fmaudit.performance.bootstrap import bootstrap_intervals, resampled_figures
-from fmaudit.performance.figures import score_figures
-from fmaudit.performance.params import FIGURES, PerformanceParams
+from fmaudit.core.intervals import resampled_rows, stream
+from fmaudit.families.performance.bootstrap import bootstrap_intervals, resampled_figures
+from fmaudit.families.performance.params import FIGURES, PerformanceParams
+from fmaudit.metrics.scores import score_figures
 
 
 def synthetic(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

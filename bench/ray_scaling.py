@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fmaudit.executor import Executor, LocalExecutor, RayExecutor
-from fmaudit.offline import prepare_textattack
-from fmaudit.pipeline import default_cache_dir, plan, train
+from fmaudit.core.executor import Executor, LocalExecutor, RayExecutor
+from fmaudit.core.offline import prepare_textattack
+from fmaudit.engine.pipeline import default_cache_dir, plan, train
 
 
 def main() -> None:
@@ -38,12 +38,12 @@ def main() -> None:
     nltk_dir = Path(tempfile.mkdtemp(prefix="fmaudit-bench-")) / "nltk_data"
     prepare_textattack(nltk_dir)
 
+    from fmaudit.families.robustness.recipes import Resources, build_attack
+    from fmaudit.families.robustness.victim import Victim
+    from fmaudit.families.robustness.worker_setup import prepare_worker
+    from fmaudit.families.robustness.workers import Example, Outcome, _work
     from fmaudit.models.encodings import EncoderCache
     from fmaudit.models.text import TextClassifier
-    from fmaudit.robustness.recipes import Resources, build_attack
-    from fmaudit.robustness.victim import Victim
-    from fmaudit.robustness.worker_setup import prepare_worker
-    from fmaudit.robustness.workers import Example, Outcome, _work
 
     the_plan = plan(args.spec)
     data = the_plan.data

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fmaudit.offline import prepare_textattack, provision_wordnet
-from fmaudit.pipeline import default_cache_dir, plan, train
+from fmaudit.core.offline import prepare_textattack, provision_wordnet
+from fmaudit.engine.pipeline import default_cache_dir, plan, train
 
 DETERMINISTIC = {"PWWSRen2019", "TextFoolerGloVe"}
 
@@ -53,14 +53,14 @@ def main() -> None:
     import textattack
     from textattack.models.wrappers import HuggingFaceModelWrapper
 
+    from fmaudit.families.robustness.embeddings import glove_embedding
+    from fmaudit.families.robustness.recipe_spec import recipe_definition
+    from fmaudit.families.robustness.recipes import BuiltAttack, Resources, build_attack, quiet_textattack
+    from fmaudit.families.robustness.victim import Victim
+    from fmaudit.families.robustness.workers import Example, example_seed, run_attacks, worker_count
     from fmaudit.models.encodings import totals as encoder_totals
     from fmaudit.models.pooling import resolve_pooling
     from fmaudit.models.text import TextClassifier
-    from fmaudit.robustness.embeddings import glove_embedding
-    from fmaudit.robustness.recipe_spec import recipe_definition
-    from fmaudit.robustness.recipes import BuiltAttack, Resources, build_attack, quiet_textattack
-    from fmaudit.robustness.victim import Victim
-    from fmaudit.robustness.workers import Example, example_seed, run_attacks, worker_count
     from fmaudit.training.records import Origin
     from fmaudit.training.runner import share_encodings
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fmaudit import __version__
-from fmaudit.errors import ExitCode, FmauditError, SpecError
+from fmaudit.core.errors import ExitCode, FmauditError, SpecError
 
 if TYPE_CHECKING:
-    from fmaudit.executor import Executor
+    from fmaudit.core.executor import Executor
     from fmaudit.report.write import OutputOptions
     from fmaudit.spec import Spec
 
@@ -184,7 +184,7 @@ def _error(kind: str, lines: list[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fmaudit.executor import executor_from
+    from fmaudit.core.executor import executor_from
 
     executor = executor_from(args.executor, args.ray_address)
     try:
@@ -194,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_many(args: argparse.Namespace, executor: Executor) -> int:
-    from fmaudit.batch import SpecRun, audit_specs, verdict_table, worst_exit_code
+    from fmaudit.engine.batch import SpecRun, audit_specs, verdict_table, worst_exit_code
 
     runs = [
         SpecRun(
@@ -222,7 +222,7 @@ def _command() -> str:
 
 
 def _run_one(args: argparse.Namespace, spec_path: Path, executor: Executor) -> int:
-    from fmaudit.pipeline import run
+    from fmaudit.engine.pipeline import run
     from fmaudit.spec import load_spec
 
     options = _spec_output_options(args, load_spec(spec_path).spec)
@@ -332,7 +332,7 @@ def gate_table(results: list) -> str:  # type: ignore[type-arg]
 
 
 def _validate(spec: Path) -> int:
-    from fmaudit.pipeline import plan
+    from fmaudit.engine.pipeline import plan
 
     the_plan = plan(spec)
     data = the_plan.data
@@ -348,7 +348,7 @@ def _plugins(spec: Path | None) -> int:
     from fmaudit.plugins.registry import available_plugins, lookup_plugin
 
     if spec is not None:
-        from fmaudit.pipeline import plan
+        from fmaudit.engine.pipeline import plan
 
         the_plan = plan(spec)
         for name, paths in the_plan.metric_paths.items():

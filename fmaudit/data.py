@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fmaudit.errors import DataError
+from fmaudit.core.errors import DataError
 from fmaudit.spec import DataSpec, SensitiveSpec, SplitSpec
 
 UNKNOWN_GROUP = "unknown"

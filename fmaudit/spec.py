@@ -7,7 +7,6 @@ Every problem in a spec is collected and reported at once, each line as
 from __future__ import annotations
 
 import difflib
-import re
 import types
 import typing
 from dataclasses import dataclass
@@ -17,11 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fmaudit.errors import SpecError
-
-GATE_PATTERN = re.compile(
-    r"^\s*(?P<path>[A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(?P<op>>=|<=|==|>|<)\s*(?P<threshold>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$"
-)
+from fmaudit.core.errors import SpecError
+from fmaudit.metrics.gates import GATE_PATTERN, SYNTAX
 
 
 class StrictModel(BaseModel):
@@ -386,9 +382,7 @@ class Spec(StrictModel):
     def _gate_syntax(cls, gates: list[str]) -> list[str]:
         for gate in gates:
             if not GATE_PATTERN.match(gate):
-                raise ValueError(
-                    f"gate {gate!r} is not of the form '<metric path> <op> <number>' with op one of >= > <= < =="
-                )
+                raise ValueError(f"gate {gate!r} is not of the form {SYNTAX}")
         return gates
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from fmaudit.data import PreparedData, prepare
-from fmaudit.findings import (
+from fmaudit.core.findings import (
     Bar,
     BarChart,
     Estimate,
@@ -22,9 +21,10 @@ from fmaudit.findings import (
     Table,
     Token,
 )
-from fmaudit.gates import evaluate, parse_gate
+from fmaudit.core.provenance import Provenance
+from fmaudit.data import PreparedData, prepare
+from fmaudit.metrics.gates import evaluate, parse_gate
 from fmaudit.plugins.base import Predictions
-from fmaudit.provenance import Provenance
 from fmaudit.report.document import build_document
 from fmaudit.report.write import OutputOptions, write_report
 from fmaudit.spec import Spec

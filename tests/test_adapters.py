@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import torch
 
+from fmaudit.core.errors import ModelError, SpecError
 from fmaudit.data import PreparedData, prepare
-from fmaudit.errors import ModelError, SpecError
 from fmaudit.models.text import TextClassifier, load_pretrained
 from fmaudit.spec import AdapterSpec, DataSpec, ModelSpec, TrainingSpec, load_spec
 from fmaudit.training.cache import cache_key

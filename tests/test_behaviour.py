@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import yaml
 
-from fmaudit.behaviour.params import BehaviourParams
-from fmaudit.behaviour.rewrites import field_pieces, map_literals, permuted_templates
-from fmaudit.context import AuditContext, Predictions
+from fmaudit.core.errors import SpecError
+from fmaudit.core.findings import PluginFindings
 from fmaudit.data import PreparedData, serialise
-from fmaudit.errors import SpecError
-from fmaudit.findings import PluginFindings
-from fmaudit.pipeline import plan
-from fmaudit.plugins.behaviour import BehaviourPlugin
+from fmaudit.engine.pipeline import plan
+from fmaudit.families.behaviour.params import BehaviourParams
+from fmaudit.families.behaviour.plugin import BehaviourPlugin
+from fmaudit.families.behaviour.rewrites import field_pieces, map_literals, permuted_templates
+from fmaudit.plugins.context import AuditContext, Predictions
 from tests.conftest import GERMAN_CREDIT_SPEC
 
 SAVINGS = ["... < 100 DM", "100 <= ... < 500 DM", "500 <= ... < 1000 DM", "... >= 1000 DM"]
@@ -400,7 +400,7 @@ def test_a_parity_interval_can_contain_parity() -> None:
     """With selection independent of the group, the ratio's interval holds 1 (min / max per resample never would)."""
     import pandas as pd
 
-    from fmaudit.behaviour.templates import headline_figures
+    from fmaudit.families.behaviour.templates import headline_figures
 
     rng = np.random.default_rng(3)
     groups = pd.DataFrame({"g": rng.choice(["a", "b", "c"], size=600)})

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from fmaudit.cli import main
-from fmaudit.errors import ExitCode
+from fmaudit.core.errors import ExitCode
 
 
 def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -122,12 +122,12 @@ def test_validate_does_not_import_the_heavy_stack(spec_dict, write_spec) -> None
 
 
 def test_an_unexpected_error_exits_3_not_1(spec_dict, write_spec, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    import fmaudit.pipeline
+    import fmaudit.engine.pipeline
 
     def broken(path):  # type: ignore[no-untyped-def]
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(fmaudit.pipeline, "plan", broken)
+    monkeypatch.setattr(fmaudit.engine.pipeline, "plan", broken)
     assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert "internal error" in err and "ZeroDivisionError: a bug" in err

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fmaudit.core.errors import DataError
 from fmaudit.data import UNKNOWN_GROUP, derive_group, prepare, serialise, template_fields
-from fmaudit.errors import DataError
 from fmaudit.spec import DataSpec, SensitiveSpec
 
 

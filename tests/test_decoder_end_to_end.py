@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from fmaudit.errors import ExitCode
+from fmaudit.core.errors import ExitCode
 from fmaudit.plugins.registry import BUILTINS
 from tests.conftest import guard_network
 from tests.test_end_to_end import Run, load_run, run_cli, tiny_spec

@@ -34,7 +34,7 @@ def test_calibration_without_releases_equals_opacus() -> None:
 
 
 def test_releases_cost_noise_and_an_unreachable_target_is_refused() -> None:
-    from fmaudit.errors import ModelError
+    from fmaudit.core.errors import ModelError
     from fmaudit.training.privacy import calibrated_noise_multiplier
     from fmaudit.training.records import Release
 
@@ -151,7 +151,7 @@ def test_a_private_tabular_model_lists_its_encoder_outside_the_guarantee(tmp_pat
 
 
 def _statement(**record: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    from fmaudit.privacy.statement import statement
+    from fmaudit.families.privacy.statement import statement
     from fmaudit.training.records import PrivacyRecord, Release
 
     privacy = PrivacyRecord(
@@ -212,7 +212,7 @@ def test_centring_is_refused_when_the_encoder_trains() -> None:
 def test_secure_mode_without_torchcsprng_is_an_error_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from fmaudit.errors import ModelError
+    from fmaudit.core.errors import ModelError
     from fmaudit.training.privacy import dp_randomness
 
     monkeypatch.setitem(sys.modules, "torchcsprng", None)  # import fails as on a machine without it

@@ -140,7 +140,7 @@ def test_forked_workers_write_their_own_vectors_and_count_in_the_parent(tmp_path
 
 
 def test_only_head_only_bert_style_models_can_use_the_cache(tiny_llama: Path, tmp_path: Path) -> None:
-    from fmaudit.errors import ModelError
+    from fmaudit.core.errors import ModelError
     from fmaudit.models.text import TextClassifier, load_pretrained
 
     model, tokenizer = load_pretrained(tiny_llama)
@@ -158,9 +158,9 @@ def test_a_head_only_run_scores_from_the_cache_and_a_later_run_encodes_nothing(
 
     import pandas as pd
 
+    from fmaudit.engine.pipeline import run
     from fmaudit.models import encodings
     from fmaudit.models.text import TextClassifier, load_pretrained
-    from fmaudit.pipeline import run
     from tests.test_streams import without_volatile
 
     spec_dict["model"]["base"] = str(tiny_bert)

@@ -21,8 +21,8 @@ from fairlearn.metrics import demographic_parity_difference, demographic_parity_
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from fmaudit.cli import main
+from fmaudit.core.errors import ExitCode
 from fmaudit.data import prepare
-from fmaudit.errors import ExitCode
 from fmaudit.models.text import load_pretrained
 from fmaudit.report.pdf import chromium_binary
 from fmaudit.spec import load_spec

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from fmaudit.batch import Verdict, verdict_table, worst_exit_code
 from fmaudit.cli import main
-from fmaudit.errors import ExecutorError, ExitCode
-from fmaudit.executor import LocalExecutor, executor_from
+from fmaudit.core.errors import ExecutorError, ExitCode
+from fmaudit.core.executor import LocalExecutor, executor_from
+from fmaudit.engine.batch import Verdict, verdict_table, worst_exit_code
 from tests.conftest import GERMAN_CREDIT_SPEC
 
 

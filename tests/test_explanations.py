@@ -11,20 +11,20 @@ import pandas as pd
 import pytest
 import torch
 
+from fmaudit.core.findings import PluginFindings
 from fmaudit.data import TEMPLATE_TEXT, PreparedData, field_of_token, prepare, serialise, template_fields
-from fmaudit.explanations.fields import (
+from fmaudit.families.explanations.fields import (
     field_model,
     integrated_gradients,
     per_field,
     perturbation_attributions,
 )
-from fmaudit.explanations.reasons import principal_reasons
-from fmaudit.explanations.reference import reference_applicant
-from fmaudit.findings import PluginFindings
+from fmaudit.families.explanations.plugin import ExplanationsParams, ExplanationsPlugin
+from fmaudit.families.explanations.reasons import principal_reasons
+from fmaudit.families.explanations.reference import reference_applicant
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder
 from fmaudit.models.text import TextClassifier, load_pretrained
 from fmaudit.plugins.base import AuditContext, AuditPlan, Predictions
-from fmaudit.plugins.explanations import ExplanationsParams, ExplanationsPlugin
 from fmaudit.spec import Spec
 
 WIDE_TEMPLATE = (

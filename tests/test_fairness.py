@@ -20,10 +20,11 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
+from fmaudit.core.intervals import resample_cell_counts
 from fmaudit.data import UNKNOWN_GROUP
-from fmaudit.fairness import group_metrics as gm
-from fmaudit.fairness.attribute import audit_attribute
-from fmaudit.intervals import resample_cell_counts
+from fmaudit.families.fairness import group_metrics as gm
+from fmaudit.families.fairness.attribute import audit_attribute
+from fmaudit.metrics import parity
 
 
 def synthetic(n: int, *, gap: float = 0.15, seed: int = 3, shares=(0.5, 0.4, 0.1)):  # type: ignore[no-untyped-def]
@@ -66,7 +67,7 @@ def fairlearn_by_group(labels, decisions, scores, groups):  # type: ignore[no-un
     """Every per-group figure the audit reports, from fairlearn's MetricFrame (one metric call per group)."""
     from sklearn.metrics import accuracy_score, precision_score
 
-    from fmaudit.performance.figures import expected_calibration_error
+    from fmaudit.metrics.scores import expected_calibration_error
 
     def undefined_without(label, metric):  # type: ignore[no-untyped-def]
         return lambda y, d: metric(y, d) if (np.asarray(y) == label).any() else np.nan
@@ -122,7 +123,7 @@ def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
     for name, estimate in audit.disparities.items():
         pair = audit.pairs[name]
         assert pair is not None
-        assert gm.pair_gap(mine[pair.metric], name, pair)[0] == pytest.approx(estimate.value), name
+        assert parity.pair_gap(mine[pair.metric], name, pair)[0] == pytest.approx(estimate.value), name
     assert audit.reference == "a"  # the largest group
     for rate in ("selection_rate", "tpr", "fpr"):
         difference, ratio = gm.versus_reference(mine[rate][0], 0)
@@ -142,7 +143,7 @@ def test_intervals_are_percentiles_of_gaps_between_groups_fixed_on_the_full_samp
     for name, estimate in audit.disparities.items():
         pair = audit.pairs[name]
         assert pair is not None
-        gaps = gm.pair_gap(replay[pair.metric], name, pair)
+        gaps = parity.pair_gap(replay[pair.metric], name, pair)
         assert (estimate.ci_low, estimate.ci_high) == pytest.approx(tuple(np.quantile(gaps, [0.025, 0.975]))), name
     difference, ratio = gm.versus_reference(replay["selection_rate"], 0)
     for g, group in enumerate("abc"):
@@ -311,15 +312,15 @@ def test_fewer_than_two_comparable_groups_gives_no_disparity() -> None:
 
 
 def test_every_computed_group_figure_has_a_report_label() -> None:
-    from fmaudit.fairness import params as fairness
-    from fmaudit.fairness.attribute import GROUP_FIGURES
+    from fmaudit.families.fairness import params as fairness
+    from fmaudit.families.fairness.attribute import GROUP_FIGURES
 
     assert tuple(fairness.GROUP_FIGURES) == GROUP_FIGURES
 
 
 def test_score_metric_intervals_do_not_hold_every_resample_at_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Score-cell counts come in chunks; the audit must use them chunk by chunk, and get the same intervals."""
-    from fmaudit import intervals
+    from fmaudit.core import intervals
 
     labels, decisions, scores, groups = synthetic(600)
     whole = run(labels, decisions, scores, groups, rng=np.random.default_rng(9))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fmaudit.fairness.counterfactual import counterfactual_flips
+from fmaudit.families.fairness.counterfactual import counterfactual_flips
 
 Scorer = Callable[[Sequence[Mapping[str, object]]], np.ndarray]
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from statsmodels.stats.multitest import multipletests
 
-from fmaudit.context import AuditContext, Predictions
-from fmaudit.findings import PluginFindings
-from fmaudit.pipeline import plan
-from fmaudit.plugins.fairness import FairnessPlugin
+from fmaudit.core.findings import PluginFindings
+from fmaudit.engine.pipeline import plan
+from fmaudit.families.fairness.plugin import FairnessPlugin
+from fmaudit.plugins.context import AuditContext, Predictions
 from tests.conftest import GERMAN_CREDIT_SPEC
 
 

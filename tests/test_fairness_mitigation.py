@@ -9,7 +9,7 @@ from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
-from fmaudit.fairness.mitigation import CONSTRAINTS, split_halves, threshold_what_if
+from fmaudit.families.fairness.mitigation import CONSTRAINTS, split_halves, threshold_what_if
 
 
 @pytest.mark.parametrize("constraint", CONSTRAINTS)

@@ -9,9 +9,9 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from fmaudit.fairness import attribute
-from fmaudit.fairness.params import REFERENCE_FIGURES
-from fmaudit.fairness.reference_gaps import (
+from fmaudit.families.fairness import attribute
+from fmaudit.families.fairness.params import REFERENCE_FIGURES
+from fmaudit.families.fairness.reference_gaps import (
     comparisons,
     disparity_note,
     family_note,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmaudit.fairness import group_metrics as gm
-from fmaudit.intervals import percentile_bounds, row_weights
-from fmaudit.performance.figures import expected_calibration_error, score_bins
+from fmaudit.core.intervals import percentile_bounds, row_weights
+from fmaudit.families.fairness import group_metrics as gm
+from fmaudit.metrics.scores import expected_calibration_error, score_bins
 
 
 def data(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from scipy.stats import fisher_exact, norm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from fmaudit.fairness.significance import adjust_family, compare_with_reference
+from fmaudit.families.fairness.significance import adjust_family, compare_with_reference
 
 # The reference 'a' is the largest group; 'c' is the most selected, and must not become the reference.
 SIZES = {"a": 500, "b": 300, "c": 200, "d": 8}

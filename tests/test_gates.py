@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fmaudit.errors import SpecError
-from fmaudit.findings import Metric
-from fmaudit.gates import check_gate_paths, evaluate, parse_gate
+from fmaudit.core.errors import SpecError
+from fmaudit.core.findings import Metric
+from fmaudit.metrics.gates import check_gate_paths, evaluate, parse_gate
 
 
 @pytest.mark.parametrize(

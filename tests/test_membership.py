@@ -8,8 +8,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.neural_network import MLPClassifier
 
-from fmaudit.context import draw_sets
-from fmaudit.privacy.membership import evaluate_attack, example_losses, weighted_auc
+from fmaudit.families.privacy.membership import evaluate_attack, example_losses, weighted_auc
+from fmaudit.plugins.context import draw_sets
 
 
 def test_sets_are_balanced_disjoint_and_leave_the_reference_rows_untouched() -> None:

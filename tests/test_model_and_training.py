@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 from fmaudit.models.text import BUNDLED_MINILM, TextClassifier, load_pretrained, resolve_base_model
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
 from fmaudit.training.cache import cache_key

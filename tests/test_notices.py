@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import torch
 
+from fmaudit.core.errors import SpecError
 from fmaudit.data import PreparedData, prepare, template_fields
-from fmaudit.errors import SpecError
-from fmaudit.explanations import notices as notices_module
-from fmaudit.explanations.fields import field_model, perturbation_attributions
-from fmaudit.explanations.notices import NoticeSettings, adverse_notices, occlusion
-from fmaudit.explanations.reasons import ReasonSet
+from fmaudit.engine.pipeline import plan
+from fmaudit.families.explanations import notices as notices_module
+from fmaudit.families.explanations.fields import field_model, perturbation_attributions
+from fmaudit.families.explanations.notices import NoticeSettings, adverse_notices, occlusion
+from fmaudit.families.explanations.plugin import ExplanationsParams, ExplanationsPlugin
+from fmaudit.families.explanations.reasons import ReasonSet
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder
 from fmaudit.models.text import TextClassifier, load_pretrained
-from fmaudit.pipeline import plan
-from fmaudit.plugins.explanations import ExplanationsParams, ExplanationsPlugin
 from fmaudit.report.document import table_csvs
 from fmaudit.report.redact import redact_document
 from fmaudit.spec import Spec

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fmaudit.offline import provision_nltk_stopwords
+from fmaudit.core.offline import provision_nltk_stopwords
 
 
 def test_stopwords_are_written_from_scikit_learn(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ socket.getaddrinfo = refuse
 import nltk
 nltk.download = lambda *a, **k: (_ for _ in ()).throw(SystemExit("nltk.download attempted: " + repr(a)))
 from pathlib import Path
-from fmaudit.offline import prepare_textattack
+from fmaudit.core.offline import prepare_textattack
 prepare_textattack(Path({str(tmp_path / "nltk")!r}))
 import textattack
 from textattack.attack_recipes import DeepWordBugGao2018

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fmaudit.cli import main
-from fmaudit.errors import ExitCode
+from fmaudit.core.errors import ExitCode
 from fmaudit.report.diff import compare_runs
 from fmaudit.report.document import load_document
 from fmaudit.report.markdown import cell
@@ -317,7 +317,7 @@ def test_a_run_written_redacted_equals_the_redacted_re_render_of_its_full_run(si
 def test_the_signing_key_comes_from_the_environment_as_a_path_or_pem_text(
     keys: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fmaudit.errors import OutputError
+    from fmaudit.core.errors import OutputError
 
     monkeypatch.delenv("FMAUDIT_SIGNING_KEY", raising=False)
     assert signing_key(None) is None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
-from fmaudit.performance.figures import expected_calibration_error, score_figures
+from fmaudit.metrics.scores import expected_calibration_error, score_figures
 
 
 def test_ece_of_a_perfectly_calibrated_and_a_miscalibrated_model() -> None:
@@ -39,8 +39,8 @@ def test_auc_is_undefined_with_one_class() -> None:
 
 
 def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
-    from fmaudit.performance.bootstrap import bootstrap_intervals
-    from fmaudit.performance.params import PerformanceParams
+    from fmaudit.families.performance.bootstrap import bootstrap_intervals
+    from fmaudit.families.performance.params import PerformanceParams
 
     def width(n: int) -> tuple[float, float, float]:
         rng = np.random.default_rng(1)
@@ -60,8 +60,8 @@ def test_intervals_bracket_the_estimate_and_narrow_with_more_rows() -> None:
 
 
 def test_intervals_are_seeded() -> None:
-    from fmaudit.performance.bootstrap import bootstrap_intervals
-    from fmaudit.performance.params import PerformanceParams
+    from fmaudit.families.performance.bootstrap import bootstrap_intervals
+    from fmaudit.families.performance.params import PerformanceParams
 
     rng = np.random.default_rng(2)
     labels, scores = rng.integers(0, 2, 100), rng.random(100)
@@ -71,8 +71,8 @@ def test_intervals_are_seeded() -> None:
 
 
 def test_a_constant_model_is_degenerate_and_a_learning_one_is_not() -> None:
-    from fmaudit.intervals import Interval
-    from fmaudit.performance.degenerate import assess, degeneracy_metrics, degeneracy_sentence
+    from fmaudit.core.intervals import Interval
+    from fmaudit.families.performance.degenerate import assess, degeneracy_metrics, degeneracy_sentence
 
     def decisions(favourable: int, total: int = 300) -> np.ndarray:
         return np.r_[np.ones(favourable), np.zeros(total - favourable)].astype(int)
@@ -106,7 +106,7 @@ def test_a_spec_whose_model_decides_alike_for_everyone_fails_its_gate(tmp_path: 
     import pandas as pd
     import yaml
 
-    from fmaudit.errors import ExitCode
+    from fmaudit.core.errors import ExitCode
     from tests.test_end_to_end import run_cli
 
     rng = np.random.default_rng(0)
@@ -155,7 +155,7 @@ def test_the_logistic_baseline_reads_the_fields_the_model_reads(spec_dict) -> No
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     from fmaudit.data import prepare, template_fields
-    from fmaudit.performance.figures import baseline_scores
+    from fmaudit.families.performance.baselines import baseline_scores
     from fmaudit.spec import DataSpec
 
     spec_dict["data"]["max_rows"] = 300

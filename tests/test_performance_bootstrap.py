@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
-from fmaudit import intervals
-from fmaudit.intervals import percentile_interval, resampled_rows, row_cell_counts, stream
-from fmaudit.performance.bootstrap import bootstrap_intervals, resampled_figures
-from fmaudit.performance.figures import expected_calibration_error, score_figures
-from fmaudit.performance.params import FIGURES, PerformanceParams
+from fmaudit.core import intervals
+from fmaudit.core.intervals import percentile_interval, resampled_rows, row_cell_counts, stream
+from fmaudit.families.performance.bootstrap import bootstrap_intervals, resampled_figures
+from fmaudit.families.performance.params import FIGURES, PerformanceParams
+from fmaudit.metrics.scores import expected_calibration_error, score_figures
 
 
 def tied(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fmaudit.errors import ExitCode
-from fmaudit.pipeline import plan
+from fmaudit.core.errors import ExitCode
+from fmaudit.engine.pipeline import plan
 from fmaudit.plugins.registry import BUILTINS
 from tests.conftest import GERMAN_CREDIT_SPEC
 from tests.test_end_to_end import Run, load_run, run_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 from fmaudit.models.pooling import describe, resolve_pooling, shipped_pooling
 from fmaudit.models.text import BUNDLED_MINILM, TextClassifier, load_pretrained, resolve_base_model
 from fmaudit.spec import DataSpec, TrainingSpec

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from fmaudit.context import ComparedModel, Predictions
-from fmaudit.findings import Findings
-from fmaudit.privacy.cost import twin_cost
+from fmaudit.core.findings import Findings
+from fmaudit.families.privacy.cost import twin_cost
+from fmaudit.plugins.context import ComparedModel, Predictions
 
 
 def planted_pair(n: int = 3000) -> tuple[Predictions, Predictions, pd.DataFrame]:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fmaudit.errors import ExitCode, JobError
-from fmaudit.executor import RayExecutor
+from fmaudit.core.errors import ExitCode, JobError
+from fmaudit.core.executor import RayExecutor
 from tests.test_end_to_end import load_run, run_cli, tiny_spec
 from tests.test_executor import check_verdicts, many_specs
 
@@ -219,12 +219,12 @@ def test_a_node_killed_while_training_jobs_run_is_retried_and_the_findings_stay(
 def test_a_training_job_ray_cannot_complete_exits_3_and_writes_no_report(  # type: ignore[no-untyped-def]
     cluster, e2e, tmp_path, monkeypatch, capsys
 ) -> None:
-    import fmaudit.trainer
+    import fmaudit.engine.trainer
 
     def dies(*args: Any) -> Any:  # the job's worker process dies every time it is tried
         os._exit(1)
 
-    monkeypatch.setattr(fmaudit.trainer, "_train_job", dies)
+    monkeypatch.setattr(fmaudit.engine.trainer, "_train_job", dies)
     spec_path, _ = e2e
     code, _ = audit(spec_path, tmp_path, "--executor", "ray", "--ray-address", cluster.address)
     assert code == ExitCode.INTERNAL_ERROR

@@ -8,8 +8,8 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from fmaudit.errors import PluginError, SpecError
-from fmaudit.findings import Metric, PluginFindings
+from fmaudit.core.errors import PluginError, SpecError
+from fmaudit.core.findings import Metric, PluginFindings
 from fmaudit.plugins import registry
 from fmaudit.plugins.base import AuditPlan, AuditPlugin, PluginParams
 

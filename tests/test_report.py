@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fmaudit.findings import Bar, BarChart, Findings, Metric, PluginFindings, metric_key
-from fmaudit.provenance import sha256_dir, sha256_json
+from fmaudit.core.findings import Bar, BarChart, Findings, Metric, PluginFindings, metric_key
+from fmaudit.core.provenance import sha256_dir, sha256_json
 from fmaudit.report import charts, figures, html, write
 from tests.synthetic_run import synthetic_document, write_synthetic_run
 
@@ -79,7 +79,7 @@ def test_hashes_are_content_hashes(tmp_path: Path) -> None:
 def test_line_chart_geometry_puts_log_axes_in_the_plot_and_clamps_zero_to_the_floor() -> None:
     from dataclasses import asdict
 
-    from fmaudit.findings import LineChart
+    from fmaudit.core.findings import LineChart
 
     chart = LineChart(
         title="ROC",

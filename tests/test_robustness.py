@@ -14,12 +14,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from fmaudit.core.offline import LEXNAMES, WORDNET_FILES, prepare_textattack, provision_wordnet
 from fmaudit.data import TEMPLATE_TEXT, serialise
-from fmaudit.offline import LEXNAMES, WORDNET_FILES, prepare_textattack, provision_wordnet
+from fmaudit.families.robustness import recipe_spec
+from fmaudit.families.robustness.params import DomainConstraints, RobustnessParams
+from fmaudit.families.robustness.plugin import RobustnessPlugin
 from fmaudit.plugins.base import AuditContext, Predictions
-from fmaudit.plugins.robustness import RobustnessPlugin
-from fmaudit.robustness import recipe_spec
-from fmaudit.robustness.params import DomainConstraints, RobustnessParams
 from tests.conftest import GERMAN_CREDIT_SPEC
 
 
@@ -48,8 +48,8 @@ def keyword_victim(textattack_ready: Path):  # type: ignore[no-untyped-def]
 
 
 def attack(victim: Any, recipe: str, texts: list[tuple[str, int]], *, protection: Any = None, budget: int = 200):  # type: ignore[no-untyped-def]
-    from fmaudit.robustness.recipes import Resources, build_attack
-    from fmaudit.robustness.workers import Example, run_attacks
+    from fmaudit.families.robustness.recipes import Resources, build_attack
+    from fmaudit.families.robustness.workers import Example, run_attacks
 
     built = build_attack(
         recipe,
@@ -159,7 +159,7 @@ def test_protected_fields_must_be_template_fields() -> None:
 def test_words_map_to_fields_and_facts_are_protected(textattack_ready: Path) -> None:
     from textattack.shared.utils import words_from_text
 
-    from fmaudit.robustness.constraints import protected_indices, word_fields
+    from fmaudit.families.robustness.constraints import protected_indices, word_fields
 
     row = serialise(
         {"purpose": "radio/television", "amount": 1200, "sex": "male : single", "savings": "< 100 DM"},
@@ -188,7 +188,7 @@ def test_words_map_to_fields_and_facts_are_protected(textattack_ready: Path) -> 
 def test_a_keyword_in_a_protected_field_cannot_be_attacked(keyword_victim) -> None:  # type: ignore[no-untyped-def]
     from textattack.shared.utils import words_from_text
 
-    from fmaudit.robustness.constraints import ProtectedWords
+    from fmaudit.families.robustness.constraints import ProtectedWords
 
     texts = [("income stable and savings high", 1)]
     assert attack(keyword_victim, "DeepWordBugGao2018", texts)[0].status == "succeeded"
@@ -202,14 +202,14 @@ def test_a_keyword_in_a_protected_field_cannot_be_attacked(keyword_victim) -> No
 
 
 def test_antonym_swaps_are_rejected(textattack_ready: Path) -> None:
-    from fmaudit.offline import wordnet_source
+    from fmaudit.core.offline import wordnet_source
 
     if not (wordnet_source() / "data.adj").is_file():
         pytest.skip("WordNet data not installed (Debian wordnet-base)")
     from textattack.shared import AttackedText
     from textattack.transformations import WordSwapEmbedding
 
-    from fmaudit.robustness.constraints import NoAntonymSwap
+    from fmaudit.families.robustness.constraints import NoAntonymSwap
 
     original = AttackedText("skilled employee")
     swap = WordSwapEmbedding.__new__(WordSwapEmbedding)  # only its type matters to the compatibility check
@@ -224,7 +224,7 @@ def test_antonym_swaps_are_rejected(textattack_ready: Path) -> None:
 
 
 def test_figures_are_textattacks_and_budget_and_skips_are_told_apart(keyword_victim) -> None:  # type: ignore[no-untyped-def]
-    from fmaudit.robustness.outcomes import recipe_figures
+    from fmaudit.families.robustness.outcomes import recipe_figures
 
     texts = [
         ("income stable and savings high", 1),
@@ -243,8 +243,8 @@ def test_figures_are_textattacks_and_budget_and_skips_are_told_apart(keyword_vic
 
 
 def test_an_example_begun_after_the_deadline_is_not_attacked(keyword_victim) -> None:  # type: ignore[no-untyped-def]
-    from fmaudit.robustness.recipes import Resources, build_attack
-    from fmaudit.robustness.workers import Example, attack_example
+    from fmaudit.families.robustness.recipes import Resources, build_attack
+    from fmaudit.families.robustness.workers import Example, attack_example
 
     built = build_attack(
         "Pruthi2019",
@@ -260,8 +260,8 @@ def test_an_example_begun_after_the_deadline_is_not_attacked(keyword_victim) -> 
 
 
 def test_group_rates_and_their_intervals() -> None:
-    from fmaudit.robustness.outcomes import group_rates
-    from fmaudit.robustness.workers import Outcome
+    from fmaudit.families.robustness.outcomes import group_rates
+    from fmaudit.families.robustness.workers import Outcome
 
     statuses = ["succeeded"] * 6 + ["failed"] * 2 + ["budget exhausted"] * 2 + ["skipped"] * 2 + ["not attacked"]
     outcomes = [Outcome(i, s, None, 0, {}, 0, 0.0) for i, s in enumerate(statuses)]  # type: ignore[arg-type]
@@ -283,7 +283,7 @@ def test_group_rates_and_their_intervals() -> None:
 
 
 def test_glove_neighbour_matrix_starts_with_the_word_itself() -> None:
-    from fmaudit.robustness.embeddings import neighbour_table
+    from fmaudit.families.robustness.embeddings import neighbour_table
 
     words = ["good", "great", "bad", "!!", "fine", "rare"]
     vectors = np.array([[1, 0.1], [1, 0.2], [-1, 0], [1, 0.1], [0.9, 0.3], [1, 0.12]], dtype=np.float32)
@@ -316,8 +316,8 @@ def test_wordnet_is_provisioned_from_debian_files_or_reported_missing(tmp_path: 
 def credit_context(textattack_ready: Path, tmp_path_factory: pytest.TempPathFactory) -> AuditContext:
     """A robustness-only audit context over 150 German Credit rows scored by a tiny random BERT whose
     scores spread over (0.25, 0.98), so that some decisions can be flipped."""
+    from fmaudit.engine.pipeline import plan
     from fmaudit.models.text import TextClassifier, load_pretrained
-    from fmaudit.pipeline import plan
     from tests.tiny_model import build_tiny_bert
 
     work = tmp_path_factory.mktemp("robustness")
@@ -352,10 +352,10 @@ def test_outcomes_equal_textattacks_attacker_with_its_huggingface_wrapper(credit
     from textattack.models.wrappers import HuggingFaceModelWrapper
     from transformers import AutoTokenizer
 
+    from fmaudit.families.robustness.recipes import Resources, build_attack, quiet_textattack
+    from fmaudit.families.robustness.victim import Victim
+    from fmaudit.families.robustness.workers import Example, example_seed, run_attacks
     from fmaudit.models.text import TextClassifier
-    from fmaudit.robustness.recipes import Resources, build_attack, quiet_textattack
-    from fmaudit.robustness.victim import Victim
-    from fmaudit.robustness.workers import Example, example_seed, run_attacks
 
     tiny = credit_context.model
     tokenizer = AutoTokenizer.from_pretrained(tiny.tokenizer.name_or_path, model_max_length=256)
@@ -415,7 +415,7 @@ def protected_words_changed(text: str, perturbed: str, spans: dict[str, tuple[in
 
 
 def test_protected_fields_are_never_modified_in_reported_examples(credit_context: AuditContext) -> None:
-    from fmaudit.robustness.runner import attack_sample
+    from fmaudit.families.robustness.runner import attack_sample
 
     params = RobustnessParams(recipes=["DeepWordBugGao2018", "TextFoolerGloVe"], samples=8, query_budget=150, n_boot=0)
     protected = {"duration_in_month", "personal_status_and_sex", "age_in_years"}  # the numeric and sensitive fields
@@ -459,7 +459,7 @@ def test_with_every_resource_missing_the_run_completes_and_says_why(
 ) -> None:
     import dataclasses
 
-    from fmaudit.robustness import embeddings
+    from fmaudit.families.robustness import embeddings
 
     monkeypatch.setenv("FMAUDIT_WORDNET_DIR", str(tmp_path / "no-wordnet"))
     monkeypatch.setattr(embeddings, "glove_files", lambda: None)
@@ -493,8 +493,8 @@ def test_the_victim_scores_each_text_once_as_padding_to_max_length_would(
     from textattack.models.wrappers import HuggingFaceModelWrapper
     from transformers import AutoTokenizer
 
+    from fmaudit.families.robustness.victim import Victim
     from fmaudit.models.text import TextClassifier
-    from fmaudit.robustness.victim import Victim
 
     tiny = credit_context.model
     tokenizer = AutoTokenizer.from_pretrained(tiny.tokenizer.name_or_path, model_max_length=256)
@@ -535,7 +535,7 @@ def test_enabling_another_recipe_leaves_a_recipes_figures_unchanged(credit_conte
 
 def test_most_perturbed_orders_ties_by_name_whatever_the_order_found(textattack_ready: Path) -> None:
     """Tied counts must not follow string hashes (they change between processes): the table is the same."""
-    from fmaudit.robustness.outcomes import Change, Flip, most_perturbed
+    from fmaudit.families.robustness.outcomes import Change, Flip, most_perturbed
 
     def flip(*fields: str) -> Flip:
         changes = tuple(Change(i, f, f"w{f}", "x") for i, f in enumerate(fields))

@@ -15,11 +15,11 @@ import yaml
 from fairlearn.metrics import demographic_parity_ratio, equalized_odds_difference
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from fmaudit.errors import ExitCode, SpecError
-from fmaudit.findings import Findings, Metric, PluginFindings
-from fmaudit.gates import evaluate, parse_gate
-from fmaudit.pipeline import plan, run, score_test_split, train
-from fmaudit.seed_spread import Replica, seed_spread
+from fmaudit.core.errors import ExitCode, SpecError
+from fmaudit.core.findings import Findings, Metric, PluginFindings
+from fmaudit.engine.pipeline import plan, run, score_test_split, train
+from fmaudit.metrics.gates import evaluate, parse_gate
+from fmaudit.metrics.seed_spread import Replica, seed_spread
 from fmaudit.spec import DataSpec, TrainingSpec
 from fmaudit.training.cache import cache_key
 from tests.conftest import GERMAN_CREDIT_SPEC
@@ -99,6 +99,9 @@ def replica(seed: int, found: Findings) -> Replica:
     return Replica(seed, found, f"key{seed}", f"sha{seed}", False, 1.0)
 
 
+HEADLINE = ("performance.roc_auc", "fairness.sex.demographic_parity_ratio")
+"""What the performance and fairness plugins lead with, of the figures these findings hold."""
+
 GATES = [
     parse_gate(text)
     for text in (
@@ -118,7 +121,7 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
         replica(2, findings(0.70, 0.61)),  # the point-estimate gate fails here
         replica(3, findings(0.74, 0.55, parity=None)),  # the interval gate fails; parity not measured: fails too
     ]
-    spread = seed_spread(audited, replicas, GATES, audited_seed=0, private=True)
+    spread = seed_spread(audited, replicas, GATES, audited_seed=0, private=True, headline=HEADLINE)
     rows = {row.path: row for row in spread.rows}
     # Headline figures first (in findings order), then gated ones; accuracy is neither.
     assert list(rows) == [
@@ -151,17 +154,18 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
     assert bound["audited"] == {"observed": 0.65, "passed": True} and bound["replicas"][2]["observed"] == 0.55
     assert document["rows"][2]["gate_checks"][0]["replicas"] == [None, None, None]
     assert any("DP noise" in note for note in document["notes"]) and any("D'Amour" in n for n in document["notes"])
-    assert not any("DP noise" in n for n in seed_spread(audited, replicas, GATES, audited_seed=0, private=False).notes)
+    without_dp = seed_spread(audited, replicas, GATES, audited_seed=0, private=False, headline=HEADLINE)
+    assert not any("DP noise" in n for n in without_dp.notes)
     json.dumps(document, allow_nan=False)  # findings.json material
 
-    nothing_flips = seed_spread(audited, replicas[:1], GATES, audited_seed=0, private=False)
+    nothing_flips = seed_spread(audited, replicas[:1], GATES, audited_seed=0, private=False, headline=HEADLINE)
     assert [row.verdict for row in nothing_flips.rows] == ["same", "same", "not comparable"]
 
 
 @pytest.mark.parametrize(("threshold", "passes"), [(0.70, True), (0.705, False)])
 def test_a_gate_on_the_replica_minimum_reads_the_lowest_replica(threshold: float, passes: bool) -> None:
     replicas = [replica(1, findings(0.78, 0.7)), replica(2, findings(0.70, 0.6)), replica(3, findings(0.74, 0.6))]
-    spread = seed_spread(findings(0.75, 0.65), replicas, [], audited_seed=0, private=False)
+    spread = seed_spread(findings(0.75, 0.65), replicas, [], audited_seed=0, private=False, headline=HEADLINE)
     gates = [
         parse_gate(f"performance.roc_auc.replica_min >= {threshold}"),
         parse_gate("performance.roc_auc.replica_max < 0.78"),
@@ -171,7 +175,12 @@ def test_a_gate_on_the_replica_minimum_reads_the_lowest_replica(threshold: float
     assert (high.observed, high.passed) == (0.78, False)
     # A figure no replica measured gives a spread gate nothing to pass on.
     unmeasured = seed_spread(
-        findings(0.75, 0.65), [replica(1, findings(0.7, 0.6, parity=None))], [], audited_seed=0, private=False
+        findings(0.75, 0.65),
+        [replica(1, findings(0.7, 0.6, parity=None))],
+        [],
+        audited_seed=0,
+        private=False,
+        headline=HEADLINE,
     )
     [result] = evaluate([parse_gate("fairness.sex.demographic_parity_ratio.replica_min >= 0")], unmeasured.metrics())
     assert result.observed is None and not result.passed

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fmaudit.pipeline import plan
+from fmaudit.engine.pipeline import plan
 from fmaudit.training.cache import cache_key
 
 AUDITS = Path(__file__).resolve().parent.parent / "audits"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fmaudit.errors import SpecError
-from fmaudit.pipeline import plan
+from fmaudit.core.errors import SpecError
+from fmaudit.engine.pipeline import plan
 
 
 def problems(path) -> list[str]:  # type: ignore[no-untyped-def]

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
+from fmaudit.core.errors import ExitCode
+from fmaudit.core.intervals import stream, torch_seed
 from fmaudit.data import PreparedData, template_fields
-from fmaudit.errors import ExitCode
-from fmaudit.explanations.fields import field_model, perturbation_attributions
-from fmaudit.intervals import stream, torch_seed
-from fmaudit.plugins.explanations import ExplanationsParams, ExplanationsPlugin
+from fmaudit.families.explanations.fields import field_model, perturbation_attributions
+from fmaudit.families.explanations.plugin import ExplanationsParams, ExplanationsPlugin
 from fmaudit.spec import Spec
 from tests.conftest import GERMAN_CREDIT_SPEC
 from tests.test_end_to_end import load_run, run_cli

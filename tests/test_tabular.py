@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from fmaudit.core.errors import ExitCode, SpecError
 from fmaudit.data import prepare, template_fields
-from fmaudit.errors import ExitCode, SpecError
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec, load_spec
 from tests.test_end_to_end import load_run, run_cli
@@ -157,7 +157,7 @@ def test_text_attacks_are_refused_for_a_tabular_model(spec_dict: dict[str, Any],
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     code, _ = run_cli(["validate", str(path)])
     assert code == ExitCode.INPUT_ERROR
-    from fmaudit.pipeline import plan
+    from fmaudit.engine.pipeline import plan
 
     with pytest.raises(SpecError, match="audits.robustness.recipes: TextAttack recipes attack text; got model.kind"):
         plan(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 from fmaudit.spec import AdapterSpec
 
 if TYPE_CHECKING:

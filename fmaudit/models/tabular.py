@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 
 if TYPE_CHECKING:
     import torch

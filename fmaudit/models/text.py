@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
+from fmaudit.core.offline import enforce_offline
 from fmaudit.models.decoder import BUNDLED_SMOLLM2, bundled_decoder
-from fmaudit.offline import enforce_offline
 from fmaudit.spec import AdapterSpec
 
 if TYPE_CHECKING:

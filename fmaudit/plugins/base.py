@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar, Generic, TypeVar
 
-from fmaudit.context import (
+from fmaudit.core.findings import PluginFindings
+from fmaudit.plugins.context import (
     AuditContext,
     AuditPlan,
     ComparedModel,
@@ -19,7 +20,6 @@ from fmaudit.context import (
     MembershipSets,
     Predictions,
 )
-from fmaudit.findings import PluginFindings
 from fmaudit.spec import PluginParams
 
 __all__ = [
@@ -54,6 +54,11 @@ class AuditPlugin(ABC, Generic[P]):
     def check(self, params: P, plan: AuditPlan) -> list[str]:
         """Problems with ``params`` that only the plan reveals (e.g. an unknown group name), as
         ``key: expected ...; got ...`` lines relative to the plugin's parameters. None by default."""
+        return []
+
+    def headline_paths(self, params: P, plan: AuditPlan) -> list[str]:
+        """The few of ``metric_paths`` a summary leads with: a run with seed replicas reports their spread.
+        None by default."""
         return []
 
     def membership_request(self, params: P, plan: AuditPlan) -> MembershipRequest | None:

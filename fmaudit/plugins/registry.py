@@ -19,19 +19,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fmaudit.errors import PluginError, SpecError
+from fmaudit.core.errors import PluginError, SpecError
 from fmaudit.plugins.base import AuditPlugin
 from fmaudit.spec import LoadedSpec, PluginParams, format_validation_errors
 
 ENTRY_POINT_GROUP = "fmaudit.plugins"
 
 BUILTINS: dict[str, str] = {
-    "performance": "fmaudit.plugins.performance:PerformancePlugin",
-    "fairness": "fmaudit.plugins.fairness:FairnessPlugin",
-    "explanations": "fmaudit.plugins.explanations:ExplanationsPlugin",
-    "robustness": "fmaudit.plugins.robustness:RobustnessPlugin",
-    "privacy": "fmaudit.plugins.privacy:PrivacyPlugin",
-    "behaviour": "fmaudit.plugins.behaviour:BehaviourPlugin",
+    "performance": "fmaudit.families.performance.plugin:PerformancePlugin",
+    "fairness": "fmaudit.families.fairness.plugin:FairnessPlugin",
+    "explanations": "fmaudit.families.explanations.plugin:ExplanationsPlugin",
+    "robustness": "fmaudit.families.robustness.plugin:RobustnessPlugin",
+    "privacy": "fmaudit.families.privacy.plugin:PrivacyPlugin",
+    "behaviour": "fmaudit.families.behaviour.plugin:BehaviourPlugin",
 }
 
 

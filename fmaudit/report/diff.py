@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from fmaudit.errors import OutputError
+from fmaudit.core.errors import OutputError
 from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
 
 Direction = Literal["better", "worse", "changed", "same", "unmeasured"]

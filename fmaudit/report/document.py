@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fmaudit.errors import OutputError
-from fmaudit.findings import Findings
-from fmaudit.gates import GateResult
+from fmaudit.core.errors import OutputError
+from fmaudit.core.findings import Findings
+from fmaudit.core.provenance import Provenance
+from fmaudit.metrics.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
-from fmaudit.provenance import Provenance
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
-    from fmaudit.seed_spread import SeedSpread
+    from fmaudit.metrics.seed_spread import SeedSpread
     from fmaudit.spec import Spec
     from fmaudit.training.records import TrainingRecord
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fmaudit.gates import Gate, parse_gate
+from fmaudit.metrics.gates import Gate, parse_gate
 
 
 @dataclass(frozen=True)

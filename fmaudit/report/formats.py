@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fmaudit.errors import OutputError
+from fmaudit.core.errors import OutputError
 from fmaudit.spec import OUTPUT_FORMATS
 
 FILES: dict[str, tuple[str, ...]] = {

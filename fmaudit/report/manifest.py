@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmaudit.provenance import sha256_file
+from fmaudit.core.provenance import sha256_file
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"

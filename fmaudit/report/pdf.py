@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fmaudit.errors import OutputError
+from fmaudit.core.errors import OutputError
 from fmaudit.report.html import render_html
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

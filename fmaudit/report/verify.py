@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmaudit.errors import OutputError
+from fmaudit.core.errors import OutputError
 from fmaudit.report.manifest import MANIFEST, SIGNATURE, check_files
 
 

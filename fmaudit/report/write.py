@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmaudit.errors import OutputError
-from fmaudit.findings import Findings
-from fmaudit.gates import GateResult
+from fmaudit.core.errors import OutputError
+from fmaudit.core.findings import Findings
+from fmaudit.core.provenance import Provenance
+from fmaudit.metrics.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
-from fmaudit.provenance import Provenance
 from fmaudit.report.document import (
     FINDINGS,
     TWIN_DIR,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from fmaudit.data import PreparedData
-    from fmaudit.seed_spread import SeedSpread
+    from fmaudit.metrics.seed_spread import SeedSpread
     from fmaudit.spec import Spec
     from fmaudit.training.records import TrainingRecord
 

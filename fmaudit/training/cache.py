@@ -11,7 +11,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fmaudit.provenance import sha256_file, sha256_json
+from fmaudit.core.provenance import sha256_file, sha256_json
 from fmaudit.spec import DataSpec, TrainingSpec
 from fmaudit.training.records import TrainingRecord
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 from fmaudit.spec import TrainingSpec
 
 if TYPE_CHECKING:

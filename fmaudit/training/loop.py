@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fmaudit.core.errors import ModelError
 from fmaudit.data import PreparedData
-from fmaudit.errors import ModelError
 from fmaudit.spec import TrainingSpec
 from fmaudit.training.feeds import Feed, PooledFeed
 from fmaudit.training.privacy import (

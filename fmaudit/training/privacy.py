@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 from fmaudit.spec import PrivacySpec, TrainingSpec
 from fmaudit.training.records import PrivacyRecord, Release
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fmaudit.core.provenance import sha256_dir, sha256_json
 from fmaudit.data import PreparedData, template_fields
 from fmaudit.models.adapters import apply_adapter
 from fmaudit.models.base import Classifier
@@ -20,7 +21,6 @@ from fmaudit.models.pooling import Pooling, resolve_pooling
 from fmaudit.models.pooling import describe as describe_pooling
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder, build_mlp
 from fmaudit.models.text import TextClassifier, load_pretrained, pooled_head, resolve_base_model
-from fmaudit.provenance import sha256_dir, sha256_json
 from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
 from fmaudit.training.cache import cache_key, load_cached, store_model
 from fmaudit.training.feeds import Feed, PooledFeed, TabularFeed, TextFeed

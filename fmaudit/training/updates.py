@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fmaudit.errors import ModelError
+from fmaudit.core.errors import ModelError
 
 if TYPE_CHECKING:
     import torch

@@ -1,0 +1,1 @@
+"""The audit families, one package each (params, computation, findings, plugin); they never import each other."""

@@ -1,0 +1,63 @@
+"""Group fairness (see fmaudit.families.fairness): the plugin checks references against the plan, lists the metric
+paths, and hands the context to the family."""
+
+from __future__ import annotations
+
+from fmaudit.core.findings import PluginFindings, metric_key
+from fmaudit.families.fairness.findings import fairness_findings
+from fmaudit.families.fairness.params import (
+    DISPARITY_FIGURES,
+    GROUP_FIGURES,
+    MITIGATION_FIGURES,
+    REFERENCE_FIGURES,
+    FairnessParams,
+)
+from fmaudit.plugins.base import AuditPlugin
+from fmaudit.plugins.context import AuditContext, AuditPlan
+
+
+class FairnessPlugin(AuditPlugin[FairnessParams]):
+    name = "fairness"
+    title = "Fairness"
+    Params = FairnessParams
+
+    def check(self, params: FairnessParams, plan: AuditPlan) -> list[str]:
+        problems = []
+        for attribute, group in params.reference.items():
+            if attribute not in plan.attributes:
+                problems.append(
+                    f"reference.{attribute}: unknown attribute; expected one of: {', '.join(plan.attributes)}"
+                )
+            elif group not in plan.attributes[attribute]:
+                problems.append(
+                    f"reference.{attribute}: unknown group {group!r}; expected one of: "
+                    f"{', '.join(plan.attributes[attribute])}"
+                )
+        return problems
+
+    def metric_paths(self, params: FairnessParams, plan: AuditPlan) -> list[str]:
+        paths = ["fairness.significant_gaps"]
+        for attribute, groups in plan.attributes.items():
+            paths += [f"fairness.{attribute}.{d}" for d in DISPARITY_FIGURES]
+            for group in groups:
+                prefix = f"fairness.{attribute}.groups.{metric_key(group)}"
+                paths += [f"{prefix}.{f}" for f in (*GROUP_FIGURES, *REFERENCE_FIGURES)] + [f"{prefix}.p_value"]
+            if params.counterfactual and attribute not in plan.intersections:
+                paths += [f"fairness.{attribute}.counterfactual.{f}" for f in ("flip_rate", "mean_score_shift")]
+            if params.mitigation:
+                paths += [
+                    f"fairness.{attribute}.mitigation.{c}.{f}"
+                    for c in ("demographic_parity", "equalized_odds")
+                    for f in MITIGATION_FIGURES
+                ]
+        return paths
+
+    def headline_paths(self, params: FairnessParams, plan: AuditPlan) -> list[str]:
+        return [
+            f"fairness.{attribute}.{figure}"
+            for attribute in plan.attributes
+            for figure in ("demographic_parity_ratio", "equalized_odds_difference")
+        ]
+
+    def run(self, context: AuditContext, params: FairnessParams) -> PluginFindings:
+        return fairness_findings(context, params, plugin=self.name, title=self.title)

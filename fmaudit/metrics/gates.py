@@ -1,0 +1,104 @@
+"""Gates: thresholds declared in the spec, checked as a pure function of the findings.
+
+A gate reads ``"<metric path> <op> <number>"``. The path may end in ``.ci_low`` or
+``.ci_high`` to gate on a confidence-interval bound instead of the point estimate
+(``fairness.sex.demographic_parity_ratio.ci_low >= 0.8`` passes only when the lower bound clears it).
+This module is the one grammar: the spec checks syntax with ``parse_gate``, the engine evaluates, and a
+family that re-reads a gate under other conditions (behaviour's templates) parses it here too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from fmaudit.core.errors import SpecError
+from fmaudit.core.findings import Metric
+
+GATE_PATTERN = re.compile(
+    r"^\s*(?P<path>[A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(?P<op>>=|<=|==|>|<)\s*(?P<threshold>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$"
+)
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+BOUNDS = ("ci_low", "ci_high")
+SYNTAX = f"'<metric path> <op> <number>' with op one of {' '.join(OPERATORS)}"
+
+
+@dataclass(frozen=True)
+class Gate:
+    path: str
+    op: str
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.path} {self.op} {self.threshold:g}"
+
+    @property
+    def metric_path(self) -> str:
+        """The metric the gate reads, without a trailing ``.ci_low``/``.ci_high``."""
+        head, _, tail = self.path.rpartition(".")
+        return head if tail in BOUNDS else self.path
+
+    @property
+    def bound(self) -> str | None:
+        tail = self.path.rpartition(".")[2]
+        return tail if tail in BOUNDS else None
+
+    def holds(self, observed: float) -> bool:
+        """Whether ``observed`` clears this gate's threshold."""
+        return OPERATORS[self.op](observed, self.threshold)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: Gate
+    observed: float | None
+    passed: bool
+    reason: str = ""
+
+
+def parse_gate(text: str) -> Gate:
+    """``"<path> <op> <number>"`` as a Gate; anything else is a SpecError that shows the expected form."""
+    match = GATE_PATTERN.match(text)
+    if not match:
+        raise SpecError(f"gate {text!r} is not of the form {SYNTAX}")
+    return Gate(path=match["path"], op=match["op"], threshold=float(match["threshold"]))
+
+
+def check_gate_paths(gates: Iterable[Gate], known: Iterable[str], *, where: str) -> None:
+    """Every gate must name a metric some enabled plugin will produce."""
+    known = sorted(set(known))
+    problems = []
+    for gate in gates:
+        if gate.metric_path not in known:
+            near = difflib.get_close_matches(gate.metric_path, known, n=3, cutoff=0.8)
+            hint = f"; did you mean: {', '.join(near)}" if near else "; run 'fmaudit plugins' to list metric paths"
+            problems.append(f"{where}: gates: {gate.text!r} names unknown metric {gate.metric_path!r}{hint}")
+    if problems:
+        raise SpecError(problems)
+
+
+def evaluate(gates: Iterable[Gate], metrics: dict[str, Metric]) -> list[GateResult]:
+    """Check each gate; a missing or unmeasured figure fails its gate, never passes it."""
+    results = []
+    for gate in gates:
+        metric = metrics.get(gate.metric_path)
+        if metric is None:
+            results.append(GateResult(gate, None, False, "metric was not produced"))
+            continue
+        observed = metric.value if gate.bound is None else getattr(metric, gate.bound)
+        if observed is None:
+            reason = metric.note or ("no interval was computed" if gate.bound else "not measured")
+            results.append(GateResult(gate, None, False, reason))
+            continue
+        results.append(GateResult(gate, observed, gate.holds(observed)))
+    return results
