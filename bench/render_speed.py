@@ -13,22 +13,23 @@ import time
 from pathlib import Path
 
 from fmaudit.report.document import load_document
-from fmaudit.report.formats import render_format
-from fmaudit.spec import OUTPUT_FORMATS
+from fmaudit.report.formats import PDF_ENGINES, RenderOptions, available_formats, render_format
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pdf-engine", default="weasyprint", choices=("weasyprint", "chromium"))
+    parser.add_argument("--pdf-engine", default="weasyprint", choices=PDF_ENGINES)
     args = parser.parse_args()
     document = load_document(args.run_dir)
-    for name in OUTPUT_FORMATS:
+    formats = tuple(available_formats())
+    options = RenderOptions(formats, args.pdf_engine)
+    for name in formats:
         times, files = [], {}
         for _ in range(args.repeat):
             started = time.perf_counter()
-            files = render_format(name, document, formats=OUTPUT_FORMATS, pdf_engine=args.pdf_engine)
+            files = render_format(name, document, options)
             times.append(time.perf_counter() - started)
         sizes = ", ".join(f"{path} {len(content) / 1024:.0f} KiB" for path, content in files.items())
         print(f"{name:<11} best {min(times):6.2f} s of {args.repeat}  ({sizes})")

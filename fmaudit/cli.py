@@ -1,4 +1,4 @@
-"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``report``, ``diff``, ``verify``, ``keygen``.
+"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``formats``, ``report``, ``diff``, ``verify``, ``keygen``.
 
 Exit codes (a pre-deploy gate for CI): 0 all gates pass, 1 a gate failed,
 2 invalid spec, data or model, 3 internal error.
@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("spec", type=Path, nargs="?", help="optional spec to resolve paths for")
 
+    commands.add_parser(
+        "formats",
+        help="list registered output formats and the files each writes",
+        description="List built-in and installed output formats (entry-point group 'fmaudit.formats'): the names "
+        "--format and output.formats accept, and the files each writes into a run directory.",
+    )
+
     report = commands.add_parser(
         "report",
         help="re-render a run's outputs from its findings.json",
@@ -127,9 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _output_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
-    parser.add_argument(
-        "--format", dest="formats", help=f"comma-separated: html,pdf,md,junit,model-card or all (default {default})"
-    )
+    from fmaudit.report.formats import PDF_ENGINES, available_formats
+
+    names = ",".join(available_formats())
+    parser.add_argument("--format", dest="formats", help=f"comma-separated: {names} or all (default {default})")
     parser.add_argument(
         "--redact",
         action="store_true",
@@ -141,7 +149,7 @@ def _output_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
         type=Path,
         help="Ed25519 private key (PEM) to sign manifest.json with (default $FMAUDIT_SIGNING_KEY)",
     )
-    parser.add_argument("--pdf-engine", choices=("weasyprint", "chromium"), default="weasyprint")
+    parser.add_argument("--pdf-engine", choices=PDF_ENGINES, default="weasyprint")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args.run_dir, args.key)
         if args.command == "keygen":
             return _keygen(args.private_key, args.public)
+        if args.command == "formats":
+            return _formats()
         return _plugins(args.spec)
     except SpecError as exc:
         _error("invalid spec", exc.problems)
@@ -340,6 +350,14 @@ def _validate(spec: Path) -> int:
         f"{spec}: valid — {data.n_rows} rows, {len(the_plan.plugins)} plugins "
         f"({', '.join(the_plan.plugins)}), {len(the_plan.gates)} gates"
     )
+    return ExitCode.OK
+
+
+def _formats() -> int:
+    from fmaudit.report.formats import available_formats
+
+    for name, output_format in available_formats().items():
+        print(f"{name}  ({output_format.description}): {', '.join(output_format.files)}")
     return ExitCode.OK
 
 

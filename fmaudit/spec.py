@@ -300,19 +300,18 @@ class TrainingSpec(StrictModel):
         return self
 
 
-OutputFormat = Literal["html", "pdf", "md", "junit", "model-card"]
-OUTPUT_FORMATS: tuple[str, ...] = typing.get_args(OutputFormat)
-DEFAULT_FORMATS: tuple[OutputFormat, ...] = ("html", "junit", "md")
+DEFAULT_FORMATS: tuple[str, ...] = ("html", "junit", "md")
 
 
 class OutputSpec(StrictModel):
     """Where a run's outputs go and which formats are written; a bare string is the directory alone."""
 
     dir: str = Field("reports", description="reports go to <dir>/<name>/<run id>/")
-    formats: list[OutputFormat] = Field(
+    formats: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FORMATS),
-        description="html (report.html), pdf (report.pdf), md (summary.md), junit (junit.xml), "
-        "model-card (model-card/README.md and model-card.json); findings.json and manifest.json always",
+        description="output formats by name, checked when the run is planned: html (report.html), pdf (report.pdf), "
+        "md (summary.md), junit (junit.xml), model-card (model-card/README.md and model-card.json), and any an "
+        "installed package registers (`fmaudit formats` lists them); findings.json and manifest.json always",
     )
     redact: bool = Field(
         False, description="write every format without applicant-level content (examples, notices, per-row data)"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from fmaudit.cli import main
-from fmaudit.core.errors import ExitCode
+from fmaudit.core.errors import ExitCode, SpecError
+from fmaudit.engine.planning import plan
 from fmaudit.report.diff import compare_runs
 from fmaudit.report.document import load_document
 from fmaudit.report.markdown import cell
@@ -235,8 +236,18 @@ def test_output_spec_accepts_a_directory_or_a_mapping() -> None:
     assert spec().output.dir == "reports" and spec().output.formats == ["html", "junit", "md"]
     chosen = spec(dir="out", formats=["pdf", "junit", "pdf"], redact=True).output
     assert (chosen.dir, chosen.formats, chosen.redact) == ("out", ["pdf", "junit"], True)
-    with pytest.raises(Exception, match="docx"):
-        spec(formats=["docx"])
+    assert spec(formats=["docx"]).output.formats == ["docx"]  # names are the registry's to judge, at plan time
+
+
+def test_an_unknown_format_in_the_spec_fails_planning_with_the_nearest_name(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["output"] = {"formats": ["html", "docx", "junti"]}
+    with pytest.raises(SpecError) as raised:
+        plan(write_spec(spec_dict))
+    assert [p.split(": ", 1)[1] for p in raised.value.problems] == [
+        "output.formats: unknown format 'docx'; expected one of: html, pdf, md, junit, model-card",
+        "output.formats: unknown format 'junti'; did you mean 'junit'? "
+        "expected one of: html, pdf, md, junit, model-card",
+    ]
 
 
 def test_unknown_format_on_the_command_line_exits_2(signed_run: Path, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from fmaudit.metrics.gates import Gate, check_gate_paths, parse_gate
 from fmaudit.metrics.seed_spread import replica_paths, spread_base
 from fmaudit.plugins.base import AuditPlan, AuditPlugin, MembershipRequest, PluginParams
 from fmaudit.plugins.registry import resolve_plugins
+from fmaudit.report.formats import unknown_formats
 from fmaudit.spec import LoadedSpec, load_spec
 
 Progress = Callable[[str], None]
@@ -114,6 +115,7 @@ def plan(spec_path: str | Path) -> Plan:
         for name, plugin in plugins.items()
         for problem in plugin.check(params[name], audit_plan)
     ]
+    problems += [f"{loaded.path}: output.formats: {problem}" for problem in unknown_formats(spec.output.formats)]
     if problems:
         raise SpecError(problems)
     paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from fmaudit.core.errors import OutputError
 from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
+from fmaudit.report.schema import FindingsDocument
 
 Direction = Literal["better", "worse", "changed", "same", "unmeasured"]
 
@@ -59,7 +60,7 @@ class RunDiff:
         return tuple(c for c in self.changes if c.gated and c.real and c.direction == "worse")
 
 
-def compare_runs(a: dict[str, Any], b: dict[str, Any], *, tolerance: float = 0.01) -> RunDiff:
+def compare_runs(a: FindingsDocument, b: FindingsDocument, *, tolerance: float = 0.01) -> RunDiff:
     """Compare run ``b`` (the candidate) against run ``a`` (the baseline); both of the same spec name."""
     if a["name"] != b["name"]:
         raise OutputError(f"diff compares runs of one spec; got {a['name']!r} and {b['name']!r}")

@@ -10,7 +10,7 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,6 +19,7 @@ from fmaudit.core.findings import Findings
 from fmaudit.core.provenance import Provenance
 from fmaudit.metrics.gates import GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
+from fmaudit.report.schema import FindingsDocument
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
@@ -46,7 +47,7 @@ def build_document(
     compared: tuple[ComparedModel, ...] = (),
     role: str = "audited",
     spread: SeedSpread | None = None,
-) -> dict[str, Any]:
+) -> FindingsDocument:
     """The machine-readable twin of the report (findings.json); the HTML renders from it too.
 
     ``role`` is "audited" for the model the gates judge, "twin" for its non-private twin's own report.
@@ -100,12 +101,12 @@ def shown_path(path: Path, *, spec_path: Path) -> str:
     return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
 
 
-def document_json(document: dict[str, Any]) -> str:
+def document_json(document: FindingsDocument) -> str:
     """findings.json's exact text: written once by the run and identically by every re-render."""
     return json.dumps(document, indent=2, allow_nan=False)
 
 
-def load_document(path: Path) -> dict[str, Any]:
+def load_document(path: Path) -> FindingsDocument:
     """Read a run's findings.json (``path`` is the file or its run directory); exit 2 on another schema version."""
     file = path / FINDINGS if path.is_dir() else path
     if not file.is_file():
@@ -137,7 +138,7 @@ def predictions_frame(data: PreparedData, predictions: Predictions) -> pd.DataFr
     return pd.concat([frame, groups], axis=1)
 
 
-def table_csvs(document: dict[str, Any]) -> dict[str, bytes]:
+def table_csvs(document: FindingsDocument) -> dict[str, bytes]:
     """Every table that asks for one (``csv_name``) as CSV bytes by file name: all its rows, as in the document."""
     files = {}
     for section in document["sections"]:

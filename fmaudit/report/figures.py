@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fmaudit.metrics.gates import Gate, parse_gate
+from fmaudit.report.schema import FindingsDocument
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class GateOutcome:
         return self.gate.path.split(".", 1)[0]
 
 
-def figures(document: dict[str, Any]) -> dict[str, Figure]:
+def figures(document: FindingsDocument) -> dict[str, Figure]:
     """Every metric by its dotted path, in document order."""
     found: dict[str, Figure] = {}
 
@@ -60,7 +61,7 @@ def figures(document: dict[str, Any]) -> dict[str, Figure]:
     return found
 
 
-def gate_outcomes(document: dict[str, Any]) -> list[GateOutcome]:
+def gate_outcomes(document: FindingsDocument) -> list[GateOutcome]:
     """The document's gates, each parsed back into its metric path, bound and threshold."""
     known = figures(document)
     outcomes = []

@@ -1,69 +1,167 @@
-"""The output formats: which files each writes, rendered from the findings document alone.
+"""The output formats as a registry: each names the files it writes and renders them from the findings document
+alone. Built-ins are listed here; a package adds a format through the ``fmaudit.formats`` entry-point group::
 
-Renderers are imported when their format is asked for, so a run that writes no PDF never loads WeasyPrint.
+    [project.entry-points."fmaudit.formats"]
+    csv-gates = "my_package.formats:CSV_GATES"   # an fmaudit.report.formats.OutputFormat
+
+Renderers are imported when their format is written, so a run that writes no PDF never loads WeasyPrint.
+``FMAUDIT_DISABLE_PLUGIN_AUTOLOAD=1`` ignores installed formats as it does installed plugins.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
-from fmaudit.core.errors import OutputError
-from fmaudit.spec import OUTPUT_FORMATS
+from fmaudit.core.errors import OutputError, PluginError
+from fmaudit.report.schema import FindingsDocument
 
-FILES: dict[str, tuple[str, ...]] = {
-    "html": ("report.html",),
-    "pdf": ("report.pdf",),
-    "md": ("summary.md",),
-    "junit": ("junit.xml",),
-    "model-card": ("model-card/README.md", "model-card/model-card.json"),
-}
-TWIN_FORMATS = ("html", "pdf", "md")
-"""What the non-private twin's own report gets: it has no gates and is not the model a card describes."""
+ENTRY_POINT_GROUP = "fmaudit.formats"
 PDF_ENGINES = ("weasyprint", "chromium")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What a renderer may know besides the document: the formats written alongside it and the PDF engine."""
+
+    formats: tuple[str, ...] = ()
+    pdf_engine: str = "weasyprint"
+
+
+Renderer = Callable[[FindingsDocument, RenderOptions], dict[str, bytes]]
+"""The files of one format, by path relative to the run directory."""
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format: its name (``--format``, ``output.formats``), the files it writes, and its renderer."""
+
+    name: str
+    files: tuple[str, ...]
+    """Paths relative to the run directory; the first one present tells that a run directory holds the format."""
+    render: Renderer
+    description: str
+    for_twin: bool = False
+    """Whether the non-private twin's own report gets it (it has no gates and no model card of its own)."""
+
+
+def _html(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    from fmaudit.report.html import render_html
+
+    return {"report.html": render_html(document).encode("utf-8")}
+
+
+def _pdf(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    from fmaudit.report.pdf import render_pdf
+
+    return {"report.pdf": render_pdf(document, engine=options.pdf_engine)}
+
+
+def _markdown(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    from fmaudit.report.markdown import render_markdown
+
+    links = (*(BUILTINS[f].files[0] for f in ("html", "pdf") if f in options.formats), "findings.json")
+    return {"summary.md": render_markdown(document, links)}
+
+
+def _junit(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    from fmaudit.report.junit import render_junit
+
+    return {"junit.xml": render_junit(document)}
+
+
+def _model_card(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    from fmaudit.report.model_card import render_model_card
+
+    return render_model_card(document)
+
+
+BUILTINS: dict[str, OutputFormat] = {
+    f.name: f
+    for f in (
+        OutputFormat("html", ("report.html",), _html, "the self-contained HTML report", for_twin=True),
+        OutputFormat("pdf", ("report.pdf",), _pdf, "the report printed to PDF", for_twin=True),
+        OutputFormat("md", ("summary.md",), _markdown, "verdict, gates and headline figures", for_twin=True),
+        OutputFormat("junit", ("junit.xml",), _junit, "one JUnit test case per gate, for CI"),
+        OutputFormat(
+            "model-card",
+            ("model-card/README.md", "model-card/model-card.json"),
+            _model_card,
+            "a Hugging Face model card and its JSON twin",
+        ),
+    )
+}
+
+
+def available_formats() -> dict[str, OutputFormat]:
+    """Format name -> format, built-ins first, then installed entry points in the order they are found."""
+    found = dict(BUILTINS)
+    if os.environ.get("FMAUDIT_DISABLE_PLUGIN_AUTOLOAD"):
+        return found
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"entry point {entry.name} = {entry.value}"
+        if entry.name in found:
+            raise PluginError(f"output format {entry.name!r} is registered twice ({where})")
+        try:
+            output_format = entry.load()
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(f"output format {entry.name!r}: cannot load {entry.value}: {exc}") from exc
+        if not isinstance(output_format, OutputFormat) or output_format.name != entry.name:
+            raise PluginError(
+                f"output format {entry.name!r}: {entry.value} must be an fmaudit.report.formats.OutputFormat "
+                f"named {entry.name!r}"
+            )
+        found[entry.name] = output_format
+    return found
+
+
+def unknown_formats(names: Sequence[str]) -> list[str]:
+    """A problem line for each name no registered format has, with the nearest name when one is close."""
+    known = available_formats()
+    problems = []
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            problems.append(f"unknown format {name!r}; {hint}expected one of: {', '.join(known)}")
+    return problems
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
     """``html,pdf`` (or ``all``) into known format names, in the given order."""
-    names = list(OUTPUT_FORMATS) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [name for name in names if name not in OUTPUT_FORMATS]
-    if unknown or not names:
-        raise OutputError(
-            f"--format: unknown format {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"expected a comma-separated list of: {', '.join(OUTPUT_FORMATS)}, or all"
-        )
+    known = available_formats()
+    names = list(known) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise OutputError(f"--format: no format given; expected a comma-separated list of: {', '.join(known)}, or all")
+    problems = unknown_formats(names)
+    if problems:
+        raise OutputError([f"--format: {problem}, or all" for problem in problems])
     return tuple(dict.fromkeys(names))
 
 
 def formats_in(run_dir: Path) -> tuple[str, ...]:
-    """The formats a run directory holds (each format's first file present), in the canonical order."""
-    return tuple(name for name in OUTPUT_FORMATS if (run_dir / FILES[name][0]).is_file())
+    """The formats a run directory holds (each format's first file present), in registry order."""
+    return tuple(name for name, f in available_formats().items() if (run_dir / f.files[0]).is_file())
 
 
-def render_format(
-    name: str, document: dict[str, Any], *, formats: tuple[str, ...] = (), pdf_engine: str = "weasyprint"
-) -> dict[str, bytes]:
-    """The files of one format, by path relative to the run directory. ``formats`` is everything written
-    alongside, so the summary links only to files that exist."""
-    if name == "html":
-        from fmaudit.report.html import render_html
+def twin_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """Which of ``formats`` the non-private twin's own report gets."""
+    known = available_formats()
+    return tuple(name for name in formats if known[name].for_twin)
 
-        return {"report.html": render_html(document).encode("utf-8")}
-    if name == "pdf":
-        from fmaudit.report.pdf import render_pdf
 
-        return {"report.pdf": render_pdf(document, engine=pdf_engine)}
-    if name == "md":
-        from fmaudit.report.markdown import render_markdown
-
-        links = (*(FILES[f][0] for f in ("html", "pdf") if f in formats), "findings.json")
-        return {"summary.md": render_markdown(document, links)}
-    if name == "junit":
-        from fmaudit.report.junit import render_junit
-
-        return {"junit.xml": render_junit(document)}
-    if name == "model-card":
-        from fmaudit.report.model_card import render_model_card
-
-        return render_model_card(document)
-    raise OutputError(f"unknown output format {name!r}; expected one of: {', '.join(OUTPUT_FORMATS)}")
+def render_format(name: str, document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    """The files of one format, by path relative to the run directory; a renderer may write only its own files."""
+    known = available_formats()
+    if name not in known:
+        raise OutputError(unknown_formats([name]))
+    output_format = known[name]
+    files = output_format.render(document, options)
+    stray = sorted(set(files) - set(output_format.files))
+    if stray:
+        raise PluginError(f"output format {name!r} wrote files it does not declare: {', '.join(stray)}")
+    return files

@@ -9,6 +9,7 @@ import yaml
 
 from fmaudit.report.charts import bar_chart_geometry, line_chart_geometry
 from fmaudit.report.figures import format_number
+from fmaudit.report.schema import FindingsDocument
 
 TEMPLATE = "report.html.j2"
 
@@ -22,7 +23,7 @@ def template_dir() -> Path:
     raise FileNotFoundError(f"{TEMPLATE} not found beside the fmaudit package")
 
 
-def render_html(document: dict[str, Any], *, printing: bool = False) -> str:
+def render_html(document: FindingsDocument, *, printing: bool = False) -> str:
     """report.html; ``printing`` opens the collapsed parts (every metric, the resolved spec) for the PDF."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -36,9 +37,9 @@ def render_html(document: dict[str, Any], *, printing: bool = False) -> str:
     env.filters["num"] = format_number
     env.filters["plot"] = line_chart_geometry
     env.filters["bars"] = bar_chart_geometry
-    document = {
+    context: dict[str, Any] = {
         **document,
         "resolved_spec_yaml": yaml.safe_dump(document["resolved_spec"], sort_keys=False),
         "printing": printing,
     }
-    return env.get_template(TEMPLATE).render(**document)
+    return env.get_template(TEMPLATE).render(**context)

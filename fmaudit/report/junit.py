@@ -6,9 +6,10 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from fmaudit.report.figures import GateOutcome, format_number, gate_outcomes, interval_text
+from fmaudit.report.schema import FindingsDocument
 
 
-def render_junit(document: dict[str, Any]) -> bytes:
+def render_junit(document: FindingsDocument) -> bytes:
     """A <testsuites> with one <testsuite> for the run: ``classname`` fmaudit.<plugin>, ``name`` the gated path.
 
     A failed gate carries a <failure> with the observed value, its interval and the threshold. A run without

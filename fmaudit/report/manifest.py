@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fmaudit.core.provenance import sha256_file
+from fmaudit.report.schema import FindingsDocument
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 MANIFEST_VERSION = 1
 
 
-def build_manifest(directory: Path, document: dict[str, Any]) -> bytes:
+def build_manifest(directory: Path, document: FindingsDocument) -> bytes:
     """The manifest of every file under ``directory`` (except the manifest and its signature)."""
     provenance = document["provenance"]
     manifest = {

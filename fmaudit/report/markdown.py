@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
+from fmaudit.report.schema import FindingsDocument
 
 HEADLINES = 12
 """At most this many headline figures: the gated ones first, then each section's top-level figures."""
 
 
-def render_markdown(document: dict[str, Any], links: tuple[str, ...] = ("report.html", "findings.json")) -> bytes:
+def render_markdown(document: FindingsDocument, links: tuple[str, ...] = ("report.html", "findings.json")) -> bytes:
     """The summary as Markdown; ``links`` are the run's other files (relative paths), listed at the end."""
     provenance = document["provenance"]
     verdict = {"pass": "✅ all gates pass", "fail": "❌ gates failed", None: "no verdict (non-private twin)"}
@@ -68,7 +69,7 @@ def seed_spread_lines(replicas: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
-def headline_figures(document: dict[str, Any]) -> list[Figure]:
+def headline_figures(document: FindingsDocument) -> list[Figure]:
     """Gated figures, then top-level figures with an interval (``plugin.metric``), at most HEADLINES."""
     known = figures(document)
     chosen = [outcome.figure for outcome in gate_outcomes(document) if outcome.figure is not None]

@@ -14,6 +14,7 @@ from typing import Any
 
 from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.markdown import cell
+from fmaudit.report.schema import FindingsDocument
 
 GROUPS = ".groups."
 MCT_SCHEMA_VERSION = "0.0.2"
@@ -28,7 +29,7 @@ class CardMetric:
     slice: str
 
 
-def card_metrics(document: dict[str, Any]) -> list[CardMetric]:
+def card_metrics(document: FindingsDocument) -> list[CardMetric]:
     """Every measured figure with an interval, plus every other measured top-level figure (``plugin.metric``).
 
     ``fairness.sex.groups.female.tpr`` becomes metric ``fairness.tpr`` on slice ``sex: female``; figures
@@ -48,14 +49,14 @@ def card_metrics(document: dict[str, Any]) -> list[CardMetric]:
     return chosen
 
 
-def render_model_card(document: dict[str, Any]) -> dict[str, bytes]:
+def render_model_card(document: FindingsDocument) -> dict[str, bytes]:
     return {
         "model-card/README.md": huggingface_card(document).encode("utf-8"),
         "model-card/model-card.json": (json.dumps(toolkit_card(document), indent=2) + "\n").encode("utf-8"),
     }
 
 
-def huggingface_card(document: dict[str, Any]) -> str:
+def huggingface_card(document: FindingsDocument) -> str:
     """README.md with YAML front matter, built through huggingface_hub's ModelCard and ModelCardData."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -94,8 +95,8 @@ def huggingface_card(document: dict[str, Any]) -> str:
     return str(ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{_body(document)}"))
 
 
-def _body(document: dict[str, Any]) -> str:
-    data, training, provenance = (document[k] for k in ("data", "training", "provenance"))
+def _body(document: FindingsDocument) -> str:
+    data, training, provenance = document["data"], document["training"], document["provenance"]
     split = document["resolved_spec"]["data"]["split"]
     privacy = training["privacy"]
     sections = {s["plugin"]: s for s in document["sections"]}
@@ -150,7 +151,7 @@ def _body(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _metric_tables(document: dict[str, Any]) -> list[str]:
+def _metric_tables(document: FindingsDocument) -> list[str]:
     """Overall figures, then one table per slice group: value and 95% interval."""
     by_slice: dict[str, list[CardMetric]] = {}
     for m in card_metrics(document):
@@ -171,7 +172,7 @@ def _metric_tables(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _caveats(document: dict[str, Any], sections: dict[str, Any]) -> list[str]:
+def _caveats(document: FindingsDocument, sections: dict[str, Any]) -> list[str]:
     outcomes = gate_outcomes(document)
     failed = [o.gate.text for o in outcomes if not o.passed]
     verdict = (
@@ -189,7 +190,7 @@ def _caveats(document: dict[str, Any], sections: dict[str, Any]) -> list[str]:
     return [verdict, *redacted, *notes]
 
 
-def toolkit_card(document: dict[str, Any]) -> dict[str, Any]:
+def toolkit_card(document: FindingsDocument) -> dict[str, Any]:
     """The card as JSON in the Model Card Toolkit schema's shape (values and bounds as strings, as it has them)."""
     data, training, provenance = document["data"], document["training"], document["provenance"]
     sections = {s["plugin"]: s for s in document["sections"]}
@@ -247,7 +248,7 @@ def toolkit_card(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _gated(document: dict[str, Any], plugin: str) -> str:
+def _gated(document: FindingsDocument, plugin: str) -> str:
     """The gates that hold this plugin's figures to a threshold before release (the declared mitigation)."""
     gates = [o.gate.text for o in gate_outcomes(document) if o.plugin == plugin]
     return ("release gated on: " + "; ".join(gates)) if gates else "no gate declared on these figures"

@@ -16,11 +16,12 @@ from typing import Any, NoReturn
 
 from fmaudit.core.errors import OutputError
 from fmaudit.report.html import render_html
+from fmaudit.report.schema import FindingsDocument
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
-def render_pdf(document: dict[str, Any], *, engine: str = "weasyprint") -> bytes:
+def render_pdf(document: FindingsDocument, *, engine: str = "weasyprint") -> bytes:
     if engine == "chromium":
         return chromium_pdf(render_html(document, printing=True))
     if engine != "weasyprint":
@@ -28,7 +29,7 @@ def render_pdf(document: dict[str, Any], *, engine: str = "weasyprint") -> bytes
     return bytes(laid_out(document).write_pdf())
 
 
-def laid_out(document: dict[str, Any]) -> Any:
+def laid_out(document: FindingsDocument) -> Any:
     """The printed report as WeasyPrint lays it out (its pages), before it is written as PDF."""
     import logging
 

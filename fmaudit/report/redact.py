@@ -14,12 +14,14 @@ import hmac
 import os
 from typing import Any
 
+from fmaudit.report.schema import FindingsDocument, TableEntry
+
 ROW_COLUMN = "Row"
 HASHED_ROW_COLUMN = "Row (salted hash)"
 WITHHELD = "withheld: redacted report"
 
 
-def redact_document(document: dict[str, Any], salt: bytes) -> dict[str, Any]:
+def redact_document(document: FindingsDocument, salt: bytes) -> FindingsDocument:
     """A redacted copy of ``document``; ``metrics`` and ``gates`` are carried over untouched."""
     if document.get("redacted"):
         return document
@@ -36,7 +38,7 @@ def redact_document(document: dict[str, Any], salt: bytes) -> dict[str, Any]:
     return out
 
 
-def _redact_table(table: dict[str, Any], salt: bytes) -> dict[str, Any]:
+def _redact_table(table: TableEntry, salt: bytes) -> TableEntry:
     if not table.get("applicant_rows"):
         return table
     count = len(table["rows"])

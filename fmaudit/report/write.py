@@ -28,9 +28,10 @@ from fmaudit.report.document import (
     predictions_frame,
     table_csvs,
 )
-from fmaudit.report.formats import TWIN_FORMATS, render_format
+from fmaudit.report.formats import RenderOptions, render_format, twin_formats
 from fmaudit.report.manifest import MANIFEST, SIGNATURE, build_manifest
 from fmaudit.report.redact import redact_document, run_salt
+from fmaudit.report.schema import FindingsDocument
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -48,7 +49,7 @@ class RunOutputs:
     """What every output of a run renders from: its findings document and per-row predictions (CSV bytes),
     and the same for each compared model that has its own report (by subdirectory)."""
 
-    document: dict[str, Any]
+    document: FindingsDocument
     predictions_csv: bytes | None
     nested: dict[str, RunOutputs] = field(default_factory=dict)
 
@@ -179,14 +180,13 @@ def _write_tree(directory: Path, outputs: RunOutputs, formats: tuple[str, ...], 
         (directory / name).write_bytes(content)
     for name in formats:
         started = time.perf_counter()
-        for relative, content in render_format(
-            name, outputs.document, formats=formats, pdf_engine=options.pdf_engine
-        ).items():
+        rendered = render_format(name, outputs.document, RenderOptions(formats, options.pdf_engine))
+        for relative, content in rendered.items():
             (directory / relative).parent.mkdir(parents=True, exist_ok=True)
             (directory / relative).write_bytes(content)
         options.timings[name] = options.timings.get(name, 0.0) + time.perf_counter() - started
     for subdirectory, nested in outputs.nested.items():
-        _write_tree(directory / subdirectory, nested, tuple(f for f in formats if f in TWIN_FORMATS), options)
+        _write_tree(directory / subdirectory, nested, twin_formats(formats), options)
 
 
 def _staged(final: Path, fill: Callable[[Path], None], *, replace_existing: bool = False) -> None:
