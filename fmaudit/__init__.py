@@ -1,7 +1,7 @@
 """fmaudit: fine-tune a model from an audit spec, audit it, report, and gate the release.
 
 The public API is small: ``plan`` and ``run`` (the pipeline), ``load_spec``, the
-plugin contract in ``fmaudit.plugins.base`` and the exceptions in ``fmaudit.core.errors``.
+plugin contract in ``fmaudit.plugins`` and the exceptions in ``fmaudit.core.errors``.
 """
 
 from __future__ import annotations

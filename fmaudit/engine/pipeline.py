@@ -70,15 +70,9 @@ def run(
     clock = StageClock()
     with clock.stage("plan: spec, data, gates"):
         the_plan = plan(spec_path)
-    spec, data = the_plan.loaded.spec, the_plan.data
-    progress(
-        f"data: {data.n_rows} rows ({len(data.train_idx)} train / {len(data.test_idx)} test), "
-        f"sensitive: {', '.join(the_plan.audit_plan.attributes)}"
-    )
+    spec = the_plan.loaded.spec
     cache_dir = cache_dir or default_cache_dir()
-    progress(
-        f"model: {spec.model.describe()}, " + ("DP-SGD" if spec.training.privacy else "no DP") + f", cache {cache_dir}"
-    )
+    _announce(the_plan, cache_dir, progress)
     executor = executor if executor is not None else LocalExecutor()
     models = ModelTrainer(
         the_plan, cache_dir=cache_dir, progress=progress, show_progress=show_progress_bars, clock=clock
@@ -87,7 +81,7 @@ def run(
     classifier, record, predictions = models.train_and_score("model", spec.training)
     base_context = AuditContext(
         spec=spec,
-        data=data,
+        data=the_plan.data,
         model=classifier,
         predictions=predictions,
         training=record,
@@ -97,33 +91,71 @@ def run(
         say=progress,
         executor=executor,
     )
-    compared = []
-    if the_plan.audit_plan.twin:
-        twin_training = twin_of(spec.training)
-        twin, twin_record, twin_predictions, twin_findings = audit_alone(
-            the_plan, models, base_context, "twin (no DP)", twin_training, progress=progress
-        )
-        compared.append(ComparedModel("twin", "no-DP twin", twin, twin_record, twin_predictions, twin_findings))
-    for epsilon in the_plan.audit_plan.sweep:
-        point = sweep_point(spec.training, epsilon)
-        label = f"target ε = {epsilon:g}"
-        sweep_model, sweep_record, sweep_predictions = models.train_and_score(f"sweep {label}", point)
-        compared.append(ComparedModel("sweep", label, sweep_model, sweep_record, sweep_predictions))
-    context = replace(base_context, membership=models.membership_inputs(spec.training), compared=tuple(compared))
+    compared = compared_models(the_plan, models, base_context, progress=progress)
+    context = replace(base_context, membership=models.membership_inputs(spec.training), compared=compared)
     findings = audit(the_plan, context, progress=progress, clock=clock)
     spread = audit_replicas(the_plan, models, base_context, findings, progress=progress)
     flush_all()  # the encoder vectors this run computed, for the next run
     gate_results = evaluate(the_plan.gates, {**findings.metrics(), **(spread.metrics() if spread else {})})
+    report_dir = write_report(
+        (out or Path(spec.output.dir)) / spec.name,
+        spec=spec,
+        data=the_plan.data,
+        predictions=predictions,
+        record=record,
+        findings=findings,
+        gate_results=gate_results,
+        provenance=provenance_of(the_plan, record, clock, command=command),
+        seconds=time.perf_counter() - started,
+        compared=compared,
+        spread=spread,
+        options=options,
+    )
+    return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
 
+
+def _announce(the_plan: Plan, cache_dir: Path, progress: Progress) -> None:
+    """The run's first two lines: the data and its split, the model and where it is cached."""
+    spec, data = the_plan.loaded.spec, the_plan.data
+    progress(
+        f"data: {data.n_rows} rows ({len(data.train_idx)} train / {len(data.test_idx)} test), "
+        f"sensitive: {', '.join(the_plan.audit_plan.attributes)}"
+    )
+    privacy = "DP-SGD" if spec.training.privacy else "no DP"
+    progress(f"model: {spec.model.describe()}, {privacy}, cache {cache_dir}")
+
+
+def compared_models(
+    the_plan: Plan, models: ModelTrainer, context: AuditContext, *, progress: Progress = lambda message: None
+) -> tuple[ComparedModel, ...]:
+    """The models the audited one is compared with: its non-private twin, audited alone by every plugin, and
+    the sweep points, only scored."""
+    training = the_plan.loaded.spec.training
+    compared = []
+    if the_plan.audit_plan.twin:
+        twin, record, predictions, findings = audit_alone(
+            the_plan, models, context, "twin (no DP)", twin_of(training), progress=progress
+        )
+        compared.append(ComparedModel("twin", "no-DP twin", twin, record, predictions, findings))
+    for epsilon in the_plan.audit_plan.sweep:
+        label = f"target ε = {epsilon:g}"
+        model, record, predictions = models.train_and_score(f"sweep {label}", sweep_point(training, epsilon))
+        compared.append(ComparedModel("sweep", label, model, record, predictions))
+    return tuple(compared)
+
+
+def provenance_of(the_plan: Plan, record: TrainingRecord, clock: StageClock, *, command: str) -> Provenance:
+    """What the report's every figure traces back to: spec, data, base model and weights hashes, and the stages."""
+    spec = the_plan.loaded.spec
     now = datetime.now(timezone.utc)
     resolved = spec.model_dump(mode="json")
-    provenance = Provenance(
+    return Provenance(
         run_id=f"{now:%Y%m%dT%H%M%SZ}-{sha256_json([resolved, record.weights_sha256])[:8]}",
         timestamp=now.isoformat(timespec="seconds"),
         command=command,
         spec_path=str(the_plan.loaded.path),
         spec_sha256=sha256_json(resolved),
-        data_path=str(data.source_path),
+        data_path=str(the_plan.data.source_path),
         data_sha256=the_plan.data_sha256,
         base_model=f"{spec.model.describe()}" + (f" ({record.base_model_dir})" if record.base_model_dir else ""),
         base_model_sha256=record.base_model_sha256,
@@ -131,22 +163,6 @@ def run(
         seed=spec.training.seed,
         stages=tuple(clock.stages),
     )
-    out_root = (out or Path(spec.output.dir)) / spec.name
-    report_dir = write_report(
-        out_root,
-        spec=spec,
-        data=data,
-        predictions=predictions,
-        record=record,
-        findings=findings,
-        gate_results=gate_results,
-        provenance=provenance,
-        seconds=time.perf_counter() - started,
-        compared=tuple(compared),
-        spread=spread,
-        options=options,
-    )
-    return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
 
 
 def audit_replicas(

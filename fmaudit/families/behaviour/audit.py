@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -64,14 +65,42 @@ class BehaviourResult:
 
 def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
     """Run every declared and default test on a seeded sample of the test split."""
-    kind = inputs.model.kind
     sample_rng = stream(params.seed, "behaviour.sample")
     n_test = len(inputs.row_ids)
     take = np.sort(sample_rng.choice(n_test, size=min(params.rows, n_test), replace=False))
-    row_ids = inputs.row_ids[take]
-    records = inputs.data.frame.iloc[row_ids].to_dict("records")
-    before = inputs.scores[take]
+    records = inputs.data.frame.iloc[inputs.row_ids[take]].to_dict("records")
+    tests = _sample_edits(inputs, params, records)
+    split = inputs.data.frame.iloc[inputs.row_ids].to_dict("records") if params.templates else []
+    template_edits = {
+        name: [Edit(i, record, t, name, name) for i, record in enumerate(split)] for name, t in params.templates.items()
+    }
+    everything = [e for edits in [*tests.values(), *template_edits.values()] for e in edits]
+    inputs.say(f"behaviour: scoring {len(everything)} edited rows")
+    scored = np.split(score_edits(inputs.model, everything, workers=params.workers), _bounds(tests, template_edits))
+    sampled = _Reducer(inputs, params, take=take)
+    tested = {
+        test: sampled.tested(test, edits, after)
+        for (test, edits), after in zip(tests.items(), scored[: len(tests)], strict=True)
+    }
+    figures, flips, pooled = _template_outcomes(inputs, params, template_edits, scored[len(tests) :])
+    none: tuple[Outcome | None, dict[str, Outcome]] = (None, {})
+    mono = tested.get("monotonicity", none)
+    return BehaviourResult(
+        sampled=sampled.row_ids,
+        monotonicity=mono[0],
+        monotone_fields=mono[1],
+        invariance={test: result for test, (result, _) in tested.items() if test != "monotonicity"},
+        equivalent_fields=tested.get("equivalent_values", none)[1],
+        templates=figures,
+        template_flips=flips,
+        template_pooled=pooled,
+        readings=tuple(fairness_gate_readings(inputs.gates, figures)),
+        edits_scored=len(everything),
+    )
 
+
+def _sample_edits(inputs: Inputs, params: BehaviourParams, records: list[dict[str, Any]]) -> dict[str, list[Edit]]:
+    """Each monotonicity and invariance test's edits of the sampled rows, by test."""
     tests: dict[str, list[Edit]] = {}
     if params.monotonicity:
         tests["monotonicity"] = [
@@ -80,7 +109,7 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             for edit in monotone_edits(name, claim, records, observed=inputs.data.frame[name], template=inputs.template)
         ]
     numeric = [f for f in template_fields(inputs.template) if f in inputs.numeric_fields]
-    for test in planned_tests(params.invariance, kind):
+    for test in planned_tests(params.invariance, inputs.model.kind):
         tests[test] = invariance_edits(
             test,
             params.invariance,
@@ -89,37 +118,30 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             numeric_fields=numeric,
             rng=stream(params.seed, "behaviour.invariance", test),
         )
-    split = inputs.data.frame.iloc[inputs.row_ids].to_dict("records") if params.templates else []
-    template_edits = {
-        name: [Edit(i, record, t, name, name) for i, record in enumerate(split)] for name, t in params.templates.items()
-    }
-    everything = [e for edits in [*tests.values(), *template_edits.values()] for e in edits]
-    inputs.say(f"behaviour: scoring {len(everything)} edited rows")
-    scored = iter(
-        np.split(score_edits(inputs.model, everything, workers=params.workers), _bounds(tests, template_edits))
-    )
+    return tests
 
-    sample_groups = inputs.data.sensitive.iloc[row_ids].reset_index(drop=True)
-    sample_slices = Slices.of(sample_groups, inputs.attributes)
 
-    def reduce(
-        name: str,
-        edits: list[Edit],
-        after: np.ndarray,
-        *,
-        event: str,
-        scores: np.ndarray,
-        ids: np.ndarray,
-        slices: Slices,
-    ) -> Outcome:
-        pairs = Pairs(edits, scores[[e.position for e in edits]] if edits else np.zeros(0), after)
+class _Reducer:
+    """Reduces edits and their scores to outcomes over one set of rows (the sample, or the whole test split)."""
+
+    def __init__(self, inputs: Inputs, params: BehaviourParams, *, take: np.ndarray | None = None) -> None:
+        self.inputs, self.params = inputs, params
+        self.row_ids = inputs.row_ids if take is None else inputs.row_ids[take]
+        self.before = inputs.scores if take is None else inputs.scores[take]
+        groups = inputs.data.sensitive.iloc[self.row_ids].reset_index(drop=True)
+        self.groups = groups
+        self.slices = Slices.of(groups, inputs.attributes)
+
+    def reduce(self, name: str, edits: list[Edit], after: np.ndarray, *, event: str) -> Outcome:
+        pairs = Pairs(edits, self.before[[e.position for e in edits]] if edits else np.zeros(0), after)
+        params = self.params
         return outcome(
             name,
             pairs,
             event=event,
-            row_ids=ids,
-            slices=slices,
-            threshold=inputs.threshold,
+            row_ids=self.row_ids,
+            slices=self.slices,
+            threshold=self.inputs.threshold,
             tolerance=params.tolerance,
             examples=params.examples,
             n_boot=params.n_boot,
@@ -127,45 +149,36 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             rng=stream(params.seed, "behaviour", name),
         )
 
-    def breakdown(test: str, edits: list[Edit], after: np.ndarray, names: list[str], event: str) -> dict[str, Outcome]:
-        keep = {name: [i for i, e in enumerate(edits) if e.test == name] for name in names}
-        return {
-            name: reduce(
-                f"{test}.{name}",
-                [edits[i] for i in idx],
-                after[idx],
-                event=event,
-                scores=before,
-                ids=row_ids,
-                slices=sample_slices,
-            )
+    def tested(self, test: str, edits: list[Edit], after: np.ndarray) -> tuple[Outcome, dict[str, Outcome]]:
+        """A sample test's outcome, and its breakdown by field where it has one (monotonicity, equivalent values)."""
+        event = "drop" if test == "monotonicity" else "flip"
+        names = {
+            "monotonicity": list(self.params.monotonicity),
+            "equivalent_values": list(self.params.invariance.values),
+        }
+        keep = {name: [i for i, e in enumerate(edits) if e.test == name] for name in names.get(test, [])}
+        by_field = {
+            name: self.reduce(f"{test}.{name}", [edits[i] for i in idx], after[idx], event=event)
             for name, idx in keep.items()
         }
+        return self.reduce(test, edits, after, event=event), by_field
 
-    monotonicity, monotone_fields = None, {}
-    invariance: dict[str, Outcome] = {}
-    equivalent_fields: dict[str, Outcome] = {}
-    for test, edits in tests.items():
-        after = next(scored)
-        event = "drop" if test == "monotonicity" else "flip"
-        result = reduce(test, edits, after, event=event, scores=before, ids=row_ids, slices=sample_slices)
-        if test == "monotonicity":
-            monotonicity = result
-            monotone_fields = breakdown(test, edits, after, list(params.monotonicity), event)
-        else:
-            invariance[test] = result
-        if test == "equivalent_values":
-            equivalent_fields = breakdown(test, edits, after, list(params.invariance.values), event)
 
-    test_groups = inputs.data.sensitive.iloc[inputs.row_ids].reset_index(drop=True)
-    test_slices = Slices.of(test_groups, inputs.attributes)
+def _template_outcomes(
+    inputs: Inputs, params: BehaviourParams, template_edits: dict[str, list[Edit]], scored: list[np.ndarray]
+) -> tuple[tuple[TemplateFigures, ...], dict[str, Outcome], Outcome | None]:
+    """The whole test split under each alternative template: headline figures (the audited template's first),
+    decision flips per template, and the flips pooled over all of them."""
+    if not template_edits:
+        return (), {}, None
+    split = _Reducer(inputs, params)
 
     def figures(name: str, scores: np.ndarray, dropped: tuple[str, ...] = ()) -> TemplateFigures:
         return headline_figures(
             name,
             labels=inputs.labels,
             scores=scores,
-            groups=test_groups,
+            groups=split.groups,
             threshold=inputs.threshold,
             min_group_size=params.min_group_size,
             n_boot=params.n_boot,
@@ -174,45 +187,17 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
             dropped=dropped,
         )
 
-    all_figures = [figures(AUDITED, inputs.scores)] if params.templates else []
-    template_flips: dict[str, Outcome] = {}
     audited_fields = template_fields(inputs.template)
-    afters = {name: next(scored) for name in template_edits}
+    afters = dict(zip(template_edits, scored, strict=True))
+    all_figures = [figures(AUDITED, inputs.scores)]
+    flips = {}
     for name, edits in template_edits.items():
         used = set(template_fields(params.templates[name]))
         all_figures.append(figures(name, afters[name], tuple(f for f in audited_fields if f not in used)))
-        template_flips[name] = reduce(
-            f"templates.{name}",
-            edits,
-            afters[name],
-            event="flip",
-            scores=inputs.scores,
-            ids=inputs.row_ids,
-            slices=test_slices,
-        )
-    pooled = None
-    if template_edits:
-        pooled = reduce(
-            "templates",
-            [e for edits in template_edits.values() for e in edits],
-            np.concatenate(list(afters.values())),
-            event="flip",
-            scores=inputs.scores,
-            ids=inputs.row_ids,
-            slices=test_slices,
-        )
-    return BehaviourResult(
-        sampled=row_ids,
-        monotonicity=monotonicity,
-        monotone_fields=monotone_fields,
-        invariance=invariance,
-        equivalent_fields=equivalent_fields,
-        templates=tuple(all_figures),
-        template_flips=template_flips,
-        template_pooled=pooled,
-        readings=tuple(fairness_gate_readings(inputs.gates, all_figures)),
-        edits_scored=len(everything),
-    )
+        flips[name] = split.reduce(f"templates.{name}", edits, afters[name], event="flip")
+    pooled_edits = [e for edits in template_edits.values() for e in edits]
+    pooled = split.reduce("templates", pooled_edits, np.concatenate(list(afters.values())), event="flip")
+    return tuple(all_figures), flips, pooled
 
 
 def _bounds(*groups: dict[str, list[Edit]]) -> list[int]:

@@ -100,57 +100,12 @@ def twin_cost(
     ]
     charts = []
     for attribute in groups.columns:
-        before = twin_metrics.get(f"fairness.{attribute}.demographic_parity_ratio")
-        after = own_metrics.get(f"fairness.{attribute}.demographic_parity_ratio")
-        change = (
-            before.value - after.value
-            if before is not None and after is not None and before.value is not None and after.value is not None
-            else None
+        attribute_metrics, chart = _attribute_cost(
+            attribute, groups[attribute], cell, own_metrics, twin_metrics, n_boot=n_boot, confidence=confidence,
+            seed=seed,
         )
-        metrics.append(
-            Metric(
-                f"privacy.cost.{attribute}.demographic_parity_ratio_change",
-                change,
-                f"Fall in the demographic parity ratio under DP, twin - DP ({attribute})",
-                "lower",
-                note="" if change is not None else "needs the fairness plugin's ratio for both models",
-            )
-        )
-        names = sorted(groups[attribute].unique())
-        codes = pd.Categorical(groups[attribute], categories=names).codes
-        drops = _paired_drop(
-            codes,
-            cell,
-            n_groups=len(names),
-            n_boot=n_boot,
-            confidence=confidence,
-            rng=stream(seed, f"privacy.cost.{attribute}"),
-        )
-        bars = []
-        for name, drop in zip(names, drops, strict=True):
-            metrics.append(
-                _drop_metric(
-                    f"privacy.cost.{attribute}.groups.{metric_key(name)}.accuracy_drop",
-                    drop,
-                    f"Accuracy lost to privacy ({attribute} = {name})",
-                )
-            )
-            bars.append(
-                Bar(
-                    label=f"{name} (n={drop.rows})",
-                    value=drop.value if drop.value is not None else 0.0,
-                    ci_low=drop.low,
-                    ci_high=drop.high,
-                )
-            )
-        charts.append(
-            BarChart(
-                title=f"Which groups paid for privacy: accuracy lost by {attribute} (twin - DP)",
-                bars=tuple(bars),
-                note=f"Whiskers: {confidence:.0%} paired bootstrap interval ({n_boot} resamples of the test rows, "
-                "both models scored on the same resample). Positive: the DP model is less accurate for the group.",
-            )
-        )
+        metrics += attribute_metrics
+        charts.append(chart)
     table = _side_by_side(own_metrics, twin_metrics)
     own_accuracy = float(np.mean(own_correct))
     twin_accuracy = float(np.mean(twin_correct))
@@ -160,6 +115,71 @@ def twin_cost(
         "a negative drop means the DP model scores higher."
     )
     return Cost(metrics=tuple(metrics), tables=(table,), charts=tuple(charts), summary=summary)
+
+
+def _attribute_cost(
+    attribute: str,
+    groups: pd.Series,
+    cell: np.ndarray,
+    own_metrics: dict[str, Metric],
+    twin_metrics: dict[str, Metric],
+    *,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> tuple[list[Metric], BarChart]:
+    """One attribute's price of privacy: the change in its parity ratio (from both models' fairness findings) and
+    each group's accuracy drop with a paired interval, as metrics and as a bar chart."""
+    before = twin_metrics.get(f"fairness.{attribute}.demographic_parity_ratio")
+    after = own_metrics.get(f"fairness.{attribute}.demographic_parity_ratio")
+    change = (
+        before.value - after.value
+        if before is not None and after is not None and before.value is not None and after.value is not None
+        else None
+    )
+    metrics = [
+        Metric(
+            f"privacy.cost.{attribute}.demographic_parity_ratio_change",
+            change,
+            f"Fall in the demographic parity ratio under DP, twin - DP ({attribute})",
+            "lower",
+            note="" if change is not None else "needs the fairness plugin's ratio for both models",
+        )
+    ]
+    names = sorted(groups.unique())
+    codes = pd.Categorical(groups, categories=names).codes
+    drops = _paired_drop(
+        codes,
+        cell,
+        n_groups=len(names),
+        n_boot=n_boot,
+        confidence=confidence,
+        rng=stream(seed, f"privacy.cost.{attribute}"),
+    )
+    bars = []
+    for name, drop in zip(names, drops, strict=True):
+        metrics.append(
+            _drop_metric(
+                f"privacy.cost.{attribute}.groups.{metric_key(name)}.accuracy_drop",
+                drop,
+                f"Accuracy lost to privacy ({attribute} = {name})",
+            )
+        )
+        bars.append(
+            Bar(
+                label=f"{name} (n={drop.rows})",
+                value=drop.value if drop.value is not None else 0.0,
+                ci_low=drop.low,
+                ci_high=drop.high,
+            )
+        )
+    chart = BarChart(
+        title=f"Which groups paid for privacy: accuracy lost by {attribute} (twin - DP)",
+        bars=tuple(bars),
+        note=f"Whiskers: {confidence:.0%} paired bootstrap interval ({n_boot} resamples of the test rows, "
+        "both models scored on the same resample). Positive: the DP model is less accurate for the group.",
+    )
+    return metrics, chart
 
 
 @dataclass(frozen=True)
