@@ -1,9 +1,9 @@
-"""Shared fixtures: a tiny local BERT and Llama, spec files written on the fly, and a network guard."""
+"""Shared fixtures: a tiny local BERT and Llama, spec files written on the fly, a network guard, and the wide
+ten-field spec and data of the explanations tests. Their helpers live in tests.support."""
 
 from __future__ import annotations
 
 import copy
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,40 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tiny_model import build_tiny_bert, build_tiny_llama
-
-REPO = Path(__file__).resolve().parent.parent
-
-GERMAN_CREDIT_SPEC: dict[str, Any] = {
-    "name": "tiny",
-    "description": "test run",
-    "model": {"base": "minilm"},
-    "data": {
-        "source": "builtin:german_credit",
-        "label": "creditability",
-        "positive": "good",
-        "sensitive": {
-            "sex": {
-                "column": "personal_status_and_sex",
-                "map": {
-                    "male : single": "male",
-                    "male : married/widowed": "male",
-                    "male : divorced/separated": "male",
-                    "female : divorced/separated/married": "female",
-                },
-            },
-            "age_group": {"column": "age_in_years", "bins": [0, 25, 200], "labels": ["under 25", "25 and over"]},
-            "foreign_worker": {"column": "foreign_worker"},
-        },
-        "intersections": [["sex", "age_group"]],
-        "template": "checking: {status_of_existing_checking_account}; duration: {duration_in_month} months; "
-        "history: {credit_history}; sex: {personal_status_and_sex}; age: {age_in_years}",
-        "split": {"test_size": 0.3, "seed": 1},
-    },
-    "training": {"epochs": 1, "batch_size": 32, "max_length": 64, "train_layers": "all"},
-    "audits": {"performance": {}, "fairness": {}},
-    "gates": ["performance.roc_auc.ci_low >= 0.6"],
-}
+from fmaudit.data import PreparedData, prepare
+from fmaudit.spec import Spec
+from tests.support.network import guard_network
+from tests.support.specs import GERMAN_CREDIT_SPEC, WIDE_TEMPLATE
+from tests.support.tiny_model import build_tiny_bert, build_tiny_llama
 
 
 @pytest.fixture
@@ -86,36 +57,21 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
-class NetworkAttempt(AssertionError):
-    pass
-
-
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Fail any attempt to resolve a host name or connect an internet socket; return the attempts made."""
     return guard_network(monkeypatch)
 
 
-def guard_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Patch the socket layer so that any host lookup or internet connect raises and is recorded."""
-    attempts: list[str] = []
+@pytest.fixture
+def wide_spec(spec_dict: dict[str, Any]) -> Spec:
+    spec_dict["data"]["template"] = WIDE_TEMPLATE
+    spec_dict["data"]["max_rows"] = 240
+    spec_dict["model"] = {"kind": "tabular"}
+    spec_dict["training"] = {"epochs": 1}
+    return Spec.model_validate(spec_dict)
 
-    def refuse(what: str):  # type: ignore[no-untyped-def]
-        def blocked(*args: Any, **kwargs: Any) -> Any:
-            attempts.append(f"{what}{args[1:] if what.startswith('socket.') else args}")
-            raise NetworkAttempt(f"network access attempted: {what} {args}")
 
-        return blocked
-
-    original_connect = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        if self.family == socket.AF_UNIX:
-            return original_connect(self, address)
-        return refuse("socket.connect")(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
-    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
-    return attempts
+@pytest.fixture
+def wide_data(wide_spec: Spec, tmp_path: Path) -> PreparedData:
+    return prepare(wide_spec.data, base_dir=tmp_path)

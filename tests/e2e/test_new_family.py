@@ -17,9 +17,8 @@ from fmaudit.core.errors import ExitCode
 from fmaudit.plugins import registry
 from fmaudit.report import formats
 from fmaudit.testing import audit_context, check_plugin
-from tests.conftest import GERMAN_CREDIT_SPEC
-from tests.test_end_to_end import run_cli
-from tests.test_tabular import tabular_spec
+from tests.support.runs import run_cli
+from tests.support.specs import GERMAN_CREDIT_SPEC, tabular_spec
 
 PLUGIN = '''
 from __future__ import annotations

@@ -5,15 +5,14 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fmaudit.spec import Spec
 from fmaudit.spec_reference import REGENERATE, render_spec_reference
+from tests.support.specs import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 PAGE = REPO / "docs" / "spec.md"
 
 

@@ -1,0 +1,308 @@
+"""``training.seed_replicas``: the spec key, the replicas' seeds and cache keys, the spread of each figure over
+the replicas (recomputed here from each replica's own model with scikit-learn and fairlearn), gates on
+``<path>.replica_min`` / ``.replica_max``, and the flag raised when a gate's verdict depends on the seed."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from fairlearn.metrics import demographic_parity_ratio, equalized_odds_difference
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+from fmaudit.core.errors import ExitCode, SpecError
+from fmaudit.core.findings import Findings, Metric, PluginFindings
+from fmaudit.engine.pipeline import plan, run, score_test_split, train
+from fmaudit.metrics.gates import evaluate, parse_gate
+from fmaudit.metrics.seed_spread import Replica, seed_spread
+from fmaudit.spec import DataSpec, TrainingSpec
+from fmaudit.training.cache import cache_key
+from tests.support.specs import GERMAN_CREDIT_SPEC
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        plan(path)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [(-1, "greater than or equal to 0"), (1000, "less than or equal to 20")]
+)
+def test_a_negative_or_absurd_replica_count_names_file_and_key(spec_dict, write_spec, given, expected) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["training"]["seed_replicas"] = given
+    path = write_spec(spec_dict)
+    [line] = problems(path)
+    assert line.startswith(f"{path}: training.seed_replicas: ") and expected in line and repr(given) in line
+
+
+def test_replicas_take_the_next_seeds_and_leave_the_audited_models_cache_key_alone(spec_dict) -> None:  # type: ignore[no-untyped-def]
+    data_spec = DataSpec.model_validate(spec_dict["data"])
+
+    def key(training: TrainingSpec) -> str:
+        return cache_key(base_model_sha256="b", data_spec=data_spec, data_sha256="d", training=training)
+
+    training = TrainingSpec(seed=5, seed_replicas=3)
+    assert TrainingSpec().seed_replicas == 0 and TrainingSpec().replica_seeds == ()
+    assert training.replica_seeds == (6, 7, 8)
+    # How many replicas a run trains chooses models, not weights: the audited model's key is unchanged (and
+    # the key pinned at cache format 8 in test_adapters still holds with replicas asked for).
+    assert key(training) == key(TrainingSpec(seed=5))
+    assert key(TrainingSpec(seed_replicas=2)) == "525c275723e23908e51fdba1bf12b1fa"
+    # Each replica's own seed does enter its key: every replica is cached, under the key of a plain seed-s run.
+    replica_keys = [key(training.model_copy(update={"seed": s})) for s in training.replica_seeds]
+    assert len({key(training), *replica_keys}) == 4
+    assert replica_keys == [key(TrainingSpec(seed=s)) for s in (6, 7, 8)]
+
+
+def test_spread_gates_are_known_only_when_replicas_are_trained(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["gates"] = [
+        "performance.roc_auc.replica_min >= 0.6",
+        "fairness.sex.demographic_parity_ratio.replica_max <= 1",
+    ]
+    [first, second] = problems(write_spec(spec_dict))
+    assert "names unknown metric 'performance.roc_auc.replica_min'" in first
+    assert "'fairness.sex.demographic_parity_ratio.replica_max'" in second
+    spec_dict["training"]["seed_replicas"] = 2
+    assert [g.path for g in plan(write_spec(spec_dict)).gates] == [
+        "performance.roc_auc.replica_min",
+        "fairness.sex.demographic_parity_ratio.replica_max",
+    ]
+    spec_dict["gates"] = ["performance.roc_auc.replica_min.ci_low >= 0.6"]  # a spread figure has no interval
+    [bounded] = problems(write_spec(spec_dict))
+    assert "reads ci_low of a seed-spread figure, which has no interval" in bounded
+    assert "gate on 'performance.roc_auc.replica_min' itself" in bounded
+
+
+def findings(roc_auc: float, ci_low: float, *, parity: float | None = 0.9, twin_gap: bool = False) -> Findings:
+    metrics = (
+        Metric("performance.roc_auc", roc_auc, "ROC AUC", "higher", ci_low, roc_auc + 0.05),
+        Metric("performance.accuracy", 0.7, "Accuracy", "higher"),
+    )
+    fairness = (Metric("fairness.sex.demographic_parity_ratio", parity, "DP ratio", "higher"),)
+    privacy = (Metric("privacy.cost.roc_auc_drop", 0.01, "ROC AUC lost to DP", "lower"),) * twin_gap
+    return Findings(
+        (
+            PluginFindings("performance", "Performance", "", metrics),
+            PluginFindings("fairness", "Fairness", "", fairness),
+            PluginFindings("privacy", "Privacy", "", privacy),
+        )
+    )
+
+
+def replica(seed: int, found: Findings) -> Replica:
+    return Replica(seed, found, f"key{seed}", f"sha{seed}", False, 1.0)
+
+
+HEADLINE = ("performance.roc_auc", "fairness.sex.demographic_parity_ratio")
+"""What the performance and fairness plugins lead with, of the figures these findings hold."""
+
+GATES = [
+    parse_gate(text)
+    for text in (
+        "performance.roc_auc >= 0.72",
+        "performance.roc_auc.ci_low >= 0.6",
+        "fairness.sex.demographic_parity_ratio >= 0.8",
+        "privacy.cost.roc_auc_drop <= 0.1",
+        "performance.roc_auc.replica_min >= 0.71",
+    )
+]
+
+
+def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
+    audited = findings(0.75, 0.65, twin_gap=True)
+    replicas = [
+        replica(1, findings(0.78, 0.66)),  # every gate as on the audited model
+        replica(2, findings(0.70, 0.61)),  # the point-estimate gate fails here
+        replica(3, findings(0.74, 0.55, parity=None)),  # the interval gate fails; parity not measured: fails too
+    ]
+    spread = seed_spread(audited, replicas, GATES, audited_seed=0, private=True, headline=HEADLINE)
+    rows = {row.path: row for row in spread.rows}
+    # Headline figures first (in findings order), then gated ones; accuracy is neither.
+    assert list(rows) == [
+        "performance.roc_auc",
+        "fairness.sex.demographic_parity_ratio",
+        "privacy.cost.roc_auc_drop",
+    ]
+    auc = rows["performance.roc_auc"]
+    assert (auc.audited, auc.values, auc.min, auc.median, auc.max) == (0.75, (0.78, 0.70, 0.74), 0.70, 0.74, 0.78)
+    assert auc.gates == ("performance.roc_auc >= 0.72", "performance.roc_auc.ci_low >= 0.6")
+    assert auc.flipped_seeds == (2, 3)
+    [_, interval] = auc.checks
+    assert [(seed, result.observed, result.passed) for seed, result in interval.flipped(auc.seeds)] == [
+        (3, 0.55, False)
+    ]
+    parity = rows["fairness.sex.demographic_parity_ratio"]
+    assert parity.flipped_seeds == (3,) and parity.min == 0.9 and len(parity.measured) == 2
+    # The twin comparison exists only for the audited model: not comparable on replicas, so never a flag.
+    drop = rows["privacy.cost.roc_auc_drop"]
+    assert drop.values == (None, None, None) and drop.flipped_seeds == () and "not produced" in drop.note
+    assert [row.verdict for row in rows.values()] == ["differs", "differs", "not comparable"]
+    document = spread.to_dict()
+    assert document["seed_dependent_gates"] == [
+        "fairness.sex.demographic_parity_ratio >= 0.8",
+        "performance.roc_auc >= 0.72",
+        "performance.roc_auc.ci_low >= 0.6",
+    ]
+    [point, bound] = document["rows"][0]["gate_checks"]  # what each gate read where its verdict flipped
+    assert point["flipped"] == [{"seed": 2, "observed": 0.70, "passed": False}]
+    assert bound["audited"] == {"observed": 0.65, "passed": True} and bound["replicas"][2]["observed"] == 0.55
+    assert document["rows"][2]["gate_checks"][0]["replicas"] == [None, None, None]
+    assert any("DP noise" in note for note in document["notes"]) and any("D'Amour" in n for n in document["notes"])
+    without_dp = seed_spread(audited, replicas, GATES, audited_seed=0, private=False, headline=HEADLINE)
+    assert not any("DP noise" in n for n in without_dp.notes)
+    json.dumps(document, allow_nan=False)  # findings.json material
+
+    nothing_flips = seed_spread(audited, replicas[:1], GATES, audited_seed=0, private=False, headline=HEADLINE)
+    assert [row.verdict for row in nothing_flips.rows] == ["same", "same", "not comparable"]
+
+
+@pytest.mark.parametrize(("threshold", "passes"), [(0.70, True), (0.705, False)])
+def test_a_gate_on_the_replica_minimum_reads_the_lowest_replica(threshold: float, passes: bool) -> None:
+    replicas = [replica(1, findings(0.78, 0.7)), replica(2, findings(0.70, 0.6)), replica(3, findings(0.74, 0.6))]
+    spread = seed_spread(findings(0.75, 0.65), replicas, [], audited_seed=0, private=False, headline=HEADLINE)
+    gates = [
+        parse_gate(f"performance.roc_auc.replica_min >= {threshold}"),
+        parse_gate("performance.roc_auc.replica_max < 0.78"),
+    ]
+    [low, high] = evaluate(gates, {**findings(0.75, 0.65).metrics(), **spread.metrics()})
+    assert (low.observed, low.passed) == (0.70, passes)
+    assert (high.observed, high.passed) == (0.78, False)
+    # A figure no replica measured gives a spread gate nothing to pass on.
+    unmeasured = seed_spread(
+        findings(0.75, 0.65),
+        [replica(1, findings(0.7, 0.6, parity=None))],
+        [],
+        audited_seed=0,
+        private=False,
+        headline=HEADLINE,
+    )
+    [result] = evaluate([parse_gate("fairness.sex.demographic_parity_ratio.replica_min >= 0")], unmeasured.metrics())
+    assert result.observed is None and not result.passed
+
+
+ROC_AUC_GATE = 0.75
+"""Near the tiny MLP's ROC AUC (about 0.7 to 0.8 across seeds), so the verdict may well depend on the seed."""
+
+
+def tabular_replica_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    spec["model"] = {"kind": "tabular", "hidden": [16]}
+    spec["data"]["max_rows"] = 300
+    spec["training"] = {
+        "epochs": 3,
+        "batch_size": 16,
+        "learning_rate": 5e-3,
+        "class_weight": "balanced",
+        "seed": 3,
+        "seed_replicas": 3,
+    }
+    spec["audits"] = {"performance": {"n_boot": 20}, "fairness": {"n_boot": 20, "min_group_size": 5}, "privacy": {}}
+    # The majority baseline is 0.5 on every replica by definition: the first gate passes only if each replica's
+    # figure reached the spread, the second must fail.
+    spec["gates"] = [
+        "performance.baselines.majority.balanced_accuracy.replica_min == 0.5",
+        "performance.baselines.majority.balanced_accuracy.replica_max < 0.5",
+        "performance.roc_auc.replica_min >= 0",
+        f"performance.roc_auc >= {ROC_AUC_GATE:g}",
+    ]
+    return spec
+
+
+@pytest.fixture(scope="module")
+def replica_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
+    tmp = tmp_path_factory.mktemp("replicas")
+    path = tmp / "replicas.yaml"
+    path.write_text(yaml.safe_dump(tabular_replica_spec(json.loads(json.dumps(GERMAN_CREDIT_SPEC))), sort_keys=False))
+    result = run(path, out=tmp / "reports", cache_dir=tmp / "cache", show_progress_bars=False)
+    return path, tmp / "cache", result
+
+
+def test_the_spread_equals_each_replicas_figures_recomputed_with_sklearn_and_fairlearn(replica_run) -> None:  # type: ignore[no-untyped-def]
+    path, cache, result = replica_run
+    document = json.loads((result.report_dir / "findings.json").read_text())
+    replicas = document["replicas"]
+    assert replicas["audited_seed"] == 3 and replicas["seeds"] == [4, 5, 6]
+    the_plan = plan(path)
+    data = the_plan.data
+    sex = data.sensitive["sex"].to_numpy()[data.test_idx]
+    recomputed: dict[str, list[float]] = {}
+    for seed, model in zip(replicas["seeds"], replicas["models"], strict=True):
+        training = the_plan.loaded.spec.training.model_copy(update={"seed": seed})
+        classifier, record = train(the_plan, training, cache_dir=cache, show_progress=False)
+        assert record.from_cache and record.cache_key == model["cache_key"]  # each replica was cached by its seed
+        predictions = score_test_split(the_plan, classifier, show_progress=False)
+        labels, scores, decisions = predictions.labels, predictions.scores, predictions.decisions
+        for figure, value in (
+            ("performance.roc_auc", roc_auc_score(labels, scores)),
+            ("performance.balanced_accuracy", balanced_accuracy_score(labels, decisions)),
+            (
+                "fairness.sex.demographic_parity_ratio",
+                demographic_parity_ratio(labels, decisions, sensitive_features=sex),
+            ),
+            (
+                "fairness.sex.equalized_odds_difference",
+                equalized_odds_difference(labels, decisions, sensitive_features=sex),
+            ),
+        ):
+            recomputed.setdefault(figure, []).append(float(value))
+    rows = {row["path"]: row for row in replicas["rows"]}
+    assert "privacy.mia.auc" in rows and len(rows["privacy.mia.auc"]["values"]) == 3
+    for figure, values in recomputed.items():
+        row = rows[figure]
+        assert row["values"] == pytest.approx(values)
+        assert (row["min"], row["median"], row["max"]) == pytest.approx(
+            (min(values), float(np.median(values)), max(values))
+        )
+    assert len(set(recomputed["performance.roc_auc"])) == 3  # the seeds gave three different models
+    metrics = document["metrics"]
+    assert rows["performance.roc_auc"]["audited"] == metrics["performance"]["roc_auc"]["value"]
+    assert (
+        rows["fairness.sex.demographic_parity_ratio"]["audited"]
+        == (metrics["fairness"]["sex"]["demographic_parity_ratio"]["value"])
+    )
+    # The flag, recomputed: the point-estimate gate's verdict on each replica against the audited model's.
+    auc = rows["performance.roc_auc"]
+    threshold = ROC_AUC_GATE
+    assert auc["gates"] == [f"performance.roc_auc >= {threshold:g}"]
+    audited_passes = auc["audited"] >= threshold
+    assert auc["flipped_seeds"] == [
+        s for s, v in zip(replicas["seeds"], auc["values"], strict=True) if (v >= threshold) != audited_passes
+    ]
+
+
+def test_spread_gates_pass_and_fail_and_every_output_shows_the_spread(replica_run) -> None:  # type: ignore[no-untyped-def]
+    _, _, result = replica_run
+    assert result.exit_code == ExitCode.GATES_FAILED
+    assert [(g.gate.path, g.passed) for g in result.gate_results] == [
+        ("performance.baselines.majority.balanced_accuracy.replica_min", True),
+        ("performance.baselines.majority.balanced_accuracy.replica_max", False),
+        ("performance.roc_auc.replica_min", True),
+        ("performance.roc_auc", result.gate_results[3].observed >= ROC_AUC_GATE),
+    ]
+    document = json.loads((result.report_dir / "findings.json").read_text())
+    rows = {row["path"]: row for row in document["replicas"]["rows"]}
+    assert result.gate_results[2].observed == rows["performance.roc_auc"]["min"]
+    spread = document["replicas"]["metrics"]  # the gateable figures, under the paths the gates name
+    assert spread["performance.roc_auc.replica_min"]["value"] == rows["performance.roc_auc"]["min"]
+    assert spread["performance.roc_auc.replica_max"]["value"] == rows["performance.roc_auc"]["max"]
+    assert [g["observed"] for g in document["gates"][:3]] == [0.5, 0.5, rows["performance.roc_auc"]["min"]]
+    stages = {s["stage"] for s in document["provenance"]["stages"]}  # each replica's work is timed like the twin's
+    assert {f"train or load: seed replica {seed}" for seed in (4, 5, 6)} <= stages
+    assert {f"audit seed replica {seed}: {name}" for seed in (4, 5, 6) for name in document["metrics"]} <= stages
+    # Every gated path gets its spread, not only the headline figures; gates on the spread flag nothing.
+    majority = rows["performance.baselines.majority.balanced_accuracy"]
+    assert majority["values"] == [0.5, 0.5, 0.5] and majority["gates"] == [] and majority["verdict"] == "not gated"
+    html = (result.report_dir / "report.html").read_text()
+    assert "Spread across training seeds" in html and "D&#39;Amour et al. 2020" in html
+    assert "seeds 4, 5, 6" in html
+    summary = (result.report_dir / "summary.md").read_text()
+    assert "| `performance.roc_auc` |" in summary and "Across seeds (audited: seed 3; replicas: 4, 5, 6)" in summary
+    properties = {
+        p.get("name"): p.get("value") for p in ET.parse(result.report_dir / "junit.xml").getroot().iter("property")
+    }
+    assert properties["seed_replicas"] == "4,5,6"
