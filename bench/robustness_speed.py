@@ -61,8 +61,8 @@ def main() -> None:
     from fmaudit.models.encodings import totals as encoder_totals
     from fmaudit.models.pooling import resolve_pooling
     from fmaudit.models.text import TextClassifier
+    from fmaudit.training.fine_tune import share_encodings
     from fmaudit.training.records import Origin
-    from fmaudit.training.runner import share_encodings
 
     the_plan = plan(args.spec)
     data = the_plan.data

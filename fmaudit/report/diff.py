@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from fmaudit.core.errors import OutputError
-from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
+from fmaudit.report.reading import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
 Direction = Literal["better", "worse", "changed", "same", "unmeasured"]

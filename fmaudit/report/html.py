@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from fmaudit.report.charts import bar_chart_geometry, line_chart_geometry
-from fmaudit.report.figures import format_number
+from fmaudit.report.reading import format_number
 from fmaudit.report.schema import FindingsDocument
 
 TEMPLATE = "report.html.j2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from fmaudit.report.figures import GateOutcome, format_number, gate_outcomes, interval_text
+from fmaudit.report.reading import GateOutcome, format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
 

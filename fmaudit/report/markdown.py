@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
+from fmaudit.report.reading import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
 HEADLINES = 12

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmaudit.report.figures import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.markdown import cell
+from fmaudit.report.reading import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
 GROUPS = ".groups."

@@ -2,7 +2,7 @@
 (``privacy``), the model cache (``cache``), the records a run keeps (``records``), and ``fine_tune``, the
 runner that ties them together. Imports torch only inside the functions that train."""
 
+from fmaudit.training.fine_tune import fine_tune
 from fmaudit.training.records import PrivacyRecord, TrainingRecord
-from fmaudit.training.runner import fine_tune
 
 __all__ = ["PrivacyRecord", "TrainingRecord", "fine_tune"]

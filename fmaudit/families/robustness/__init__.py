@@ -1,7 +1,7 @@
-"""Adversarial robustness machinery behind the robustness plugin: recipes as data (``recipe_spec``),
+"""The robustness family: its parameters and figure names (``params``), the plugin (``plugin``), recipes as data (``recipe_spec``),
 offline embeddings (``embeddings``), domain-aware constraints (``constraints``), a fast victim model
 (``victim``), TextAttack attack building (``recipes``), worker processes (``workers``, set up by
-``worker_setup``), one run (``runner``) and reading the outcomes (``outcomes``).
+``worker_setup``), one run (``attack``) and reading the outcomes (``outcomes``).
 
 Only ``recipe_spec`` and ``worker_setup`` are light; the other modules import TextAttack, so import them after
 ``fmaudit.core.offline.prepare_textattack``.

@@ -29,14 +29,13 @@ from fmaudit.core.findings import (
     metric_key,
 )
 from fmaudit.core.intervals import stream
-from fmaudit.families.robustness.figures import FIGURES, GROUP_FIGURES
-from fmaudit.families.robustness.params import RobustnessParams
+from fmaudit.families.robustness.params import FIGURES, GROUP_FIGURES, RobustnessParams
 from fmaudit.families.robustness.recipe_spec import BUILTIN_RECIPES, Kind
 from fmaudit.plugins.context import AuditContext, AuditPlan
 
 if TYPE_CHECKING:
+    from fmaudit.families.robustness.attack import AttackRun
     from fmaudit.families.robustness.outcomes import Flip, GroupRates
-    from fmaudit.families.robustness.runner import AttackRun
     from fmaudit.families.robustness.workers import Outcome
 
 READING: dict[Kind, str] = {

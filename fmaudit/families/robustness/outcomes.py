@@ -14,7 +14,7 @@ import numpy as np
 from fmaudit.core.findings import finite
 from fmaudit.core.intervals import Interval, group_intervals, resample_cell_counts
 from fmaudit.families.robustness.constraints import word_fields
-from fmaudit.families.robustness.figures import CELLS
+from fmaudit.families.robustness.params import CELLS
 from fmaudit.families.robustness.workers import Outcome
 
 

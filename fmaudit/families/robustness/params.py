@@ -6,9 +6,29 @@ from collections import Counter
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from fmaudit.core.findings import metric_key
+from fmaudit.core.findings import Better, metric_key
 from fmaudit.families.robustness.recipe_spec import BUILTIN_RECIPES, CustomRecipe, Kind
 from fmaudit.spec import PluginParams
+
+FIGURES: dict[str, tuple[str, Better]] = {
+    "attack_success_rate": ("Attack success rate", "lower"),
+    "accuracy_under_attack": ("Accuracy under attack", "higher"),
+    "original_accuracy": ("Original accuracy", "higher"),
+    "successful": ("Successful attacks", "lower"),
+    "failed": ("Failed attacks (search exhausted)", "none"),
+    "budget_exhausted": ("Attacks stopped by the query budget", "none"),
+    "skipped": ("Skipped (misclassified before the attack)", "none"),
+    "not_attacked": ("Not attacked within the time cap", "none"),
+    "avg_words_perturbed_pct": ("Average % words perturbed", "none"),
+    "avg_queries": ("Average queries", "none"),
+}
+"""Per-recipe figures; the rates and averages are TextAttack's own metrics over the attacked examples."""
+GROUP_FIGURES: dict[str, tuple[str, Better]] = {
+    "attack_success_rate": ("Attack success rate", "lower"),
+    "accuracy_under_attack": ("Accuracy under attack", "higher"),
+}
+CELLS = ("skipped", "succeeded", "failed")
+"""Per-group outcome counts; 'failed' includes attacks stopped by the budget, as TextAttack counts them."""
 
 DEFAULT_RECIPES = ("DeepWordBugGao2018", "Pruthi2019")
 

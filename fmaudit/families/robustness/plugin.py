@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from fmaudit.core.errors import PluginError
 from fmaudit.core.findings import PluginFindings, metric_key
-from fmaudit.families.robustness.figures import FIGURES, GROUP_FIGURES
 from fmaudit.families.robustness.findings import robustness_findings
-from fmaudit.families.robustness.params import RobustnessParams
+from fmaudit.families.robustness.params import FIGURES, GROUP_FIGURES, RobustnessParams
 from fmaudit.plugins.base import AuditPlugin
 from fmaudit.plugins.context import AuditContext, AuditPlan
 
@@ -49,7 +48,7 @@ class RobustnessPlugin(AuditPlugin[RobustnessParams]):
         if not isinstance(context.model, TextClassifier):
             raise PluginError(f"robustness: TextAttack attacks text; the audited model is {context.model.kind}")
         prepare_textattack(context.work_dir / "nltk_data")
-        from fmaudit.families.robustness.runner import attack_sample
+        from fmaudit.families.robustness.attack import attack_sample
 
         run = attack_sample(context, params, classifier=context.model)
         return robustness_findings(context, params, run, plugin=self.name, title=self.title)

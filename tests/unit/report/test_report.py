@@ -8,7 +8,7 @@ import pytest
 
 from fmaudit.core.findings import Bar, BarChart, Findings, Metric, PluginFindings, metric_key
 from fmaudit.core.provenance import sha256_dir, sha256_json
-from fmaudit.report import charts, figures, html, write
+from fmaudit.report import charts, html, reading, write
 from tests.support.synthetic_run import synthetic_document, write_synthetic_run
 
 
@@ -50,7 +50,7 @@ def test_metric_key_makes_group_names_path_safe() -> None:
     ],
 )
 def test_number_formatting(value: object, text: str) -> None:
-    assert figures.format_number(value) == text
+    assert reading.format_number(value) == text
 
 
 def test_a_failed_render_leaves_no_report_and_no_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

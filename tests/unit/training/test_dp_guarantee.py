@@ -132,7 +132,7 @@ def test_reported_epsilon_covers_the_releases_and_equals_an_opacus_replay(  # ty
 
 def test_a_private_tabular_model_lists_its_encoder_outside_the_guarantee(tmp_path: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]
     from fmaudit.data import prepare
-    from fmaudit.training.runner import fine_tune
+    from fmaudit.training.fine_tune import fine_tune
 
     spec_dict["data"]["max_rows"] = 80
     data_spec = DataSpec.model_validate(spec_dict["data"])

@@ -415,7 +415,7 @@ def protected_words_changed(text: str, perturbed: str, spans: dict[str, tuple[in
 
 
 def test_protected_fields_are_never_modified_in_reported_examples(credit_context: AuditContext) -> None:
-    from fmaudit.families.robustness.runner import attack_sample
+    from fmaudit.families.robustness.attack import attack_sample
 
     params = RobustnessParams(recipes=["DeepWordBugGao2018", "TextFoolerGloVe"], samples=8, query_budget=150, n_boot=0)
     protected = {"duration_in_month", "personal_status_and_sex", "age_in_years"}  # the numeric and sensitive fields
