@@ -21,7 +21,6 @@ from fmaudit.core.intervals import percentile_interval
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.families.behaviour.rates import resampled_ratios
 from fmaudit.metrics.gates import parse_gate
-from fmaudit.metrics.parity import Pair, excluded_groups, extreme_pair, pair_gap
 
 AUDITED = "audited"
 """The name under which the audited template's own figures are listed."""
@@ -75,42 +74,40 @@ def headline_figures(
     parity = {}
     for attribute in groups.columns:
         values = groups[attribute].astype(str).to_numpy()
-        parity[attribute] = _parity(
-            decisions, values, min_size=min_group_size, n_boot=n_boot, confidence=confidence, rng=rng
-        )
+        counts = pd.Series(values).value_counts()
+        compared = sorted(g for g, n in counts.items() if n >= min_group_size and g != UNKNOWN_GROUP)
+        parity[attribute] = _parity(decisions, values, compared, n_boot=n_boot, confidence=confidence, rng=rng)
     return TemplateFigures(name, finite(auc), parity, tuple(dropped))
 
 
 def _parity(
     decisions: np.ndarray,
     values: np.ndarray,
+    compared: list[str],
     *,
-    min_size: int,
     n_boot: int,
     confidence: float,
     rng: np.random.Generator,
 ) -> Estimate:
-    """The demographic parity ratio as the fairness family reports it (fmaudit.metrics.parity), with an interval
-    that resamples applicants with all their edits.
+    """fairlearn's demographic_parity_ratio over the compared groups (smallest / largest selection rate).
 
-    The interval bootstraps the ratio of the pair of groups that defines it on the full sample: min / max
+    Its interval bootstraps the ratio of the pair of groups that defines it on the full sample: min / max
     recomputed in every resample is <= 1 by construction, and its interval could never contain parity.
     """
-    names = sorted(set(values.tolist()))
-    masks = np.stack([(values == g).astype(np.float64) for g in names], axis=1)
-    sizes = masks.sum(axis=0)
+    if len(compared) < 2:
+        return Estimate(None)
+    masks = np.stack([(values == g).astype(np.float64) for g in compared], axis=1)
+    rates = (masks * decisions[:, None]).sum(axis=0) / masks.sum(axis=0)
+    low, high = int(np.argmin(rates)), int(np.argmax(rates))
+    value = finite(rates[low] / rates[high]) if rates[high] > 0 else None
+    if n_boot == 0 or value is None:
+        return Estimate(value)
+    pair = masks[:, [low, high]]
+    resampled = resampled_ratios(pair * decisions[:, None], pair, n_boot=n_boot, rng=rng)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rates = (masks * decisions[:, None]).sum(axis=0) / sizes
-    excluded = excluded_groups(names, sizes, min_size=min_size, unknown=UNKNOWN_GROUP)
-    eligible = np.array([name not in excluded for name in names])
-    value, pair = extreme_pair({"selection_rate": rates}, PARITY, eligible=eligible)
-    if n_boot == 0 or pair is None or not np.isfinite(value):
-        return Estimate(finite(value))
-    columns = masks[:, [pair.low, pair.high]]
-    resampled = resampled_ratios(columns * decisions[:, None], columns, n_boot=n_boot, rng=rng)
-    ratios = pair_gap(resampled[:, ::-1], PARITY, Pair(pair.metric, high=0, low=1))
-    interval = percentile_interval(ratios, level=confidence)
-    return Estimate(float(value), interval.low, interval.high)
+        ratios = resampled[:, 0] / resampled[:, 1]
+    interval = percentile_interval(np.where(np.isfinite(ratios), ratios, np.nan), level=confidence)
+    return Estimate(value, interval.low, interval.high)
 
 
 def fairness_gate_readings(gates: Sequence[str], figures: Sequence[TemplateFigures]) -> list[GateReading]:
