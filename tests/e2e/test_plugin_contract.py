@@ -1,10 +1,12 @@
 """One fast DP run (tabular MLP, its non-private twin, a two-point epsilon sweep) with every plugin a tabular
 model can run: each plugin produces exactly the metric paths it declares, and each sweep point is its own model,
-accounted for its own budget. Robustness attacks text; its contract is checked in test_robustness."""
+accounted for its own budget. Robustness attacks text: the harness holds it and every other family to the
+contract on a tiny text model."""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from fmaudit.core.errors import ExitCode
 from fmaudit.engine.pipeline import plan
 from fmaudit.plugins.registry import BUILTINS
 from tests.support.runs import Run, load_run, run_cli
-from tests.support.specs import GERMAN_CREDIT_SPEC, tabular_spec
+from tests.support.specs import GERMAN_CREDIT_SPEC, tabular_spec, tiny_spec
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +91,29 @@ def test_an_epsilon_sweep_of_two_points_trains_and_accounts_each(dp_run: tuple[R
     section = next(s for s in run.findings["sections"] if s["plugin"] == "privacy")
     table = next(t for t in section["tables"] if t["title"] == "Epsilon sweep")
     assert len(table["rows"]) == 4  # the audited model, its twin and both sweep points
+
+
+@pytest.mark.slow
+def test_the_harness_holds_every_builtin_family_on_a_text_model(tiny_bert: Path, tmp_path: Path) -> None:
+    """fmaudit.testing.check_plugin on each built-in family, robustness included, on one tiny text model: what
+    a third-party author runs on theirs. Privacy reads the others' findings, so it runs last on them."""
+    from fmaudit.core.findings import Findings
+    from fmaudit.plugins.registry import lookup_plugin
+    from fmaudit.testing import audit_context, check_plugin
+
+    spec = tiny_spec(tiny_bert)
+    spec["training"].pop("privacy")  # no twin or sweep: the harness audits the one model
+    spec["audits"]["robustness"]["recipes"] = ["DeepWordBugGao2018", "Pruthi2019"]
+    spec["gates"] = []
+    path = tmp_path / "text.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    the_plan, context = audit_context(path, cache_dir=tmp_path / "cache")
+    assert set(the_plan.plugins) == set(BUILTINS)
+    sections = []
+    for name in sorted(the_plan.plugins, key=lambda n: the_plan.plugins[n].reads_findings):
+        seen = replace(context, findings=Findings(tuple(sections)))
+        sections.append(check_plugin(lookup_plugin(name), seen, the_plan.params[name]))
+    produced = {s.plugin for s in sections}
+    assert produced == set(BUILTINS)
+    attacked = next(s for s in sections if s.plugin == "robustness").metrics
+    assert {m.path for m in attacked} >= {"robustness.Pruthi2019.attack_success_rate"}
