@@ -54,7 +54,7 @@ TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 HEADER = f"""\
 # Spec reference
 
-<!-- Generated from fmaudit/spec.py by `{REGENERATE}`; do not edit by hand. -->
+<!-- Generated from fmaudit/spec/ by `{REGENERATE}`; do not edit by hand. -->
 
 Every key of an audit spec (the YAML file `fmaudit run` and `fmaudit validate` read), section by section,
 starting at the top level. Unknown keys are errors, and every problem is reported at once with the file and

@@ -24,7 +24,7 @@ def test_committed_reference_is_up_to_date() -> None:
             committed.splitlines(keepends=True), rendered.splitlines(keepends=True), "docs/spec.md", "generated"
         )
         pytest.fail(
-            "docs/spec.md is out of date with fmaudit/spec.py; regenerate it from the repository root with:\n"
+            "docs/spec.md is out of date with fmaudit/spec/; regenerate it from the repository root with:\n"
             f"    {REGENERATE}\n" + "".join(itertools.islice(diff, 60)),
             pytrace=False,
         )

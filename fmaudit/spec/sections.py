@@ -1,34 +1,14 @@
-"""The audit spec: one YAML file, parsed into typed models that forbid unknown keys.
-
-Every problem in a spec is collected and reported at once, each line as
-``file: key.path: what was expected; got what``, before any work starts.
-"""
+"""The spec's sections as typed models: model, data, training (with DP-SGD and adapters), output, and the
+whole spec with its gates."""
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from fmaudit.core.errors import SpecError
 from fmaudit.metrics.gates import GATE_PATTERN, SYNTAX
-
-
-class StrictModel(BaseModel):
-    """Base for spec sections: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PluginParams(StrictModel):
-    """Base for plugin parameter models (each plugin's ``audits.<name>`` section): unknown keys are spec errors."""
-
+from fmaudit.spec.strict import StrictModel
 
 ModelKind = Literal["text", "tabular"]
 TEXT_ONLY_TRAINING = (
@@ -383,87 +363,3 @@ class Spec(StrictModel):
             if not GATE_PATTERN.match(gate):
                 raise ValueError(f"gate {gate!r} is not of the form {SYNTAX}")
         return gates
-
-
-@dataclass(frozen=True)
-class LoadedSpec:
-    """A validated spec and where it came from. Plugin parameters stay raw here: the plugins validate
-    their own (``fmaudit.plugins.registry.resolve_plugins``), so this layer knows nothing of them."""
-
-    spec: Spec
-    path: Path
-
-    @property
-    def base_dir(self) -> Path:
-        return self.path.parent
-
-
-def load_spec(path: str | Path) -> LoadedSpec:
-    """Read, parse and validate a spec file; raise SpecError listing every problem."""
-    path = Path(path)
-    where = str(path)
-    if not path.is_file():
-        raise SpecError(f"{where}: no such spec file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{where}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SpecError(f"{where}: expected a mapping of spec sections; got {type(raw).__name__}")
-    try:
-        spec = Spec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError([f"{where}: {line}" for line in format_validation_errors(exc, Spec)]) from exc
-    problems = [f"{where}: {problem}" for problem in spec.kind_problems()]
-    if problems:
-        raise SpecError(problems)
-    return LoadedSpec(spec=spec, path=path.resolve())
-
-
-def format_validation_errors(exc: ValidationError, model: type[BaseModel]) -> list[str]:
-    """Render pydantic errors as 'key.path: expected ...; got ...' lines."""
-    lines = []
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
-        key = ".".join(loc) if loc else "(top level)"
-        if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc[:-1])
-            hint = difflib.get_close_matches(loc[-1], allowed, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            lines.append(f"{key}: unknown key{suggestion}; expected one of: {', '.join(allowed)}")
-        elif error["type"] == "missing":
-            lines.append(f"{key}: required key is missing")
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {message}; got {error.get('input')!r}")
-    return lines
-
-
-def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
-    """The field names of the (nested) model that ``loc`` points into."""
-    current: Any = model
-    for part in loc:
-        current = _field_type(current, part)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _field_type(current: Any, part: str) -> Any:
-    """Step one key deeper into a model's annotations, through Optional and dict."""
-    if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
-        return _unwrap(current.model_fields[part].annotation)
-    origin = typing.get_origin(current)
-    if origin is dict:
-        return _unwrap(typing.get_args(current)[1])
-    if origin is list:
-        return _unwrap(typing.get_args(current)[0])
-    return None
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip ``X | None`` down to X."""
-    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
-        return args[0]
-    return annotation

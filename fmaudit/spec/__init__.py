@@ -1,0 +1,45 @@
+"""The audit spec: one YAML file, parsed into typed models that forbid unknown keys.
+
+Every problem in a spec is collected and reported at once, each line as
+``file: key.path: what was expected; got what``, before any work starts. ``strict`` holds the base models and
+how their errors read, ``sections`` the spec's sections, ``load`` the reading of a file.
+"""
+
+from fmaudit.spec.load import LoadedSpec, load_spec
+from fmaudit.spec.sections import (
+    DEFAULT_FORMATS,
+    MAX_SEED_REPLICAS,
+    TEXT_ONLY_TRAINING,
+    AdapterSpec,
+    DataSpec,
+    ModelKind,
+    ModelSpec,
+    OutputSpec,
+    PrivacySpec,
+    SensitiveSpec,
+    Spec,
+    SplitSpec,
+    TrainingSpec,
+)
+from fmaudit.spec.strict import PluginParams, StrictModel, format_validation_errors
+
+__all__ = [
+    "DEFAULT_FORMATS",
+    "MAX_SEED_REPLICAS",
+    "TEXT_ONLY_TRAINING",
+    "AdapterSpec",
+    "DataSpec",
+    "LoadedSpec",
+    "ModelKind",
+    "ModelSpec",
+    "OutputSpec",
+    "PluginParams",
+    "PrivacySpec",
+    "SensitiveSpec",
+    "Spec",
+    "SplitSpec",
+    "StrictModel",
+    "TrainingSpec",
+    "format_validation_errors",
+    "load_spec",
+]
