@@ -145,10 +145,18 @@ class SeedSpread:
         found: dict[str, Metric] = {}
         n = len(self.replicas)
         for row in self.rows:
-            note = f"measured on {len(row.measured)} of {n} replicas" if len(row.measured) < n else ""
-            for bound, value, word in (("replica_min", row.min, "lowest"), ("replica_max", row.max, "highest")):
+            unmeasured = [seed for seed, value in zip(row.seeds, row.values, strict=True) if value is None]
+            # A bound over the replicas is undefined when any replica is: a gate on it then fails with this reason.
+            note = (
+                f"undefined: not measured on {len(unmeasured)} of {n} replicas (seed {', '.join(map(str, unmeasured))})"
+                if unmeasured
+                else ""
+            )
+            bounds = (("replica_min", row.min, "lowest"), ("replica_max", row.max, "highest"))
+            for bound, value, word in bounds:
                 path = f"{row.path}.{bound}"
-                found[path] = Metric(path, value, f"{row.label}: {word} over {n} seed replicas", row.better, note=note)
+                label = f"{row.label}: {word} over {n} seed replicas"
+                found[path] = Metric(path, None if unmeasured else value, label, row.better, note=note)
         return found
 
     def to_dict(self) -> dict[str, Any]:

@@ -186,6 +186,19 @@ def test_a_gate_on_the_replica_minimum_reads_the_lowest_replica(threshold: float
     assert result.observed is None and not result.passed
 
 
+def test_a_spread_bound_is_undefined_when_any_replica_measured_nothing() -> None:
+    """Parity ratios (0.85, None, None, None) must not pass ``replica_min >= 0.8``: three seeds gave no ratio."""
+    replicas = [replica(1, findings(0.7, 0.6, parity=0.85))]
+    replicas += [replica(seed, findings(0.7, 0.6, parity=None)) for seed in (2, 3, 4)]
+    spread = seed_spread(findings(0.75, 0.65), replicas, [], audited_seed=0, private=False, headline=HEADLINE)
+    gates = [parse_gate(f"fairness.sex.demographic_parity_ratio.{b} >= 0.8") for b in ("replica_min", "replica_max")]
+    for result in evaluate(gates, spread.metrics()):
+        assert result.observed is None and not result.passed
+        assert result.reason == "undefined: not measured on 3 of 4 replicas (seed 2, 3, 4)"
+    # Where every replica measured it, the bound is the extreme replica.
+    assert spread.metrics()["performance.roc_auc.replica_min"].value == 0.7
+
+
 ROC_AUC_GATE = 0.75
 """Near the tiny MLP's ROC AUC (about 0.7 to 0.8 across seeds), so the verdict may well depend on the seed."""
 
