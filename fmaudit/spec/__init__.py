@@ -8,6 +8,7 @@ how their errors read, ``sections`` the spec's sections, ``load`` the reading of
 from fmaudit.spec.load import LoadedSpec, load_spec
 from fmaudit.spec.sections import (
     DEFAULT_FORMATS,
+    GDP_COMPOSITION,
     MAX_SEED_REPLICAS,
     TEXT_ONLY_TRAINING,
     AdapterSpec,
@@ -25,6 +26,7 @@ from fmaudit.spec.strict import PluginParams, StrictModel, format_validation_err
 
 __all__ = [
     "DEFAULT_FORMATS",
+    "GDP_COMPOSITION",
     "MAX_SEED_REPLICAS",
     "TEXT_ONLY_TRAINING",
     "AdapterSpec",

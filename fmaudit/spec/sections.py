@@ -133,7 +133,11 @@ class PrivacySpec(StrictModel):
         False, description="accept delta >= 1/N, which permits releasing a whole training example; experiments only"
     )
     max_grad_norm: float = Field(1.0, gt=0)
-    accountant: Literal["prv", "rdp", "gdp"] = "prv"
+    accountant: Literal["prv", "rdp", "gdp"] = Field(
+        "prv",
+        description="Opacus accountant: prv (default) and rdp compose the statistics released before training "
+        "with the DP-SGD steps; gdp cannot, and is refused where anything is released before training",
+    )
     secure_mode: bool = Field(
         False, description="cryptographically secure noise and batch sampling (torchcsprng) instead of OS-seeded torch"
     )
@@ -278,6 +282,26 @@ class TrainingSpec(StrictModel):
                 "of features that change during training cannot be released once"
             )
         return self
+
+    @model_validator(mode="after")
+    def _gdp_composes_nothing(self) -> TrainingSpec:
+        if self.privacy is not None and self.privacy.accountant == "gdp":
+            releasing = {
+                "class_weight: balanced": self.class_weight == "balanced",
+                "centre_features: true": self.centre_features,
+            }
+            released = [key for key, on in releasing.items() if on]
+            if released:
+                raise ValueError(f"privacy.accountant: gdp with {' and '.join(released)}: {GDP_COMPOSITION}")
+        return self
+
+
+GDP_COMPOSITION = (
+    "these release statistics of the training rows before training, and Opacus's GaussianAccountant reads only "
+    "the last entry of its history, so its epsilon would leave either the releases or every DP-SGD step out; "
+    "use accountant: prv (the default) or rdp"
+)
+"""Why the GDP accountant cannot account for a run that composes more than one mechanism."""
 
 
 DEFAULT_FORMATS: tuple[str, ...] = ("html", "junit", "md")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from fmaudit.core.errors import ModelError
-from fmaudit.spec import PrivacySpec, TrainingSpec
+from fmaudit.spec import GDP_COMPOSITION, PrivacySpec, TrainingSpec
 from fmaudit.training.records import PrivacyRecord, Release
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ def calibrated_noise_multiplier(
     steps together stay within the target epsilon, by bisection on Opacus's own accountant."""
     from opacus.accountants import create_accountant
 
+    if privacy.accountant == "gdp" and releases:  # the spec refuses this; never report one mechanism's epsilon
+        raise ModelError(f"training.privacy.accountant: gdp: {GDP_COMPOSITION}")
     accountant = create_accountant(mechanism=privacy.accountant)
     fixed = [release.history_entry for release in releases]
 

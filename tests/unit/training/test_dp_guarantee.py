@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from fmaudit.spec import DataSpec, ModelSpec, PrivacySpec, TrainingSpec
 from tests.support.training import fine_tune_tiny
@@ -99,8 +100,9 @@ def test_dp_noise_cannot_be_replayed_unless_the_spec_asks(tiny_bert: Path, tmp_p
     assert seeded[0] == seeded[1] and seeded[0][1] == "seeded"
 
 
+@pytest.mark.parametrize("mechanism", ["rdp", "prv"])
 def test_reported_epsilon_covers_the_releases_and_equals_an_opacus_replay(  # type: ignore[no-untyped-def]
-    tiny_bert: Path, tmp_path: Path, spec_dict
+    tiny_bert: Path, tmp_path: Path, spec_dict, mechanism: str
 ) -> None:
     """Balanced class weights and centred features read the training rows: both are released with noise and
     composed in the accountant, so a fresh accountant replaying releases + steps gives the reported epsilon."""
@@ -113,12 +115,12 @@ def test_reported_epsilon_covers_the_releases_and_equals_an_opacus_replay(  # ty
         class_weight="balanced",
         centre_features=True,
         feature_scale=3.0,
-        privacy={**PRIVACY, "release_noise_multiplier": 4.0},
+        privacy={**PRIVACY, "accountant": mechanism, "release_noise_multiplier": 4.0},
     )
     privacy = record.privacy
     assert [r.name.split(" (")[0] for r in privacy.releases] == ["label counts", "mean feature vector"]
     assert privacy.outside_guarantee == []
-    accountant = create_accountant(mechanism="rdp")
+    accountant = create_accountant(mechanism=mechanism)
     accountant.history = [
         *((r.noise_multiplier, 1.0, 1) for r in privacy.releases),
         (privacy.noise_multiplier, privacy.sample_rate, privacy.steps),
@@ -128,6 +130,38 @@ def test_reported_epsilon_covers_the_releases_and_equals_an_opacus_replay(  # ty
     assert 8 - 0.02 <= privacy.epsilon <= 8
     accountant.history = accountant.history[2:]  # without the releases the same noise would claim less
     assert accountant.get_epsilon(delta=1e-3) < privacy.epsilon
+
+
+@pytest.mark.filterwarnings("ignore:GDP accounting is experimental")  # Opacus's own caveat, the point here
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"class_weight": "balanced"}, "class_weight: balanced"),
+        ({"centre_features": True, "train_layers": 0}, "centre_features: true"),
+    ],
+)
+def test_the_gdp_accountant_is_refused_where_it_would_compose_releases(changes: dict[str, Any], named: str) -> None:
+    """Opacus's GaussianAccountant reads only the last history entry: with releases composed it would report the
+    epsilon of one mechanism (a release, or the steps without the releases)."""
+    from opacus.accountants import create_accountant
+
+    from fmaudit.core.errors import ModelError
+    from fmaudit.training.privacy import calibrated_noise_multiplier
+    from fmaudit.training.records import Release
+
+    accountant = create_accountant(mechanism="gdp")
+    accountant.history = [(4.0, 1.0, 1), (1.0, 0.1, 100)]
+    alone = create_accountant(mechanism="gdp")
+    alone.history = [(1.0, 0.1, 100)]
+    assert accountant.get_epsilon(delta=1e-5) == alone.get_epsilon(delta=1e-5)  # the release is not counted
+    gdp = {"target_epsilon": 8, "delta": 1e-5, "accountant": "gdp"}
+    with pytest.raises(ValidationError, match=f"privacy.accountant: gdp with {named}: .*use accountant: prv"):
+        TrainingSpec.model_validate({**changes, "privacy": gdp})
+    TrainingSpec.model_validate({"privacy": gdp})  # nothing released before training: one mechanism, accounted
+    with pytest.raises(ModelError, match="gdp"):
+        calibrated_noise_multiplier(
+            PrivacySpec.model_validate(gdp), sample_rate=0.1, steps=100, releases=[Release("counts", 4.0, 1.0)]
+        )
 
 
 def test_a_private_tabular_model_lists_its_encoder_outside_the_guarantee(tmp_path: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]
