@@ -61,7 +61,7 @@ def main() -> None:
     from fmaudit.models.encodings import totals as encoder_totals
     from fmaudit.models.pooling import resolve_pooling
     from fmaudit.models.text import TextClassifier
-    from fmaudit.training.fine_tune import share_encodings
+    from fmaudit.training.fine_tuning import share_encodings
     from fmaudit.training.records import Origin
 
     the_plan = plan(args.spec)

@@ -186,7 +186,7 @@ def train(
 ) -> tuple[Classifier, TrainingRecord]:
     """Runner stage: the planned model (text or tabular) trained with ``training`` settings (cached by content),
     on the split's training rows or on ``rows`` among them."""
-    from fmaudit.training.fine_tune import fine_tune
+    from fmaudit.training.fine_tuning import fine_tune
 
     spec = the_plan.loaded.spec
     return fine_tune(

@@ -325,7 +325,7 @@ def test_dp_on_a_model_opacus_cannot_wrap_exits_2_naming_the_layer_and_writes_no
 ) -> None:
     import torch
 
-    from fmaudit.training import fine_tune as training
+    from fmaudit.training import fine_tuning as training
 
     def with_batch_norm(model_dir: Path, **options: Any):  # type: ignore[no-untyped-def]
         model, tokenizer = load_pretrained(model_dir, **options)

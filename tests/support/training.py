@@ -11,7 +11,7 @@ from fmaudit.spec import DataSpec, ModelSpec, TrainingSpec
 def fine_tune_tiny(tiny_bert: Path, directory: Path, spec_dict, **training: Any) -> Any:  # type: ignore[no-untyped-def]
     """The tiny BERT fine-tuned on 80 rows of German Credit with the given training settings; its record."""
     from fmaudit.data import prepare
-    from fmaudit.training.fine_tune import fine_tune
+    from fmaudit.training.fine_tuning import fine_tune
 
     spec_dict["data"]["max_rows"] = 80
     data_spec = DataSpec.model_validate(spec_dict["data"])

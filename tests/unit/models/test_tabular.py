@@ -54,7 +54,7 @@ def test_a_missing_or_unseen_category_encodes_as_all_zeros_and_a_missing_number_
 def test_the_mlp_trains_through_the_one_loop_with_and_without_dp_and_is_cached(
     private: bool, spec_dict: dict[str, Any], tmp_path: Path
 ) -> None:
-    from fmaudit.training.fine_tune import fine_tune
+    from fmaudit.training.fine_tuning import fine_tune
 
     spec_dict["data"]["max_rows"] = 200
     data_spec = DataSpec.model_validate(spec_dict["data"])

@@ -14,7 +14,7 @@ from fmaudit.data import PreparedData, prepare
 from fmaudit.models.text import TextClassifier, load_pretrained
 from fmaudit.spec import AdapterSpec, DataSpec, ModelSpec, TrainingSpec, load_spec
 from fmaudit.training.cache import cache_key
-from fmaudit.training.fine_tune import Origin, _text_model, fine_tune
+from fmaudit.training.fine_tuning import Origin, _text_model, fine_tune
 from fmaudit.training.loop import train
 from fmaudit.training.updates import UpdateCheck
 

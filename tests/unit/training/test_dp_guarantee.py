@@ -166,7 +166,7 @@ def test_the_gdp_accountant_is_refused_where_it_would_compose_releases(changes: 
 
 def test_a_private_tabular_model_lists_its_encoder_outside_the_guarantee(tmp_path: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]
     from fmaudit.data import prepare
-    from fmaudit.training.fine_tune import fine_tune
+    from fmaudit.training.fine_tuning import fine_tune
 
     spec_dict["data"]["max_rows"] = 80
     data_spec = DataSpec.model_validate(spec_dict["data"])

@@ -102,7 +102,7 @@ def test_training_is_reproducible_including_the_new_head(tiny_bert: Path, tmp_pa
     from transformers import BertModel
 
     from fmaudit.data import prepare
-    from fmaudit.training.fine_tune import fine_tune
+    from fmaudit.training.fine_tuning import fine_tune
 
     headless = tmp_path / "headless"
     BertModel.from_pretrained(tiny_bert).save_pretrained(headless)
@@ -160,7 +160,7 @@ def test_a_reference_model_trains_on_the_given_rows_under_its_own_cache_key(  # 
     tiny_bert: Path, tmp_path: Path, spec_dict
 ) -> None:
     from fmaudit.data import prepare
-    from fmaudit.training.fine_tune import fine_tune
+    from fmaudit.training.fine_tuning import fine_tune
 
     spec_dict["data"]["max_rows"] = 80
     data_spec = DataSpec.model_validate(spec_dict["data"])
@@ -231,7 +231,7 @@ def test_head_only_training_on_pooled_outputs_matches_training_through_the_encod
 
     from fmaudit.data import prepare
     from fmaudit.training.feeds import TextFeed
-    from fmaudit.training.fine_tune import Origin, _text_model
+    from fmaudit.training.fine_tuning import Origin, _text_model
     from fmaudit.training.loop import train
 
     spec_dict["data"]["max_rows"] = 80
