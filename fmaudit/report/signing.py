@@ -20,13 +20,18 @@ SIGNING_KEY_ENV = "FMAUDIT_SIGNING_KEY"
 
 
 def generate_keypair(private_path: Path, public_path: Path) -> None:
-    """Write a new Ed25519 key pair; refuse to overwrite an existing file."""
+    """Write a new Ed25519 key pair, creating missing directories; refuse to overwrite an existing file, and
+    leave neither file behind when either cannot be written."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     for path in (private_path, public_path):
         if path.exists():
             raise OutputError(f"{path}: already exists; not overwriting a key")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot create its directory {path.parent}: {exc.strerror or exc}") from exc
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -34,10 +39,19 @@ def generate_keypair(private_path: Path, public_path: Path) -> None:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(private_pem)
-    public_path.write_bytes(public_pem)
+    written: list[Path] = []
+    try:
+        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        written.append(private_path)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(private_pem)
+        with open(public_path, "xb") as public:
+            written.append(public_path)
+            public.write(public_pem)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise OutputError(f"{exc.filename or private_path}: cannot write the key: {exc.strerror or exc}") from exc
 
 
 def signing_key(given: str | Path | None) -> Ed25519PrivateKey | None:

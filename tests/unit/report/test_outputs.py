@@ -60,6 +60,16 @@ def test_keygen_writes_a_private_key_only_its_owner_can_read(keys: tuple[Path, P
     assert code == ExitCode.INPUT_ERROR and "already exists" in err
 
 
+def test_keygen_creates_missing_directories_and_leaves_nothing_behind_on_a_bad_path(tmp_path: Path) -> None:
+    code, _, err = cli("keygen", str(tmp_path / "keys" / "signer"), "--public", str(tmp_path / "shared" / "signer.pub"))
+    assert (code, err) == (ExitCode.OK, "")
+    assert (tmp_path / "keys" / "signer").is_file() and (tmp_path / "shared" / "signer.pub").is_file()
+    (tmp_path / "a-file").write_text("not a directory")
+    code, _, err = cli("keygen", str(tmp_path / "fresh"), "--public", str(tmp_path / "a-file" / "signer.pub"))
+    assert code == ExitCode.INPUT_ERROR and "cannot create its directory" in err and "Traceback" not in err
+    assert not (tmp_path / "fresh").exists()  # a rerun with a good --public is not told the key already exists
+
+
 def test_a_run_writes_the_requested_formats_a_manifest_and_a_signature(signed_run: Path) -> None:
     assert sorted(files_of(signed_run)) == [
         "findings.json",
