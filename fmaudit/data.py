@@ -303,8 +303,11 @@ def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
             "a classifier audit needs two"
         )
     if values.nunique() > 2:
+        classes = ", ".join(map(repr, sorted(set(values))))
         raise DataError(
-            f"data.label: column {spec.label!r} has {values.nunique()} classes; fmaudit audits binary decisions"
+            f"data.label: column {spec.label!r} has {values.nunique()} classes ({classes}); "
+            "fmaudit audits binary decisions: add a column with two values (the favourable outcome and the rest) "
+            "and name it in data.label, with data.positive its favourable value"
         )
     if positive not in set(values):
         raise DataError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmaudit.core.errors import SpecError
+from fmaudit.core.errors import DataError, SpecError
 from fmaudit.core.provenance import sha256_file
 from fmaudit.data import (
     INTERSECTION_JOIN,
@@ -79,7 +79,10 @@ def plan(spec_path: str | Path) -> Plan:
     """Validate the spec, load the data and check every gate's metric path; no training."""
     loaded = load_spec(spec_path)
     spec = loaded.spec
-    data = prepare(spec.data, base_dir=loaded.base_dir)
+    try:
+        data = prepare(spec.data, base_dir=loaded.base_dir)
+    except DataError as exc:  # each problem names the spec file, as spec problems do
+        raise DataError("\n".join(f"{loaded.path}: {line}" for line in str(exc).splitlines())) from exc
     privacy = spec.training.privacy
     n_train = data.n_train
     if privacy is not None and privacy.delta >= 1 / n_train and not privacy.allow_large_delta:

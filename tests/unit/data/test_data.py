@@ -8,6 +8,7 @@ import pytest
 
 from fmaudit.core.errors import DataError
 from fmaudit.data import UNKNOWN_GROUP, derive_group, prepare, serialise, template_fields
+from fmaudit.engine.planning import plan
 from fmaudit.spec import DataSpec, SensitiveSpec
 
 
@@ -91,6 +92,24 @@ def test_label_with_one_class_is_an_error(spec_dict, tmp_path) -> None:
     )
     with pytest.raises(DataError, match="has one class only"):
         prepare(spec, base_dir=tmp_path)
+
+
+def test_a_label_with_three_classes_lists_them_and_says_how_to_map_them(spec_dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.DataFrame({"y": ["good", "bad", "review"] * 4, "sex": ["f", "m"] * 6, "x": range(12)})
+    frame.to_csv(tmp_path / "three.csv", index=False)
+    spec = data_spec(
+        spec_dict, source="three.csv", label="y", sensitive={"sex": {"column": "sex"}}, intersections=[], template="{x}"
+    )
+    with pytest.raises(DataError, match=r"has 3 classes \('bad', 'good', 'review'\); .* name it in data.label"):
+        prepare(spec, base_dir=tmp_path)
+
+
+def test_a_data_problem_found_while_planning_names_the_spec_file(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["data"]["template"] = "income: {income}"
+    path = write_spec(spec_dict)
+    with pytest.raises(DataError) as caught:
+        plan(path)
+    assert str(caught.value).startswith(f"{path}: data.template: column 'income' not found")
 
 
 def test_positive_value_must_occur(spec_dict, tmp_path) -> None:
