@@ -80,11 +80,26 @@ def check_gate_paths(gates: Iterable[Gate], known: Iterable[str], *, where: str)
     problems = []
     for gate in gates:
         if gate.metric_path not in known:
-            near = difflib.get_close_matches(gate.metric_path, known, n=3, cutoff=0.8)
-            hint = f"; did you mean: {', '.join(near)}" if near else "; run 'fmaudit plugins' to list metric paths"
-            problems.append(f"{where}: gates: {gate.text!r} names unknown metric {gate.metric_path!r}{hint}")
+            hint = _nearest(gate.metric_path, known)
+            problems.append(f"{where}: gates: {gate.text!r} names unknown metric {gate.metric_path!r}; {hint}")
     if problems:
         raise SpecError(problems)
+
+
+def _nearest(path: str, known: list[str]) -> str:
+    """The closest known paths to a misspelt one: by spelling, else those under its longest known prefix."""
+    near = difflib.get_close_matches(path, known, n=3, cutoff=0.8)
+    if not near:  # a wrong last part ('fairness.sex.dp_ratio'): the figures beside it
+        parts = path.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:depth]) + "."
+            under = [p for p in known if p.startswith(prefix) and "." not in p[len(prefix) :]]
+            if under:
+                near = difflib.get_close_matches(path, under, n=3, cutoff=0.0)
+                break
+    if not near:
+        return "run 'fmaudit plugins SPEC' to list the metric paths it produces"
+    return f"did you mean: {', '.join(near)}"
 
 
 def evaluate(gates: Iterable[Gate], metrics: dict[str, Metric]) -> list[GateResult]:

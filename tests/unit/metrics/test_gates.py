@@ -52,6 +52,18 @@ def test_unknown_metric_path_is_a_spec_error_with_suggestions() -> None:
     )
 
 
+def test_a_wrong_last_part_is_answered_with_the_figures_beside_it() -> None:
+    known = ["fairness.sex.demographic_parity_ratio", "fairness.sex.equalized_odds_difference", "fairness.sex.x.y"]
+    with pytest.raises(SpecError) as caught:
+        check_gate_paths([parse_gate("fairness.sex.dp_ratio >= 0.8")], known, where="s.yaml")
+    [line] = caught.value.problems
+    assert line.endswith(
+        "did you mean: fairness.sex.demographic_parity_ratio, fairness.sex.equalized_odds_difference"
+    ), line
+    with pytest.raises(SpecError, match="run 'fmaudit plugins SPEC' to list"):
+        check_gate_paths([parse_gate("nothing.like.it >= 0")], known, where="s.yaml")
+
+
 def test_bound_suffix_is_checked_against_the_metric_path() -> None:
     check_gate_paths([parse_gate("performance.roc_auc.ci_low >= 0.7")], ["performance.roc_auc"], where="s.yaml")
 
