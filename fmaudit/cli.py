@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress output; print only the gate table")
     run.add_argument(
+        "--progress",
+        choices=("auto", "bar", "plain", "none"),
+        default="auto",
+        help="how long work shows on stderr: bar (progress bars and one line per stage), plain (the lines only), "
+        "none; auto (default): bar on a terminal, plain otherwise, so CI logs keep no bars",
+    )
+    run.add_argument(
         "--executor",
         choices=("local", "ray"),
         default=os.environ.get("FMAUDIT_EXECUTOR") or "local",
@@ -237,8 +244,10 @@ def _run_one(args: argparse.Namespace, spec_path: Path, executor: Executor) -> i
 
     options = _spec_output_options(args, load_spec(spec_path).spec)
 
+    mode = progress_mode(args.progress, quiet=args.quiet, terminal=sys.stderr.isatty())
+
     def progress(message: str) -> None:
-        if not args.quiet:
+        if mode != "none":
             print(f"fmaudit: {message}", file=sys.stderr, flush=True)
 
     result = run(
@@ -247,7 +256,7 @@ def _run_one(args: argparse.Namespace, spec_path: Path, executor: Executor) -> i
         cache_dir=args.cache_dir,
         command=_command(),
         progress=progress,
-        show_progress_bars=not args.quiet,
+        show_progress_bars=mode == "bar",
         options=options,
         executor=executor,
     )
@@ -256,6 +265,15 @@ def _run_one(args: argparse.Namespace, spec_path: Path, executor: Executor) -> i
     print(f"report: {shown}" + (" (redacted)" if options.redact else ""))
     _step_summary(result.report_dir)
     return result.exit_code
+
+
+def progress_mode(chosen: str, *, quiet: bool, terminal: bool) -> str:
+    """``bar``, ``plain`` or ``none``: ``--quiet`` wins, and ``auto`` draws bars only on a terminal."""
+    if quiet:
+        return "none"
+    if chosen == "auto":
+        return "bar" if terminal else "plain"
+    return chosen
 
 
 def _output_options(args: argparse.Namespace, *, formats: tuple[str, ...], redact: bool) -> OutputOptions:

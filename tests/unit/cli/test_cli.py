@@ -16,8 +16,8 @@ def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-de
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "validate", "plugins"):
-        assert command in out
+    for command in ("run", "validate", "plugins", "formats", "report", "diff", "verify", "keygen"):
+        assert f"    {command} " in out, command
     assert "exit codes: 0 all gates pass, 1 a gate failed, 2 invalid" in out
 
 
@@ -193,3 +193,46 @@ def test_a_repeated_column_name_exits_2_naming_the_column(spec_dict, write_spec,
     _user_data(spec_dict, path.name)
     assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
     assert f"data.source: column name 'gender' appears more than once in {path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("chosen", "quiet", "terminal", "mode"),
+    [
+        ("auto", False, True, "bar"),
+        ("auto", False, False, "plain"),
+        ("bar", False, False, "bar"),
+        ("plain", False, True, "plain"),
+        ("none", False, True, "none"),
+        ("bar", True, True, "none"),
+    ],
+)
+def test_progress_bars_are_drawn_only_on_a_terminal_unless_asked(
+    chosen: str, quiet: bool, terminal: bool, mode: str
+) -> None:
+    from fmaudit.cli import progress_mode
+
+    assert progress_mode(chosen, quiet=quiet, terminal=terminal) == mode
+
+
+@pytest.mark.slow
+def test_a_run_logged_to_a_file_gets_one_line_per_step_and_no_bars(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    import yaml
+
+    from tests.support.specs import GERMAN_CREDIT_SPEC, tabular_spec
+
+    spec = tabular_spec(copy.deepcopy(GERMAN_CREDIT_SPEC))
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    args = [sys.executable, "-m", "fmaudit", "run", str(path), "--out", str(tmp_path / "out")]
+    # Bytes, not text: text mode would turn a bar's carriage returns into newlines.
+    logged = subprocess.run([*args, "--cache-dir", str(tmp_path / "cache")], capture_output=True)
+    stderr = logged.stderr.decode()
+    assert logged.returncode == ExitCode.OK, stderr
+    lines = stderr.split("\n")[:-1]
+    assert "\r" not in stderr and all(line.startswith("fmaudit: ") for line in lines), lines[:5]
+    assert any(line.endswith(" s") and "audit: fairness done in" in line for line in lines)
+    cached = [*args, "--cache-dir", str(tmp_path / "cache"), "--progress", "bar"]
+    asked = subprocess.run(cached, capture_output=True)
+    assert asked.returncode == ExitCode.OK and b"\r" in asked.stderr  # the bars, when asked for
