@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     diff = commands.add_parser(
         "diff",
-        help="compare two runs of the same spec",
+        help="compare two runs: of one spec, or two candidate models on the figures they share",
         description="Every shared metric side by side with its change and direction; a change is real when the "
         "two intervals do not overlap (or, without intervals, beyond --tolerance). Gates that flipped, paths "
         "added or removed.",

@@ -1,4 +1,5 @@
-"""``fmaudit diff``: two runs of one spec compared figure by figure, from their findings documents.
+"""``fmaudit diff``: two runs compared figure by figure, from their findings documents: two runs of one spec
+(before and after a change), or two candidate models (two specs), aligned on the figures they share.
 
 A change is *real* when the two 95% intervals do not overlap; a figure without an interval on either side
 is compared against a stated absolute tolerance instead. Direction follows each metric's own ``better``.
@@ -10,7 +11,6 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from fmaudit.core.errors import OutputError
 from fmaudit.report.reading import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
@@ -61,9 +61,8 @@ class RunDiff:
 
 
 def compare_runs(a: FindingsDocument, b: FindingsDocument, *, tolerance: float = 0.01) -> RunDiff:
-    """Compare run ``b`` (the candidate) against run ``a`` (the baseline); both of the same spec name."""
-    if a["name"] != b["name"]:
-        raise OutputError(f"diff compares runs of one spec; got {a['name']!r} and {b['name']!r}")
+    """Compare run ``b`` (the candidate) against run ``a`` (the baseline), of one spec or of two: figures and
+    gates present in both are compared, and what each run has alone is listed (``added``, ``removed``)."""
     figures_a, figures_b = figures(a), figures(b)
     gated = {outcome.gate.metric_path for document in (a, b) for outcome in gate_outcomes(document)}
     changes = tuple(
@@ -76,7 +75,7 @@ def compare_runs(a: FindingsDocument, b: FindingsDocument, *, tolerance: float =
         if o.gate.text in passed_a and passed_a[o.gate.text] != o.passed
     )
     return RunDiff(
-        name=a["name"],
+        name=a["name"] if a["name"] == b["name"] else f"{a['name']} vs {b['name']}",
         run_a=f"{a['provenance']['run_id']} ({a['role']})",
         run_b=f"{b['provenance']['run_id']} ({b['role']})",
         tolerance=tolerance,

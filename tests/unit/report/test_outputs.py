@@ -303,6 +303,26 @@ def test_diff_uses_the_tolerance_for_figures_without_intervals() -> None:
     assert compare_runs(document(0.05), document(0.08), tolerance=0.05).real_changes == ()
 
 
+def test_diff_compares_two_candidate_models_on_the_figures_they_share() -> None:
+    def document(name: str, **figures: float) -> dict:  # type: ignore[type-arg]
+        def metric(value: float) -> dict:  # type: ignore[type-arg]
+            return {"value": value, "ci_low": None, "ci_high": None, "better": "higher", "label": "x"}
+
+        return {
+            "name": name,
+            "role": "audited",
+            "provenance": {"run_id": name},
+            "gates": [],
+            "metrics": {"performance": {key: metric(value) for key, value in figures.items()}},
+        }
+
+    tabular, text = document("lender-tabular", roc_auc=0.70, f1=0.6), document("lender-text", roc_auc=0.75, ece=0.1)
+    diff = compare_runs(tabular, text)
+    assert diff.name == "lender-tabular vs lender-text"
+    assert [(c.path, c.direction, c.real) for c in diff.changes] == [("performance.roc_auc", "better", True)]
+    assert (diff.added, diff.removed) == (("performance.ece",), ("performance.f1",))
+
+
 def pdf_pages(content: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page[^s]", content))
 
