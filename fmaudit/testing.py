@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from fmaudit.core.findings import PluginFindings
+from fmaudit.engine.pipeline import context_for
 from fmaudit.engine.planning import Plan, plan
 from fmaudit.engine.trainer import ModelTrainer, StageClock
 from fmaudit.metrics.gates import GATE_PATTERN
@@ -48,18 +49,8 @@ def audit_context(spec_path: str | Path, *, cache_dir: Path, show_progress: bool
         the_plan, cache_dir=cache_dir, progress=lambda message: None, show_progress=show_progress, clock=StageClock()
     )
     model, record, predictions = models.train_and_score("model", training)
-    context = AuditContext(
-        spec=the_plan.loaded.spec,
-        data=the_plan.data,
-        model=model,
-        predictions=predictions,
-        training=record,
-        work_dir=cache_dir / "work",
-        show_progress=show_progress,
-        plan=the_plan.audit_plan,
-        membership=models.membership_inputs(training),
-    )
-    return the_plan, context
+    context = context_for(the_plan, model, record, predictions, cache_dir=cache_dir, show_progress=show_progress)
+    return the_plan, replace(context, membership=models.membership_inputs(training))
 
 
 def check_plugin(

@@ -79,17 +79,9 @@ def run(
     )
     models.train_on(executor)
     classifier, record, predictions = models.train_and_score("model", spec.training)
-    base_context = AuditContext(
-        spec=spec,
-        data=the_plan.data,
-        model=classifier,
-        predictions=predictions,
-        training=record,
-        work_dir=cache_dir / "work",
-        show_progress=show_progress_bars,
-        plan=the_plan.audit_plan,
-        say=progress,
-        executor=executor,
+    base_context = context_for(
+        the_plan, classifier, record, predictions, cache_dir=cache_dir, show_progress=show_progress_bars,
+        say=progress, executor=executor,
     )
     compared = compared_models(the_plan, models, base_context, progress=progress)
     context = replace(base_context, membership=models.membership_inputs(spec.training), compared=compared)
@@ -112,6 +104,33 @@ def run(
         options=options,
     )
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
+
+
+def context_for(
+    the_plan: Plan,
+    model: Classifier,
+    record: TrainingRecord,
+    predictions: Predictions,
+    *,
+    cache_dir: Path,
+    show_progress: bool,
+    say: Progress = lambda message: None,
+    executor: Executor | None = None,
+) -> AuditContext:
+    """What every plugin reads about one trained and scored model of the plan (before membership rows and
+    compared models are added)."""
+    return AuditContext(
+        spec=the_plan.loaded.spec,
+        data=the_plan.data,
+        model=model,
+        predictions=predictions,
+        training=record,
+        work_dir=cache_dir / "work",
+        show_progress=show_progress,
+        plan=the_plan.audit_plan,
+        say=say,
+        executor=executor if executor is not None else LocalExecutor(),
+    )
 
 
 def _announce(the_plan: Plan, cache_dir: Path, progress: Progress) -> None:
