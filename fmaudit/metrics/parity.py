@@ -89,8 +89,6 @@ def excluded_groups(names: Sequence[str], sizes: np.ndarray, *, min_size: int, u
     return excluded
 
 
-
-
 def demographic_parity_ratio(
     decisions: np.ndarray, groups: Sequence[str] | np.ndarray, names: Sequence[str], *, min_size: int, unknown: str
 ) -> float | None:
