@@ -10,7 +10,7 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -45,7 +45,7 @@ def build_document(
     provenance: Provenance,
     seconds: float,
     compared: tuple[ComparedModel, ...] = (),
-    role: str = "audited",
+    role: Literal["audited", "twin"] = "audited",
     spread: SeedSpread | None = None,
 ) -> FindingsDocument:
     """The machine-readable twin of the report (findings.json); the HTML renders from it too.

@@ -83,7 +83,7 @@ class FindingsDocument(TypedDict):
     fmaudit_report: int
     """The schema version (2)."""
     name: str
-    role: Literal["audited", "twin"] | str
+    role: Literal["audited", "twin"]
     redacted: bool
     description: str
     verdict: Literal["pass", "fail"] | None
