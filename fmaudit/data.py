@@ -10,6 +10,7 @@ import difflib
 import importlib.util
 import math
 import string
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.errors import DataError
+from fmaudit.core.findings import metric_key
 from fmaudit.spec import DataSpec, SensitiveSpec, SplitSpec
 
 UNKNOWN_GROUP = "unknown"
@@ -166,8 +168,6 @@ def template_fields(template: str) -> list[str]:
     return fields
 
 
-
-
 def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> str:
     """The template field whose value holds characters [start, end), else the template's own text."""
     for field, (lo, hi) in spans.items():
@@ -260,6 +260,7 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
     sensitive = pd.DataFrame({name: derive_group(frame[s.column], s, name=name) for name, s in spec.sensitive.items()})
     for combo in spec.intersections:
         sensitive[intersection_name(combo)] = sensitive[combo].agg(INTERSECTION_JOIN.join, axis=1)
+    _check_group_paths(sensitive, spec.sensitive, path)
 
     rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
     sensitive_columns = {s.column for s in spec.sensitive.values()}
@@ -287,6 +288,26 @@ def _check_columns(frame: pd.DataFrame, spec: DataSpec, path: Path) -> None:
             near = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             problems.append(f"{key}: column {column!r} not found in {path.name}{hint}")
+    if problems:
+        raise DataError("\n".join(problems))
+
+
+def _check_group_paths(sensitive: pd.DataFrame, declared: Collection[str], path: Path) -> None:
+    """Two groups of one attribute must not share a metric path part (``metric_key`` maps "A/B", "A B" and
+    "A&B" all to ``A_B``): one group's figures would overwrite or shadow the other's. Name every collision."""
+    problems = []
+    for attribute in sensitive.columns:
+        by_key: dict[str, list[str]] = {}
+        for group in sorted(set(sensitive[attribute])):
+            by_key.setdefault(metric_key(group), []).append(group)
+        where = f"data.sensitive.{attribute}" if attribute in declared else f"data.intersections ({attribute})"
+        fix = f"data.sensitive.{attribute}.map" if attribute in declared else "the components' map"
+        problems += [
+            f"{where}: groups {' and '.join(map(repr, names))} in {path.name} would share the metric path part "
+            f"{key!r}; rename one with {fix}"
+            for key, names in by_key.items()
+            if len(names) > 1
+        ]
     if problems:
         raise DataError("\n".join(problems))
 

@@ -7,7 +7,9 @@ exactly by drawing the counts directly, without touching the rows. Statistics of
 row values (mean scores, calibration) use row-level resampling weights or drawn
 row indices, built in chunks so memory stays bounded, or count draws over cells
 that summarise the values (fairness: score bins). Intervals are percentile
-intervals (Efron & Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``.
+intervals (Efron & Tibshirani 1993), as fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``; a
+proportion at 0 or 1, where every resample repeats the point, takes the exact (Clopper–Pearson) interval, and
+an interval resting on too few defined resamples is withheld (``min_defined``, ``UNDEFINED_WITHHELD``).
 
 Every figure family draws from its own stream, keyed by (seed, figure path), so adding an attribute,
 changing a sample size or enabling another recipe never shifts another figure's draws.
@@ -16,6 +18,7 @@ changing a sample size or enabling another recipe never shifts another figure's 
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,14 +119,31 @@ def percentile_interval(samples: np.ndarray, *, level: float) -> Interval:
     if not samples.size:
         return Interval(None, None, 1.0)
     bounds = percentile_bounds(samples, level=level)
-    low, high = float(bounds.low), float(bounds.high)
+    return _interval(float(bounds.low), float(bounds.high), float(bounds.undefined_share))
+
+
+def _interval(low: float, high: float, undefined_share: float) -> Interval:
+    """One statistic's bounds as an Interval: None for both where withheld (NaN)."""
     defined = bool(np.isfinite(low))
-    return Interval(low if defined else None, high if defined else None, float(bounds.undefined_share))
+    return Interval(float(low) if defined else None, float(high) if defined else None, float(undefined_share))
+
+
+UNDEFINED_WITHHELD = 0.1
+"""An interval is withheld where the statistic was undefined in more than this share of resamples: the rest
+are the resamples in which, say, a small group happened to be drawn with the rows it needs, and a percentile
+interval over them describes that conditional draw, not the sample."""
+
+
+def min_defined(level: float) -> int:
+    """Defined resamples a percentile interval at ``level`` needs: enough that each tail holds at least one
+    (40 at 95%); from fewer the bound would be an extreme resample, not a quantile."""
+    return math.ceil(2.0 / (1.0 - level) - 1e-9)
 
 
 @dataclass(frozen=True)
 class Bounds:
-    """Percentile intervals of many statistics at once; NaN where fewer than two resamples were defined."""
+    """Percentile intervals of many statistics at once; NaN where withheld: fewer defined resamples than
+    ``min_defined(level)``, or more than ``UNDEFINED_WITHHELD`` of them undefined."""
 
     low: np.ndarray
     high: np.ndarray
@@ -144,7 +164,7 @@ def percentile_bounds(samples: np.ndarray, *, level: float) -> Bounds:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: masked below
         low, high = np.nanquantile(np.where(finite, samples, np.nan), [tail, 1.0 - tail], axis=0)
-    enough = defined >= 2
+    enough = (defined >= min_defined(level)) & (1.0 - defined / samples.shape[0] <= UNDEFINED_WITHHELD)
     return Bounds(
         low=np.where(enough, low, np.nan),
         high=np.where(enough, high, np.nan),
@@ -152,9 +172,52 @@ def percentile_bounds(samples: np.ndarray, *, level: float) -> Bounds:
     )
 
 
-def group_intervals(resampled: dict[str, np.ndarray], *, level: float) -> dict[str, list[Interval]]:
-    """Percentile intervals of per-group statistics resampled as ``(n_boot, groups)``, per statistic and group."""
-    return {
-        name: [percentile_interval(samples[:, g], level=level) for g in range(samples.shape[1])]
-        for name, samples in resampled.items()
-    }
+def exact_bounds(events: np.ndarray, trials: np.ndarray, *, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper–Pearson (exact binomial) interval of ``events`` out of ``trials``, elementwise; NaN where there
+    are no trials. At 0 of n its upper bound is about 3/n at 95% (the rule of three), never 0."""
+    from scipy.stats import beta
+
+    events, trials = np.asarray(events, dtype=np.float64), np.asarray(trials, dtype=np.float64)
+    tail = (1.0 - level) / 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(events > 0, beta.ppf(tail, events, trials - events + 1), 0.0)
+        high = np.where(events < trials, beta.ppf(1.0 - tail, events + 1, trials - events), 1.0)
+    empty = trials <= 0
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def at_boundary(events: np.ndarray, trials: np.ndarray) -> np.ndarray:
+    """Where a proportion is 0 or 1 (and defined): every resample repeats it, so its percentile interval is a
+    point that claims certainty; these take ``exact_bounds`` instead."""
+    events, trials = np.asarray(events, dtype=np.float64), np.asarray(trials, dtype=np.float64)
+    return (trials > 0) & ((events == 0) | (events == trials))
+
+
+def proportion_bounds(bounds: Bounds, events: np.ndarray, trials: np.ndarray, *, level: float) -> Bounds:
+    """``bounds`` of the proportions ``events / trials``, with the exact interval where a proportion sits at
+    0 or 1 (``at_boundary``)."""
+    edge = at_boundary(events, trials)
+    if not edge.any():
+        return bounds
+    low, high = exact_bounds(events, trials, level=level)
+    return Bounds(np.where(edge, low, bounds.low), np.where(edge, high, bounds.high), bounds.undefined_share)
+
+
+def group_intervals(
+    resampled: dict[str, np.ndarray],
+    *,
+    level: float,
+    proportions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, list[Interval]]:
+    """Percentile intervals of per-group statistics resampled as ``(n_boot, groups)``, per statistic and group;
+    a statistic in ``proportions`` (name -> per-group events and trials) is exact where it sits at 0 or 1."""
+    found = {}
+    for name, samples in resampled.items():
+        bounds = percentile_bounds(samples, level=level)
+        if proportions and name in proportions:
+            bounds = proportion_bounds(bounds, *proportions[name], level=level)
+        found[name] = [
+            _interval(low, high, share)
+            for low, high, share in zip(bounds.low, bounds.high, bounds.undefined_share, strict=True)
+        ]
+    return found

@@ -28,6 +28,10 @@ CITATION = (
 )
 
 
+SAME_VERDICT_CONFIDENCE_TAIL = 0.05
+"""One minus the confidence of the bound printed beside "same on k of k seeds"."""
+
+
 def replica_paths(paths: Iterable[str]) -> list[str]:
     """The spread metrics a run with replicas can produce for ``paths`` (declared at plan time, for gates)."""
     return [f"{path}.{bound}" for path in paths for bound in REPLICA_BOUNDS]
@@ -126,6 +130,22 @@ class SpreadRow:
         comparable = any(result is not None for check in self.checks for result in check.replicas)
         return "same" if comparable else "not comparable"
 
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as the report prints it. "Same" is "k of k seeds" with the one-sided 95% upper bound on
+        the chance that a new seed changes it (0 changes in k: 1 − 0.05^(1/k), 53% at k = 4): a spread over a
+        few replicas is not evidence that the verdict cannot move."""
+        if self.verdict == "differs":
+            return f"differs on seed {', '.join(map(str, self.flipped_seeds))}"
+        if self.verdict != "same":
+            return self.verdict
+        k = sum(any(check.replicas[i] is not None for check in self.checks) for i in range(len(self.seeds)))
+        bound = 1.0 - SAME_VERDICT_CONFIDENCE_TAIL ** (1.0 / k)
+        return (
+            f"same on {k} of {k} seeds; a new seed could still change it with probability up to {bound:.0%} "
+            "(one-sided 95% bound)"
+        )
+
 
 @dataclass(frozen=True)
 class SeedSpread:
@@ -178,6 +198,7 @@ class SeedSpread:
                     "max": row.max,
                     "gates": list(row.gates),
                     "verdict": row.verdict,
+                    "verdict_text": row.verdict_text,
                     "verdict_differs": row.verdict_differs,
                     "flipped_seeds": list(row.flipped_seeds),
                     "gate_checks": [

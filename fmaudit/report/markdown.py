@@ -56,7 +56,7 @@ def seed_spread_lines(replicas: dict[str, Any] | None) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in replicas["rows"]:
-        verdict = "same on every seed" if row["verdict"] == "same" else row["verdict"]
+        verdict = row["verdict_text"]
         if row["verdict_differs"]:
             verdict = f"**differs on seed {', '.join(map(str, row['flipped_seeds']))}**: " + "; ".join(
                 f"`{check['gate']}` reads {format_number(check['audited']['observed'], 3)} here, "

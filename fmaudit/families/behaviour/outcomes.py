@@ -38,7 +38,7 @@ class Outcome:
     flips: Estimate
     """Share of pairs whose decision changed."""
     adverse_flips: Estimate
-    """Share of pairs whose decision went from favourable to adverse."""
+    """Among pairs whose row was decided favourably, the share whose edit turned the decision adverse."""
     mean_abs_change: Estimate
     mean_change: float | None
     examples: tuple[Example, ...]
@@ -75,8 +75,9 @@ def outcome(
     and per slice; examples are the largest drops (or changes, for flips)."""
     positions = np.array([e.position for e in pairs.edits], dtype=np.int64)
     change = pairs.after - pairs.before
-    flipped = (pairs.after >= threshold) != (pairs.before >= threshold)
-    adverse = (pairs.before >= threshold) & (pairs.after < threshold)
+    favourable = pairs.before >= threshold
+    flipped = (pairs.after >= threshold) != favourable
+    adverse = favourable & (pairs.after < threshold)
     hit = change < -tolerance if event == "drop" else flipped
     n = len(row_ids)
 
@@ -86,10 +87,14 @@ def outcome(
     trials = per_row(np.ones(len(positions)))
     stream = np.random.default_rng(rng.integers(2**63))
 
-    def overall(values: np.ndarray) -> Estimate:
+    def overall(values: np.ndarray, among: np.ndarray | None = None) -> Estimate:
+        """The rate of ``values`` over all pairs, or over the pairs ``among`` selects."""
         only = Slices(keys=(OVERALL,), masks=np.ones((n, 1)))
         one_rng = np.random.default_rng(stream.integers(2**63))
-        return sliced_rates(per_row(values), trials, only, n_boot=n_boot, confidence=confidence, rng=one_rng)[OVERALL]
+        denominator = trials if among is None else per_row(among)
+        return sliced_rates(per_row(values), denominator, only, n_boot=n_boot, confidence=confidence, rng=one_rng)[
+            OVERALL
+        ]
 
     rates = sliced_rates(per_row(hit), trials, slices, n_boot=n_boot, confidence=confidence, rng=stream)
     ranking = np.argsort(change, kind="stable") if event == "drop" else np.argsort(-np.abs(change), kind="stable")
@@ -101,7 +106,7 @@ def outcome(
         events=int(hit.sum()),
         rate=rates,
         flips=overall(flipped),
-        adverse_flips=overall(adverse),
+        adverse_flips=overall(adverse, among=favourable),
         mean_abs_change=overall(np.abs(change)),
         mean_change=finite(change.mean()) if len(change) else None,
         examples=tuple(

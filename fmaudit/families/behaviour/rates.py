@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.findings import Estimate, finite
-from fmaudit.core.intervals import percentile_interval, row_weights
+from fmaudit.core.intervals import at_boundary, exact_bounds, percentile_interval, row_weights
 
 OVERALL = ("", "")
 """The column key of a rate over all rows."""
@@ -64,18 +64,26 @@ def sliced_rates(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[tuple[str, str], Estimate]:
-    """Per slice: sum of ``events`` over sum of ``trials`` (both per row), with a percentile interval."""
+    """Per slice: sum of ``events`` over sum of ``trials`` (both per row), with a percentile interval.
+
+    Where a slice's rate is 0 or 1 every resample repeats it; its interval is then Clopper–Pearson with the
+    slice's tested rows as the trials: a row's edits are not independent, and counting each row once is the
+    conservative size (0 violations in 50 rows: up to 7.1% at 95%)."""
     numerator = slices.masks * events[:, None]
     denominator = slices.masks * trials[:, None]
     points = numerator.sum(axis=0), denominator.sum(axis=0)
     resampled = resampled_ratios(numerator, denominator, n_boot=n_boot, rng=rng) if n_boot else None
+    tested = (denominator > 0).sum(axis=0)
+    edge = at_boundary(points[0], points[1])
+    exact_low, exact_high = exact_bounds(np.where(points[0] > 0, tested, 0), tested, level=confidence)
     estimates = {}
     for column, key in enumerate(slices.keys):
         value = points[0][column] / points[1][column] if points[1][column] > 0 else None
         interval = percentile_interval(resampled[:, column], level=confidence) if resampled is not None else None
-        estimates[key] = Estimate(
-            finite(value),
-            interval.low if interval is not None and value is not None else None,
-            interval.high if interval is not None and value is not None else None,
-        )
+        if value is None or interval is None:
+            estimates[key] = Estimate(finite(value))
+        elif edge[column]:
+            estimates[key] = Estimate(finite(value), float(exact_low[column]), float(exact_high[column]))
+        else:
+            estimates[key] = Estimate(finite(value), interval.low, interval.high)
     return estimates

@@ -68,8 +68,8 @@ def monotonicity_metrics(pooled: Outcome, fields: dict[str, Outcome], attributes
             estimate_metric(
                 f"{prefix}.adverse_flip_rate",
                 result.adverse_flips,
-                f"Favourable moves that flipped the decision to adverse ({what})",
-                note=untested,
+                f"Favourably decided rows a favourable move turned adverse ({what})",
+                note=untested + "; or no tested row was decided favourably",
             ),
             *group_metrics(prefix, "violation_rate", result, attributes),
         ]
@@ -148,13 +148,14 @@ def monotonicity_tables(
                 "Moves",
                 "Violations",
                 "Violation rate",
-                "Flipped to adverse",
+                "Favourable turned adverse",
                 "Mean score change",
             ),
             rows=tuple(summary),
             note=f"A violation: the score dropped by more than {params.tolerance:g} after a favourable move. Rows "
             "whose value lies outside the declared order, or already at its favourable end, are not tested for that "
-            "field.",
+            "field. 'Favourable turned adverse': among the moves of rows the model decided favourably, the share "
+            "after which it decided adversely.",
         ),
         _by_group("Monotonicity violation rate by sensitive group", {**fields, "all fields": pooled}, attributes),
         _examples("Largest monotonicity violations", pooled.examples),

@@ -53,15 +53,20 @@ def recipe_figures(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
     return figures
 
 
-def attack_rates(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Success rate (of attacked) and accuracy under attack (of all) from counts ``(..., groups, CELLS)``;
-    NaN where a group has none."""
+def attack_proportions(counts: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Success (of attacked) and accuracy under attack (of all) as events and trials, from counts
+    ``(..., groups, CELLS)``."""
     skipped, succeeded, failed = (counts[..., i].astype(np.float64) for i in range(len(CELLS)))
+    return {
+        "attack_success_rate": (succeeded, succeeded + failed),
+        "accuracy_under_attack": (failed, skipped + succeeded + failed),
+    }
+
+
+def attack_rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Success rate and accuracy under attack (``attack_proportions``); NaN where a group has none."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "attack_success_rate": succeeded / (succeeded + failed),
-            "accuracy_under_attack": failed / (skipped + succeeded + failed),
-        }
+        return {name: events / trials for name, (events, trials) in attack_proportions(counts).items()}
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,9 @@ def group_rates(
     values = attack_rates(counts)
     if n_boot > 0 and counts.sum() > 0:
         intervals = group_intervals(
-            attack_rates(resample_cell_counts(counts, n_boot=n_boot, rng=rng)), level=confidence
+            attack_rates(resample_cell_counts(counts, n_boot=n_boot, rng=rng)),
+            level=confidence,
+            proportions=attack_proportions(counts),
         )
     else:
         intervals = {f: [Interval(None, None, 1.0)] * len(names) for f in values}

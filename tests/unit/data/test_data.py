@@ -162,3 +162,25 @@ def test_a_relative_source_is_resolved_without_dot_dot(spec_dict, tmp_path) -> N
     (tmp_path / "data" / "loans.csv").write_text("a\n1\n")
     path = resolve_source("../data/loans.csv", base_dir=tmp_path / "specs")
     assert path == (tmp_path / "data" / "loans.csv").resolve() and ".." not in path.parts
+
+
+def test_groups_whose_metric_paths_collide_are_refused_with_both_names(spec_dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.DataFrame({"y": ["good", "bad"] * 6, "region": ["A/B", "A B", "C"] * 4, "x": range(12)})
+    frame.to_csv(tmp_path / "regions.csv", index=False)
+    spec = data_spec(
+        spec_dict,
+        source="regions.csv",
+        label="y",
+        sensitive={"region": {"column": "region"}},
+        intersections=[],
+        template="{x}",
+    )
+    with pytest.raises(
+        DataError,
+        match=r"data.sensitive.region: groups 'A B' and 'A/B' .* share the metric path "
+        r"part 'A_B'; rename one with data.sensitive.region.map",
+    ):
+        prepare(spec, base_dir=tmp_path)
+    frame["region"] = ["A/B", "A-B", "C"] * 4  # distinct paths: A_B and A-B
+    frame.to_csv(tmp_path / "regions.csv", index=False)
+    assert set(prepare(spec, base_dir=tmp_path).sensitive["region"]) == {"A/B", "A-B", "C"}

@@ -162,6 +162,23 @@ def test_the_flag_fires_on_the_seeds_where_a_gate_would_flip() -> None:
     assert [row.verdict for row in nothing_flips.rows] == ["same", "same", "not comparable"]
 
 
+def test_a_verdict_the_same_on_every_replica_is_printed_with_the_chance_a_new_seed_flips_it() -> None:
+    """0 changes in k seeds bound a new seed's flip probability by 1 − 0.05^(1/k) (one-sided 95%), not by 0."""
+    audited = findings(0.75, 0.65)
+    for k, bound in ((1, "95%"), (4, "53%"), (10, "26%")):
+        replicas = [replica(seed, findings(0.75, 0.65)) for seed in range(1, k + 1)]
+        spread = seed_spread(audited, replicas, GATES, audited_seed=0, private=False, headline=HEADLINE)
+        auc = next(row for row in spread.rows if row.path == "performance.roc_auc")
+        assert auc.verdict == "same"
+        assert auc.verdict_text == (
+            f"same on {k} of {k} seeds; a new seed could still change it with probability up to {bound} "
+            "(one-sided 95% bound)"
+        )
+        assert spread.to_dict()["rows"][0]["verdict_text"] == auc.verdict_text
+    flipped = seed_spread(audited, [replica(2, findings(0.70, 0.61))], GATES, audited_seed=0, private=False)
+    assert flipped.rows[0].verdict_text == "differs on seed 2"
+
+
 @pytest.mark.parametrize(("threshold", "passes"), [(0.70, True), (0.705, False)])
 def test_a_gate_on_the_replica_minimum_reads_the_lowest_replica(threshold: float, passes: bool) -> None:
     replicas = [replica(1, findings(0.78, 0.7)), replica(2, findings(0.70, 0.6)), replica(3, findings(0.74, 0.6))]

@@ -150,10 +150,15 @@ def test_a_monotone_model_has_no_violation(tmp_path: Path) -> None:
     context, params = context_for(tmp_path, model, {"monotonicity": MONOTONE, "rows": 150}, kind="tabular")
     findings = run(context, params)
     pooled = metric(findings, "behaviour.monotonicity.violation_rate")
-    assert pooled.value == 0.0 and pooled.ci_high == 0.0
-    for field in MONOTONE:
-        assert metric(findings, f"behaviour.monotonicity.{field}.violation_rate").value == 0.0
     summary = next(t for t in findings.tables if t.title.startswith("Monotonicity: favourable"))
+    tested = {row[0]: row[2] for row in summary.rows}
+    # 0 violations is not certainty: the bound is Clopper–Pearson's 0 of n with the tested rows as n (a row's
+    # edits are not independent), 1 − 0.025^(1/n) at 95%, never the bootstrap's degenerate [0, 0].
+    assert pooled.value == 0.0 and pooled.ci_low == 0.0
+    assert pooled.ci_high == pytest.approx(1 - 0.025 ** (1 / tested["all declared fields"])) and pooled.ci_high > 0.01
+    for field in MONOTONE:
+        one = metric(findings, f"behaviour.monotonicity.{field}.violation_rate")
+        assert one.value == 0.0 and one.ci_high == pytest.approx(1 - 0.025 ** (1 / tested[field]))
     moves = {row[0]: row[3] for row in summary.rows}
     assert all(moves[f] > 20 for f in MONOTONE), moves  # every declared field was really tested
 
@@ -174,6 +179,27 @@ def test_a_planted_inversion_is_caught_at_its_rate(tmp_path: Path) -> None:
     assert savings.value == pytest.approx(sum(planted(r) for r in movable) / len(movable))
     worst = next(t for t in findings.tables if t.title == "Largest monotonicity violations")
     assert worst.rows and all(row[1] == "savings_account_and_bonds" and row[5] < -0.01 for row in worst.rows)
+
+
+def test_the_adverse_flip_rate_counts_only_rows_the_model_decided_favourably(tmp_path: Path) -> None:
+    """Among the moves of favourably decided rows, the share that turned the decision adverse (a row already
+    decided adversely cannot be turned adverse, so counting its moves would dilute the rate)."""
+    model = FakeModel("tabular", lambda r: monotone_score(r, inversion=True))
+    context, params = context_for(tmp_path, model, {"monotonicity": MONOTONE, "rows": 150}, kind="tabular")
+    flip = metric(run(context, params), "behaviour.monotonicity.savings_account_and_bonds.adverse_flip_rate")
+    records = context.data.frame.iloc[context.predictions.row_ids].to_dict("records")
+    sample = np.sort(np.random.default_rng([0, 0]).choice(len(records), size=150, replace=False))
+    moves = []
+    for i in sample:
+        value = records[i]["savings_account_and_bonds"]
+        if value in SAVINGS[:-1]:
+            moved = {**records[i], "savings_account_and_bonds": SAVINGS[SAVINGS.index(value) + 1]}
+            moves.append((monotone_score(records[i], inversion=True), monotone_score(moved, inversion=True)))
+    favourable = [(before, after) for before, after in moves if before >= 0.5]
+    turned = sum(after < 0.5 for _, after in favourable)
+    assert turned > 3 and len(favourable) < len(moves)  # the two denominators differ on this sample
+    assert flip.value == pytest.approx(turned / len(favourable))
+    assert flip.ci_low < flip.value < flip.ci_high
 
 
 def test_monotonicity_is_reported_per_group_and_an_unseen_value_is_not_tested(tmp_path: Path) -> None:

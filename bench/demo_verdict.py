@@ -1,0 +1,134 @@
+"""Benchmark: the demo's verdict over fresh DP noise draws, as new users on fresh machines would see it.
+
+DP-SGD's noise comes from OS entropy (never from the published seed), so every fresh machine trains another DP
+model and the demo's gates judge another draw. A gate set inside the spread of that noise fails on some machines
+and passes on others. This bench trains the spec's DP models ``--trainings`` times afresh (each trial gets its
+own model cache; the encoder vectors and the models without DP, which are the same on every machine, are shared
+from a first run), runs the whole audit on each, and prints per gate how many trials passed and the spread of the
+value it read.
+
+    python bench/demo_verdict.py [--spec audits/credit.yaml] [--trainings 10] [--out bench/results/demo_verdict]
+
+It writes ``summary.json`` (per gate: trials passed, observed values) and keeps each trial's findings.json.
+``--reuse`` re-audits the DP models an earlier invocation trained (same ``--out``): the figures change only where
+the audit code did, which makes a fix to a figure's definition cheap to re-measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmaudit.engine.pipeline import default_cache_dir
+from fmaudit.training.cache import RECORD_FILE
+
+
+def run_audit(spec: Path, out: Path, cache: Path) -> dict[str, Any]:
+    """``fmaudit run SPEC`` in a fresh process with ``cache`` as its model cache; its findings.json."""
+    env = {**os.environ, "FMAUDIT_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-m", "fmaudit", "run", str(spec), "--out", str(out), "--progress", "none", "--quiet"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"fmaudit run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    documents = [json.loads(p.read_text()) for p in out.rglob("findings.json")]
+    [audited] = [d for d in documents if d["role"] == "audited"]
+    return dict(audited)
+
+
+def is_private(model_dir: Path) -> bool:
+    record = json.loads((model_dir / RECORD_FILE).read_text())
+    return record.get("privacy") is not None
+
+
+def trial_cache(shared: Path, trial: Path) -> Path:
+    """A model cache for one trial: every shared entry linked, except the DP models, which it trains afresh."""
+    cache = trial / "cache"
+    (cache / "models").mkdir(parents=True, exist_ok=True)
+    for entry in shared.iterdir():
+        if entry.name != "models" and not (cache / entry.name).exists():
+            (cache / entry.name).symlink_to(entry.resolve())
+    for model in (shared / "models").iterdir():
+        target = cache / "models" / model.name
+        if (model / RECORD_FILE).is_file() and not is_private(model) and not target.exists():
+            target.symlink_to(model.resolve())
+    return cache
+
+
+def summarise(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per gate over the trials: how many passed, and the least, median and greatest value it read."""
+    by_gate: dict[str, list[dict[str, Any]]] = {}
+    for document in trials:
+        for gate in document["gates"]:
+            by_gate.setdefault(gate["gate"], []).append(gate)
+    rows = []
+    for text, results in by_gate.items():
+        observed = [r["observed"] for r in results if r["observed"] is not None]
+        rows.append(
+            {
+                "gate": text,
+                "passed": sum(bool(r["passed"]) for r in results),
+                "trials": len(results),
+                "min": min(observed, default=None),
+                "median": float(np.median(observed)) if observed else None,
+                "max": max(observed, default=None),
+                "observed": [r["observed"] for r in results],
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=Path("audits/credit.yaml"))
+    parser.add_argument("--trainings", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/demo_verdict"))
+    parser.add_argument("--reuse", action="store_true", help="re-audit the DP models an earlier invocation trained")
+    args = parser.parse_args()
+
+    shared = default_cache_dir()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"shared cache (encoder vectors, models without DP): {shared}", flush=True)
+    if not (shared / "models").is_dir():
+        print("first run: filling the shared cache", flush=True)
+        run_audit(args.spec, args.out / "warm-up", shared)
+    trials = []
+    for i in range(args.trainings):
+        trial = args.out / f"trial-{i:02d}"
+        if not args.reuse:
+            shutil.rmtree(trial, ignore_errors=True)
+        cache = trial_cache(shared, trial)
+        shutil.rmtree(trial / "reports", ignore_errors=True)
+        started = time.perf_counter()
+        document = run_audit(args.spec, trial / "reports", cache)
+        trials.append(document)
+        failed = [g["gate"] for g in document["gates"] if not g["passed"]]
+        print(
+            f"trial {i + 1}/{args.trainings}: {time.perf_counter() - started:.0f} s, "
+            f"epsilon {document['metrics']['privacy']['epsilon']['value']:.2f}, "
+            + (f"FAILED {failed}" if failed else "every gate passed"),
+            flush=True,
+        )
+    rows = summarise(trials)
+    every = sum(all(g["passed"] for g in d["gates"]) for d in trials)
+    (args.out / "summary.json").write_text(
+        json.dumps({"trials": len(trials), "all_passed": every, "gates": rows}, indent=2)
+    )
+    print(f"\nall gates passed in {every} of {len(trials)} fresh DP trainings")
+    width = max(len(r["gate"]) for r in rows)
+    print(f"{'gate':<{width}}  passed   min      median   max")
+    for r in rows:
+        values = "  ".join("    -   " if v is None else f"{v:8.4f}" for v in (r["min"], r["median"], r["max"]))
+        print(f"{r['gate']:<{width}}  {r['passed']:>2}/{r['trials']:<3}  {values}")
+
+
+if __name__ == "__main__":
+    main()
