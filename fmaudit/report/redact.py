@@ -4,6 +4,10 @@ Withheld: rows of tables marked ``applicant_rows`` (attack examples, adverse-act
 examples), highlighted explanations, and the example model input. Each is replaced by its count and a note;
 a table's "Row" column survives as salted hashes, so whoever holds the unredacted run (and so the salt) can
 match a withheld row, and nobody else can. The salt is never written into a redacted output.
+
+Keyed: the hashes that are exact functions of the training rows (the data file's SHA-256, the training rows'
+hash, the model cache keys) become HMACs under the same salt, so nobody holding a candidate neighbouring data
+set can confirm it against them, and the holder of the unredacted run can still match them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,14 @@ def redact_document(document: FindingsDocument, salt: bytes) -> FindingsDocument
     out = copy.deepcopy(document)
     out["redacted"] = True
     out["data"]["example_text"] = WITHHELD
+    out["provenance"]["data_sha256"] = keyed(out["provenance"]["data_sha256"], salt)
+    records = [out["training"], *(model["training"] for model in out["compared_models"])]
+    for record in records:
+        for field in ROW_DERIVED:
+            if record.get(field):
+                record[field] = keyed(record[field], salt)
+    for model in (out["replicas"] or {}).get("models", []):
+        model["cache_key"] = keyed(model["cache_key"], salt)
     for section in out["sections"]:
         section["tables"] = [_redact_table(table, salt) for table in section["tables"]]
         if section["highlights"]:
@@ -50,6 +62,15 @@ def _redact_table(table: TableEntry, salt: bytes) -> TableEntry:
         "rows": [[row_hash(row[keep], salt)] for row in table["rows"]] if keep is not None else [],
         "note": note + (" (only salted hashes of their row ids remain)." if keep is not None else "."),
     }
+
+
+ROW_DERIVED = ("rows_sha256", "cache_key")
+"""Fields of a training record that are exact functions of the training rows."""
+
+
+def keyed(digest: str, salt: bytes) -> str:
+    """A row-derived hash keyed with the run's salt (HMAC-SHA-256), marked as such."""
+    return "hmac:" + hmac.new(salt, digest.encode(), hashlib.sha256).hexdigest()
 
 
 def row_hash(row_id: Any, salt: bytes) -> str:

@@ -169,6 +169,12 @@ class PrivacySpec(StrictModel):
     sweep: list[float] = Field(
         default_factory=list, description="further target epsilons, one model each: the privacy-utility-fairness curve"
     )
+    settings_chosen_on: Literal["training_rows", "public_data"] = Field(
+        "training_rows",
+        description="where the training settings were chosen: on these training rows (by hand or by search; that "
+        "spends privacy epsilon does not cover, counted in privacy.unaccounted_statistics) or on public data and "
+        "defaults (the spec author's declaration, printed as such)",
+    )
 
     @model_validator(mode="after")
     def _one_noise_source(self) -> PrivacySpec:

@@ -25,7 +25,7 @@ CACHE_FORMAT = 8
 
 NOT_IN_CACHE_KEY: dict[str, bool | set[str]] = {
     "seed_replicas": True,
-    "privacy": {"compare", "sweep", "allow_large_delta"},
+    "privacy": {"compare", "sweep", "allow_large_delta", "settings_chosen_on"},
 }
 """Settings that choose which models a run audits, not what any one model's weights are."""
 

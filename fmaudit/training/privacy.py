@@ -225,6 +225,23 @@ def hook_notice_silenced() -> Iterator[None]:
         yield
 
 
+def composed_epsilon(records: list[PrivacyRecord], *, delta: float) -> float:
+    """Epsilon at ``delta`` of several DP models trained on the same rows, all released: every model's
+    history composed in one accountant (sequential composition). The models' own accountant where it composes
+    (prv, rdp); PRV for gdp, which cannot."""
+    from opacus.accountants import create_accountant
+
+    mechanisms = {record.accountant for record in records}
+    accountant = create_accountant(mechanism="rdp" if mechanisms == {"rdp"} else "prv")
+    steps: dict[tuple[float, float], int] = {}
+    for record in records:  # equal mechanisms compose as one run of their summed steps: PRV's cost grows per entry
+        for noise, rate, count in record.history:
+            steps[noise, rate] = steps.get((noise, rate), 0) + count
+    accountant.history = [(noise, rate, count) for (noise, rate), count in steps.items()]
+    with _secure_rng_notice_silenced():
+        return float(accountant.get_epsilon(delta=delta))
+
+
 def privacy_record(
     engine: Any,
     optimizer: Any,

@@ -16,6 +16,8 @@ FIGURES: dict[str, tuple[str, Better]] = {
     "max_grad_norm": ("Clipping norm", "none"),
     "replayable_noise": ("Noise seeded from the spec: replayable, not a privacy guarantee (1 = yes)", "lower"),
     "unaccounted_statistics": ("Statistics of the training rows the weights depend on, outside epsilon", "lower"),
+    "released_epsilon": ("Epsilon of every DP model on these rows the report releases, composed", "lower"),
+    "released_without_dp": ("Models on these rows the report releases figures of, trained without DP", "lower"),
 }
 ATTACK_FIGURES: dict[str, tuple[str, Better]] = {
     "auc": ("attack ROC AUC", "lower"),

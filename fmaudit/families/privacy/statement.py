@@ -4,9 +4,12 @@ came from, which statistics of the training rows were released inside epsilon, a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fmaudit.core.findings import Metric, Table
 from fmaudit.families.privacy.params import FIGURES
 from fmaudit.plugins.context import AuditContext
+from fmaudit.training.records import PrivacyRecord
 
 NO_GUARANTEE = "trained without DP-SGD: no formal privacy guarantee"
 NOISE_SOURCES = {
@@ -19,11 +22,67 @@ NOISE_SOURCES = {
 ALWAYS_OUTSIDE = (
     "the base model's pretraining (its data is not covered by this guarantee)",
     "the test split (never trained on; the audits read it)",
-    "this report itself: the no-DP twin, the reference models and the membership-inference figures read the "
-    "training rows directly — ε covers the DP model's weights, not an audit report that also describes the data",
-    "the choice of hyper-parameters and settings, made by hand on this data and split: tuning on private data "
-    "spends privacy that is not accounted here (Papernot & Steinke 2022)",
+    "this report itself: the membership-inference figures read the training rows directly, and every model it "
+    "lists under 'Released by this report' is trained on them — ε covers the DP model's weights, not an audit "
+    "report that also describes the data",
+    "the number of training rows N, released exactly: treated as public",
+    "findings.json's data_sha256, rows_sha256 and cache keys, exact functions of the training rows (anyone "
+    "holding a candidate neighbouring data set can confirm it against them): published as they are, keyed with "
+    "the run's secret salt (HMAC) in a redacted report (output.redact); the stage table's counts of distinct texts",
 )
+TUNED_ON_ROWS = (
+    "the choice of hyper-parameters and settings, made on these training rows: tuning on private data spends "
+    "privacy that is not accounted here (Papernot & Steinke 2022)"
+)
+TUNED_ON_PUBLIC = "the training settings: chosen on public data or defaults, as the spec declares (not verified)"
+
+
+@dataclass(frozen=True)
+class Released:
+    """A model trained on these training rows whose figures the report publishes, and its DP record."""
+
+    label: str
+    privacy: PrivacyRecord | None
+    """None: trained without DP."""
+
+
+def released_models(context: AuditContext) -> list[Released]:
+    """Every model trained on the training rows whose figures this report publishes: the audited model and its
+    seed replicas (the same settings, so the same accounting), each one's membership reference model (trained
+    on the training rows the attack does not audit), the twin and its reference, the sweep models."""
+    record, membership = context.training.privacy, context.membership
+    reference = membership.reference_training if membership is not None else None
+    replicas = context.spec.training.replica_seeds
+    models = [Released("audited model", record), *(Released(f"seed replica {s}", record) for s in replicas)]
+    if reference is not None:
+        models.append(Released("membership reference model", reference.privacy))
+        models += [Released(f"reference model of seed replica {s}", reference.privacy) for s in replicas]
+    for compared in context.compared:
+        models.append(Released(compared.label, compared.training.privacy))
+        if compared.role == "twin" and reference is not None:
+            models.append(Released(f"reference model of the {compared.label}", None))
+    return models
+
+
+def released_epsilon(context: AuditContext, record: PrivacyRecord) -> tuple[float, list[Released], str]:
+    """The composed epsilon of every released DP model, the models without DP, and the sentence saying so."""
+    from fmaudit.training.privacy import composed_epsilon
+
+    models = released_models(context)
+    private = [m for m in models if m.privacy is not None]
+    without = [m for m in models if m.privacy is None]
+    epsilon = composed_epsilon([m.privacy for m in private if m.privacy is not None], delta=record.delta)
+    text = (
+        f"{len(private)} DP model{'s' * (len(private) != 1)} ({', '.join(m.label for m in private)}) compose to "
+        f"ε = {epsilon:.2f} at δ = {record.delta:g}"
+    )
+    if without:
+        text += (
+            f"; {len(without)} trained without DP ({', '.join(m.label for m in without)}): the report as a whole "
+            "has no DP bound — share it as the training data itself, or set compare: false and publish only "
+            "the DP models"
+        )
+    return epsilon, without, text
 
 
 def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
@@ -40,6 +99,10 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
             "The model was trained without differential privacy and carries no formal privacy guarantee: nothing "
             "bounds what it may reveal about individual training rows.",
         )
+    chosen_on = context.spec.training.privacy.settings_chosen_on if context.spec.training.privacy else "training_rows"
+    tuned = TUNED_ON_ROWS if chosen_on == "training_rows" else None
+    outside = [*record.outside_guarantee, *([tuned] if tuned else [])]
+    released, without, released_text = released_epsilon(context, record)
     values = {
         "epsilon": record.epsilon,
         "delta": record.delta,
@@ -48,7 +111,9 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
         "steps": float(record.steps),
         "max_grad_norm": record.max_grad_norm,
         "replayable_noise": float(record.noise_source == "seeded"),
-        "unaccounted_statistics": float(len(record.outside_guarantee)),
+        "unaccounted_statistics": float(len(outside)),
+        "released_epsilon": released,
+        "released_without_dp": float(len(without)),
     }
     metrics = [Metric("privacy.dp", 1.0, "Trained with DP-SGD (1 = yes)")]
     metrics += [Metric(f"privacy.{f}", values[f], label, better) for f, (label, better) in FIGURES.items()]
@@ -65,7 +130,7 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
         ("Accountant", f"Opacus '{record.accountant}'"),
         ("Noise multiplier", f"{record.noise_multiplier:.4f}"),
         ("Clipping norm (per example)", f"{record.max_grad_norm:g}"),
-        ("Dataset size N", record.dataset_size),
+        ("Dataset size N", f"{record.dataset_size} (released exactly: treated as public)"),
         ("Sampling rate / expected batch size", f"{record.sample_rate:.5f} / {record.expected_batch_size:g}"),
         ("Poisson sampling", "on" if record.poisson_sampling else "off"),
         ("Physical batch size", f"at most {record.max_physical_batch_size} rows (Opacus BatchMemoryManager)"),
@@ -91,7 +156,8 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
             )
             or "nothing: no statistic of the training rows is used outside DP-SGD",
         ),
-        ("Outside the guarantee", "; ".join([*record.outside_guarantee, *ALWAYS_OUTSIDE])),
+        ("Released by this report", released_text),
+        ("Outside the guarantee", "; ".join([*outside, *([] if tuned else [TUNED_ON_PUBLIC]), *ALWAYS_OUTSIDE])),
     )
     summary = (
         f"Trained with DP-SGD to (ε = {record.epsilon:.2f}, δ = {record.delta:g}) at the example level, "
@@ -99,8 +165,9 @@ def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
         + (f" and {len(record.releases)} noisy statistics released before training" if record.releases else "")
         + "."
     )
-    if record.outside_guarantee:
-        summary += " Not covered by ε: " + "; ".join(record.outside_guarantee) + "."
+    if outside:
+        summary += " Not covered by ε: " + "; ".join(outside) + "."
+    summary += f" Released by this report: {released_text}."
     if record.noise_source == "seeded":
         summary = (
             "NOT A PRIVACY GUARANTEE, for experiments: the DP noise and batch sampling were seeded from "

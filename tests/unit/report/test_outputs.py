@@ -4,6 +4,8 @@ signatures, redaction, and run diffs; all on a synthetic run (hand-made findings
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -235,6 +237,15 @@ def test_redacted_outputs_hold_no_applicant_content_and_the_same_figures(signed_
     assert json.loads(files["manifest.json"])["redacted"] is True
     assert b"Redacted report." in files["report.html"] and b"**redacted**" in files["summary.md"]
     assert cli("verify", str(tmp_path / "redacted"))[0] == ExitCode.OK
+    # Hashes that are exact functions of the training rows are keyed with the run's salt, in every file.
+    row_derived = [full["provenance"]["data_sha256"], full["training"]["rows_sha256"], full["training"]["cache_key"]]
+    assert all(row_derived)
+    for name, content in files.items():
+        for digest in row_derived:
+            assert digest.encode() not in content, (name, digest)
+    expected = "hmac:" + hmac.new(salt, full["provenance"]["data_sha256"].encode(), hashlib.sha256).hexdigest()
+    assert redacted["provenance"]["data_sha256"] == expected
+    assert json.loads(files["manifest.json"])["inputs"]["data_sha256"] == expected
 
 
 def test_redacting_in_place_is_refused(signed_run: Path) -> None:

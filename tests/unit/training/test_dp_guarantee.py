@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -187,11 +188,10 @@ def test_a_private_tabular_model_lists_its_encoder_outside_the_guarantee(tmp_pat
     assert "tabular encoder" in record.privacy.outside_guarantee[0]
 
 
-def _statement(**record: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    from fmaudit.families.privacy.statement import statement
+def _privacy_record(**record: Any) -> Any:
     from fmaudit.training.records import PrivacyRecord, Release
 
-    privacy = PrivacyRecord(
+    return PrivacyRecord(
         **{
             "target_epsilon": 8.0,
             "epsilon": 7.99,
@@ -213,22 +213,93 @@ def _statement(**record: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
             **record,
         }
     )
+
+
+def _statement(
+    *,
+    replicas: int = 0,
+    reference: Any = None,
+    compared: tuple[Any, ...] = (),
+    chosen_on: str = "training_rows",
+    **record: Any,
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    from fmaudit.families.privacy.statement import statement
+
+    privacy = _privacy_record(**record)
     training = SimpleNamespace(privacy=privacy, total_parameters=10, trainable_parameters=2, trained_modules=["head"])
-    metrics, tables, summary = statement(SimpleNamespace(training=training))  # type: ignore[arg-type]
+    spec = SimpleNamespace(
+        training=TrainingSpec.model_validate(
+            {"seed_replicas": replicas, "privacy": {**PRIVACY, "settings_chosen_on": chosen_on}}
+        )
+    )
+    membership = SimpleNamespace(reference_training=reference) if reference is not None else None
+    context = SimpleNamespace(training=training, spec=spec, membership=membership, compared=compared)
+    metrics, tables, summary = statement(context)  # type: ignore[arg-type]
     return {m.path: m.value for m in metrics}, summary, dict(tables[0].rows)  # type: ignore[arg-type]
+
+
+def _opacus_epsilon(history: list[tuple[float, float, int]], delta: float = 1e-5) -> float:
+    from opacus.accountants import PRVAccountant
+
+    accountant = PRVAccountant()
+    accountant.history = history
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # PRV's log(1 - q) at q = 1 for the releases
+        return float(accountant.get_epsilon(delta=delta))
 
 
 def test_the_statement_names_the_noise_source_the_releases_and_what_lies_outside() -> None:
     values, summary, rows = _statement()
-    assert values["privacy.replayable_noise"] == 0.0 and values["privacy.unaccounted_statistics"] == 0.0
+    # The settings were chosen on these rows (the default): one statistic outside ε, counted, not just listed.
+    assert values["privacy.replayable_noise"] == 0.0 and values["privacy.unaccounted_statistics"] == 1.0
     assert "OS entropy" in rows["DP noise and batch sampling"]
     assert "label counts" in rows["Released before training, inside ε"]
     assert "hyper-parameters" in rows["Outside the guarantee"] and "NOT A PRIVACY GUARANTEE" not in summary
+    assert rows["Dataset size N"] == "700 (released exactly: treated as public)"
+    assert "data_sha256, rows_sha256 and cache keys" in rows["Outside the guarantee"]
+
+    values, summary, rows = _statement(chosen_on="public_data")
+    assert values["privacy.unaccounted_statistics"] == 0.0
+    assert "chosen on public data or defaults, as the spec declares" in rows["Outside the guarantee"]
 
     values, summary, rows = _statement(noise_source="seeded", outside_guarantee=["the encoder's means"])
-    assert values["privacy.replayable_noise"] == 1.0 and values["privacy.unaccounted_statistics"] == 1.0
+    assert values["privacy.replayable_noise"] == 1.0 and values["privacy.unaccounted_statistics"] == 2.0
     assert summary.startswith("NOT A PRIVACY GUARANTEE, for experiments")
     assert "the encoder's means" in rows["Outside the guarantee"] and "Not covered by ε" in summary
+
+
+def test_the_statement_composes_every_dp_model_the_report_releases() -> None:
+    """The audited model, 4 seed replicas (same settings), a DP reference model per model, a sweep model: all
+    trained on the same rows and published, so their epsilons compose; the twin has no DP bound at all."""
+    audited = _privacy_record()
+    single = _opacus_epsilon(audited.history)
+    values, _, rows = _statement()
+    assert values["privacy.released_epsilon"] == pytest.approx(single, rel=1e-6)
+    assert values["privacy.released_without_dp"] == 0.0
+
+    values, _, rows = _statement(replicas=1)
+    assert values["privacy.released_epsilon"] == pytest.approx(_opacus_epsilon(audited.history * 2), rel=1e-6)
+    # Equal mechanisms compose as one run of their summed steps (checked just above against the entries one by
+    # one): five models at ε ≈ 8 compose to about 21.
+    values, summary, rows = _statement(replicas=4)
+    five = _opacus_epsilon([(5.0, 1.0, 5), (2.1, 1 / 3, 450)])
+    assert values["privacy.released_epsilon"] == pytest.approx(five, rel=1e-6) and 20.5 < five < 21.5
+    assert (
+        "5 DP models (audited model, seed replica 1, seed replica 2, seed replica 3, seed replica 4)"
+        in rows["Released by this report"]
+    )
+
+    reference = SimpleNamespace(privacy=_privacy_record(noise_multiplier=2.4, sample_rate=0.4, steps=75))
+    sweep = _privacy_record(noise_multiplier=4.0, steps=90)
+    twin = SimpleNamespace(role="twin", label="twin (no DP)", training=SimpleNamespace(privacy=None))
+    point = SimpleNamespace(role="sweep", label="sweep target ε = 2", training=SimpleNamespace(privacy=sweep))
+    values, summary, rows = _statement(replicas=1, reference=reference, compared=(twin, point))
+    everything = [(5.0, 1.0, 5), (2.1, 1 / 3, 180), (2.4, 0.4, 150), (4.0, 1 / 3, 90)]  # the five, merged by hand
+    assert values["privacy.released_epsilon"] == pytest.approx(_opacus_epsilon(everything), rel=1e-6)
+    assert values["privacy.released_without_dp"] == 2.0  # the twin and the twin's reference model
+    released = rows["Released by this report"]
+    assert "5 DP models" in released and "2 trained without DP (twin (no DP), reference model of the twin" in released
+    assert "the report as a whole has no DP bound" in released and "Released by this report" in summary
 
 
 def test_secure_and_reproducible_noise_exclude_each_other() -> None:

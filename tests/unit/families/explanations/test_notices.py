@@ -202,7 +202,14 @@ def test_a_table_asking_for_a_csv_gets_every_row_and_redaction_keeps_only_hashes
         "shown_rows": 1,
         "csv_name": "notices.csv",
     }
-    document = {"data": {"example_text": "x"}, "sections": [{"tables": [table], "highlights": [], "notes": []}]}
+    document = {
+        "data": {"example_text": "x"},
+        "sections": [{"tables": [table], "highlights": [], "notes": []}],
+        "provenance": {"data_sha256": "d"},
+        "training": {},
+        "compared_models": [],
+        "replicas": None,
+    }
     assert table_csvs(document) == {"notices.csv": b"Row,P(favourable),Reason 1\n3,0.25,Credit history\n7,0.4,\n"}
     redacted = table_csvs(redact_document(document, b"salt")).get("notices.csv", b"").decode().splitlines()
     assert redacted[0] == "Row (salted hash)" and len(redacted) == 3 and "Credit" not in "".join(redacted)
