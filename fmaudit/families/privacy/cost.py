@@ -101,7 +101,13 @@ def twin_cost(
     charts = []
     for attribute in groups.columns:
         attribute_metrics, chart = _attribute_cost(
-            attribute, groups[attribute], cell, own_metrics, twin_metrics, n_boot=n_boot, confidence=confidence,
+            attribute,
+            groups[attribute],
+            cell,
+            own_metrics,
+            twin_metrics,
+            n_boot=n_boot,
+            confidence=confidence,
             seed=seed,
         )
         metrics += attribute_metrics

@@ -24,7 +24,7 @@ ATTACK_FIGURES: dict[str, tuple[str, Better]] = {
     "balanced_accuracy": ("attack balanced accuracy (held-out threshold)", "lower"),
     "tpr_at_fpr_1pct": ("attack TPR at FPR 1%", "lower"),
     "tpr_at_fpr_0_1pct": ("attack TPR at FPR 0.1%", "lower"),
-    "epsilon_lower_bound": ("empirical epsilon lower bound", "lower"),
+    "epsilon_lower_bound": ("empirical epsilon lower bound (heuristic: one trained model)", "lower"),
 }
 FPR_KEYS = {0.01: "tpr_at_fpr_1pct", 0.001: "tpr_at_fpr_0_1pct"}
 ATTACKS = {"loss": "loss threshold (Yeom et al. 2018)", "calibrated": "reference-calibrated (Watson et al. 2022)"}

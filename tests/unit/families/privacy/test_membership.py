@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.neural_network import MLPClassifier
 
-from fmaudit.families.privacy.membership import evaluate_attack, example_losses, weighted_auc
+from fmaudit.families.privacy.membership import evaluate_attack, example_losses, weighted_auc, weighted_tpr_at_fpr
 from fmaudit.plugins.context import draw_sets
 
 
@@ -110,3 +110,37 @@ def test_the_held_out_figures_do_not_depend_on_the_number_of_bootstrap_resamples
     ]
     assert len({r.balanced_accuracy for r in results}) == 1
     assert len({r.epsilon_lower_bound for r in results}) == 1
+
+
+def test_the_bound_read_over_two_attacks_holds_jointly() -> None:
+    """The report reads the larger of two attacks' bounds: each is taken at half the error level (Bonferroni),
+    which for a perfect attack on 50 rows per side means 98.75% one-sided Clopper-Pearson bounds."""
+    perfect = {"delta": 1e-5, "n_boot": 0, "confidence": 0.95, "seed": 0}
+    alone = evaluate_attack("loss", np.full(100, 1.0), np.full(100, 0.0), **perfect)  # type: ignore[arg-type]
+    joint = evaluate_attack("loss", np.full(100, 1.0), np.full(100, 0.0), attacks=2, **perfect)  # type: ignore[arg-type]
+    # 0 of 50 false positives: FPR <= 1 - 0.0125^(1/50) at one-sided 98.75%, TPR >= its complement.
+    fpr_high = 1 - 0.0125 ** (1 / 50)
+    assert joint.epsilon_lower_bound == pytest.approx(np.log((1 - fpr_high - 1e-5) / fpr_high), abs=1e-6)
+    assert joint.epsilon_lower_bound < alone.epsilon_lower_bound
+
+
+@pytest.mark.parametrize("level", [0.01, 0.05])
+def test_tpr_at_low_fpr_equals_scikit_learn_and_gets_an_interval(level: float) -> None:
+    rng = np.random.default_rng(4)
+    members, non_members = np.round(rng.normal(0.8, 1, 300), 1), np.round(rng.normal(0, 1, 300), 1)  # ties
+    fpr, tpr, _ = roc_curve(np.r_[np.ones(300), np.zeros(300)], np.r_[members, non_members])
+    ones = weighted_tpr_at_fpr(members, non_members, np.ones((1, 300)), np.ones((1, 300)), level)
+    assert ones[0] == pytest.approx(tpr[fpr <= level].max())
+    # A weight vector is a resample: counting rows twice equals repeating them.
+    weights_m, weights_n = rng.integers(0, 3, (1, 300)), rng.integers(0, 3, (1, 300))
+    fpr, tpr, _ = roc_curve(
+        np.r_[np.ones(weights_m.sum()), np.zeros(weights_n.sum())],
+        np.r_[np.repeat(members, weights_m[0]), np.repeat(non_members, weights_n[0])],
+    )
+    resampled = weighted_tpr_at_fpr(members, non_members, weights_m, weights_n, level)
+    assert resampled[0] == pytest.approx(tpr[fpr <= level].max())
+    result = evaluate_attack("loss", members, non_members, delta=1e-5, n_boot=500, confidence=0.95, seed=0)
+    if level in result.tpr_at_fpr:
+        low, high = result.tpr_at_fpr_interval[level]
+        assert low is not None and high is not None and low < result.tpr_at_fpr[level] < high  # type: ignore[operator]
+        assert high - low > 0.05  # 3 false positives of 300 pin the threshold loosely
