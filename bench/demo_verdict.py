@@ -10,6 +10,8 @@ value it read.
     python bench/demo_verdict.py [--spec audits/credit.yaml] [--trainings 10] [--out bench/results/demo_verdict]
 
 It writes ``summary.json`` (per gate: trials passed, observed values) and keeps each trial's findings.json.
+``--skip explanations`` leaves out plugins no gate reads (the demo gates nothing in explanations, its slowest
+stage), in a copy of the spec beside the trials; every gated figure is computed exactly as in the demo.
 ``--reuse`` re-audits the DP models an earlier invocation trained (same ``--out``): the figures change only where
 the audit code did, which makes a fix to a figure's definition cheap to re-measure.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from fmaudit.engine.pipeline import default_cache_dir
 from fmaudit.training.cache import RECORD_FILE
@@ -63,6 +66,22 @@ def trial_cache(shared: Path, trial: Path) -> Path:
     return cache
 
 
+def without_plugins(spec: Path, skip: list[str], out: Path) -> Path:
+    """A copy of ``spec`` without the ``skip`` plugins, its data source resolved against the original's folder;
+    refused when a gate reads one of them."""
+    raw = yaml.safe_load(spec.read_text())
+    gated = [g for g in raw.get("gates", []) if g.split(".")[0] in skip]
+    if gated:
+        raise SystemExit(f"--skip: these gates read a skipped plugin: {gated}")
+    raw["audits"] = {name: params for name, params in raw["audits"].items() if name not in skip}
+    source = raw["data"]["source"]
+    if not source.startswith("builtin:"):
+        raw["data"]["source"] = str((spec.parent / source).resolve())
+    copy = out / spec.name
+    copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return copy
+
+
 def summarise(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per gate over the trials: how many passed, and the least, median and greatest value it read."""
     by_gate: dict[str, list[dict[str, Any]]] = {}
@@ -92,10 +111,13 @@ def main() -> None:
     parser.add_argument("--trainings", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("bench/results/demo_verdict"))
     parser.add_argument("--reuse", action="store_true", help="re-audit the DP models an earlier invocation trained")
+    parser.add_argument("--skip", nargs="*", default=[], help="plugins to leave out (none of their figures gated)")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.skip:
+        args.spec = without_plugins(args.spec, args.skip, args.out)
 
     shared = default_cache_dir()
-    args.out.mkdir(parents=True, exist_ok=True)
     print(f"shared cache (encoder vectors, models without DP): {shared}", flush=True)
     if not (shared / "models").is_dir():
         print("first run: filling the shared cache", flush=True)

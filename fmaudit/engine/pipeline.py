@@ -20,7 +20,7 @@ from fmaudit.core.provenance import Provenance, sha256_json
 from fmaudit.engine.planning import Plan, Progress, default_cache_dir, plan
 from fmaudit.engine.trainer import ModelTrainer, StageClock, replica_of, score_test_split, sweep_point, train, twin_of
 from fmaudit.metrics.gates import GateResult, evaluate
-from fmaudit.metrics.seed_spread import Replica, SeedSpread, seed_spread
+from fmaudit.metrics.seed_spread import Replica, SeedSpread, seed_spread, with_spread_cautions
 from fmaudit.plugins.base import (
     AuditContext,
     ComparedModel,
@@ -80,8 +80,14 @@ def run(
     models.train_on(executor)
     classifier, record, predictions = models.train_and_score("model", spec.training)
     base_context = context_for(
-        the_plan, classifier, record, predictions, cache_dir=cache_dir, show_progress=show_progress_bars,
-        say=progress, executor=executor,
+        the_plan,
+        classifier,
+        record,
+        predictions,
+        cache_dir=cache_dir,
+        show_progress=show_progress_bars,
+        say=progress,
+        executor=executor,
     )
     compared = compared_models(the_plan, models, base_context, progress=progress)
     context = replace(base_context, membership=models.membership_inputs(spec.training), compared=compared)
@@ -89,6 +95,8 @@ def run(
     spread = audit_replicas(the_plan, models, base_context, findings, progress=progress)
     flush_all()  # the encoder vectors this run computed, for the next run
     gate_results = evaluate(the_plan.gates, {**findings.metrics(), **(spread.metrics() if spread else {})})
+    if spread is not None:
+        gate_results = with_spread_cautions(gate_results, spread, findings.metrics())
     report_dir = write_report(
         (out or Path(spec.output.dir)) / spec.name,
         spec=spec,

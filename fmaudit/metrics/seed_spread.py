@@ -11,7 +11,7 @@ min / median / max over the replicas of each headline and gated figure, ``<path>
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -227,6 +227,33 @@ class SeedSpread:
             "seed_dependent_gates": sorted({g for row in self.rows if row.verdict_differs for g in row.gates}),
             "notes": list(self.notes),
         }
+
+
+def with_spread_cautions(
+    results: Sequence[GateResult], spread: SeedSpread, audited: dict[str, Metric]
+) -> list[GateResult]:
+    """The gate results, each noted where its figure's spread over the audited model and its replicas is wider
+    than the figure's interval: the interval covers the test sample's randomness, not the training's (the seed,
+    and fresh DP noise), so the verdict may not hold for another training run of the same spec."""
+    rows = {row.path: row for row in spread.rows}
+    noted = []
+    for result in results:
+        base = spread_base(result.gate.metric_path)
+        row, metric = rows.get(base), audited.get(base)
+        values = [v for v in (row.values if row else ()) if v is not None]
+        if row is None or metric is None or metric.value is None or metric.ci_low is None or metric.ci_high is None:
+            noted.append(result)
+            continue
+        width, extent = metric.ci_high - metric.ci_low, max([*values, metric.value]) - min([*values, metric.value])
+        if not values or extent <= width:
+            noted.append(result)
+            continue
+        caution = (
+            f"spread over the audited model and {len(values)} seed replicas ({extent:.3g}) is wider than this "
+            f"figure's interval ({width:.3g}): another training run may give another verdict"
+        )
+        noted.append(replace(result, reason=f"{result.reason}; {caution}" if result.reason else caution))
+    return noted
 
 
 def seed_spread(

@@ -19,7 +19,7 @@ from fmaudit.core.errors import ExitCode, SpecError
 from fmaudit.core.findings import Findings, Metric, PluginFindings
 from fmaudit.engine.pipeline import plan, run, score_test_split, train
 from fmaudit.metrics.gates import evaluate, parse_gate
-from fmaudit.metrics.seed_spread import Replica, seed_spread
+from fmaudit.metrics.seed_spread import Replica, seed_spread, with_spread_cautions
 from fmaudit.spec import DataSpec, TrainingSpec
 from fmaudit.training.cache import cache_key
 from tests.support.specs import GERMAN_CREDIT_SPEC
@@ -177,6 +177,29 @@ def test_a_verdict_the_same_on_every_replica_is_printed_with_the_chance_a_new_se
         assert spread.to_dict()["rows"][0]["verdict_text"] == auc.verdict_text
     flipped = seed_spread(audited, [replica(2, findings(0.70, 0.61))], GATES, audited_seed=0, private=False)
     assert flipped.rows[0].verdict_text == "differs on seed 2"
+
+
+def test_a_gate_is_noted_where_its_figure_spreads_over_seeds_wider_than_its_interval() -> None:
+    """ROC AUC 0.75 [0.65, 0.80] (width 0.15): replicas at 0.70 and 0.78 span 0.08, inside the width; a replica at
+    0.58 makes the spread 0.20, wider than the interval, and the gate says so though it passes."""
+    gates = [
+        parse_gate("performance.roc_auc.ci_low >= 0.6"),
+        parse_gate("fairness.sex.demographic_parity_ratio >= 0.8"),
+    ]
+    audited = findings(0.75, 0.65)
+    narrow = [replica(1, findings(0.70, 0.6)), replica(2, findings(0.78, 0.7))]
+    wide = [*narrow, replica(3, findings(0.58, 0.5))]
+    for replicas, noted in ((narrow, False), (wide, True)):
+        spread = seed_spread(audited, replicas, gates, audited_seed=0, private=True)
+        auc, parity = with_spread_cautions(evaluate(gates, audited.metrics()), spread, audited.metrics())
+        assert auc.passed and parity.passed and parity.reason == ""  # the parity ratio has no interval to compare
+        if noted:
+            assert auc.reason == (
+                "spread over the audited model and 3 seed replicas (0.2) is wider than this figure's interval "
+                "(0.15): another training run may give another verdict"
+            )
+        else:
+            assert auc.reason == ""
 
 
 @pytest.mark.parametrize(("threshold", "passes"), [(0.70, True), (0.705, False)])
