@@ -313,25 +313,31 @@ def _check_group_paths(sensitive: pd.DataFrame, declared: Collection[str], path:
 
 
 def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
-    """1 where the label equals the favourable value, else 0; both classes must occur."""
+    """1 where the label is a favourable value (``data.positive``: one value or a list), else 0; both classes
+    must occur."""
     if column.isna().any():
         raise DataError(f"data.label: column {spec.label!r} has {int(column.isna().sum())} missing values")
     values = column.astype(str)
-    positive = str(spec.positive).lower() if isinstance(spec.positive, bool) else str(spec.positive)
+    favourable = spec.favourable_values
     if values.nunique() < 2:
         raise DataError(
             f"data.label: column {spec.label!r} in {path.name} has one class only ({values.iloc[0]!r}); "
             "a classifier audit needs two"
         )
-    if values.nunique() > 2:
-        classes = ", ".join(map(repr, sorted(set(values))))
+    classes = sorted(set(values))
+    missing = [v for v in favourable if v not in classes]
+    if missing:
         raise DataError(
-            f"data.label: column {spec.label!r} has {values.nunique()} classes ({classes}); "
-            "fmaudit audits binary decisions: add a column with two values (the favourable outcome and the rest) "
-            "and name it in data.label, with data.positive its favourable value"
+            f"data.positive: {', '.join(map(repr, missing))} {'is' if len(missing) == 1 else 'are'} not a value of "
+            f"column {spec.label!r}; values: {classes}"
         )
-    if positive not in set(values):
+    if values.nunique() > 2 and not isinstance(spec.positive, list):
+        listed = ", ".join(map(repr, classes))
         raise DataError(
-            f"data.positive: {spec.positive!r} is not a value of column {spec.label!r}; values: {sorted(set(values))}"
+            f"data.label: column {spec.label!r} has {values.nunique()} classes ({listed}); fmaudit audits binary "
+            f"decisions: list the values that count as favourable in data.positive (e.g. positive: "
+            f"[{', '.join(map(repr, classes[:2]))}]) to audit them against the rest"
         )
-    return (values == positive).to_numpy(dtype=np.int64)
+    if set(favourable) == set(classes):
+        raise DataError(f"data.positive: every value of column {spec.label!r} is listed as favourable; list only some")
+    return values.isin(favourable).to_numpy(dtype=np.int64)

@@ -82,7 +82,7 @@ def build_document(
             "rows": data.n_rows,
             "train_rows": len(data.train_idx),
             "test_rows": len(data.test_idx),
-            "favourable_label": str(spec.data.positive),
+            "favourable_label": ", ".join(spec.data.favourable_values),
             "favourable_share": float(data.labels.mean()),
             "group_sizes": data.group_sizes(),
             "template": spec.data.template,

@@ -104,7 +104,23 @@ class DataSpec(StrictModel):
 
     source: str = Field(description="'builtin:german_credit' or a CSV/Parquet path (relative to the spec)")
     label: str
-    positive: str | int | float | bool = Field(description="the label value of the favourable outcome")
+    positive: str | int | float | bool | list[str | int | float | bool] = Field(
+        description="the label value of the favourable outcome, or a list of values that all count as favourable "
+        "(a label with more than two classes becomes the binary decision: these values against the rest)"
+    )
+
+    @field_validator("positive")
+    @classmethod
+    def _some_positive(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or len(set(map(str, value))) != len(value)):
+            raise ValueError("a list of favourable values must be non-empty and without repeats")
+        return value
+
+    @property
+    def favourable_values(self) -> list[str]:
+        """The label values that count as favourable, as the text the label column is compared as."""
+        values = self.positive if isinstance(self.positive, list) else [self.positive]
+        return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
     sensitive: dict[str, SensitiveSpec] = Field(min_length=1)
     intersections: list[list[str]] = Field(default_factory=list)
     template: str = Field(description="Python format string; {column} fields are filled from each row")

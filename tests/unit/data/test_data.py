@@ -100,8 +100,52 @@ def test_a_label_with_three_classes_lists_them_and_says_how_to_map_them(spec_dic
     spec = data_spec(
         spec_dict, source="three.csv", label="y", sensitive={"sex": {"column": "sex"}}, intersections=[], template="{x}"
     )
-    with pytest.raises(DataError, match=r"has 3 classes \('bad', 'good', 'review'\); .* name it in data.label"):
+    with pytest.raises(
+        DataError,
+        match=r"has 3 classes \('bad', 'good', 'review'\); .* list the values that count "
+        r"as favourable in data.positive \(e.g. positive: \['bad', 'good'\]\)",
+    ):
         prepare(spec, base_dir=tmp_path)
+    # A list of favourable values maps the three classes to the binary decision: these against the rest.
+    mapped = prepare(
+        data_spec(
+            spec_dict,
+            source="three.csv",
+            label="y",
+            positive=["good", "review"],
+            sensitive={"sex": {"column": "sex"}},
+            intersections=[],
+            template="{x}",
+        ),
+        base_dir=tmp_path,
+    )
+    assert mapped.labels.tolist() == [int(y != "bad") for y in frame["y"]]
+    with pytest.raises(DataError, match=r"data.positive: 'great' is not a value of column 'y'"):
+        prepare(
+            data_spec(
+                spec_dict,
+                source="three.csv",
+                label="y",
+                positive=["good", "great"],
+                sensitive={"sex": {"column": "sex"}},
+                intersections=[],
+                template="{x}",
+            ),
+            base_dir=tmp_path,
+        )
+    with pytest.raises(DataError, match="every value of column 'y' is listed as favourable"):
+        prepare(
+            data_spec(
+                spec_dict,
+                source="three.csv",
+                label="y",
+                positive=["good", "bad", "review"],
+                sensitive={"sex": {"column": "sex"}},
+                intersections=[],
+                template="{x}",
+            ),
+            base_dir=tmp_path,
+        )
 
 
 def test_a_data_problem_found_while_planning_names_the_spec_file(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
