@@ -29,7 +29,7 @@ from fmaudit.metrics.seed_spread import replica_paths, spread_base
 from fmaudit.plugins.base import AuditPlan, AuditPlugin, MembershipRequest, PluginParams
 from fmaudit.plugins.registry import resolve_plugins
 from fmaudit.report.formats import unknown_formats
-from fmaudit.spec import LoadedSpec, load_spec
+from fmaudit.spec import LoadedSpec, read_spec
 
 Progress = Callable[[str], None]
 
@@ -75,18 +75,29 @@ class Plan:
         return None
 
 
+GATED_SECTIONS = frozenset({"model", "data", "training", "audits", "gates"})
+"""Sections that decide which metric paths a run produces: with a bad value left out of one, gates are not
+checked (an unknown metric would be an artefact of the default that stood in)."""
+
+
 def plan(spec_path: str | Path) -> Plan:
-    """Validate the spec, load the data and check every gate's metric path; no training."""
-    loaded = load_spec(spec_path)
+    """Validate the spec, load the data and check every gate's metric path; no training. Schema, data, plugin
+    and gate problems are reported together, except where an earlier one makes a later check meaningless."""
+    loaded, problems = read_spec(spec_path)
+    if loaded is None or "data" in loaded.left_out:
+        raise SpecError(problems)
     spec = loaded.spec
     try:
         data = prepare(spec.data, base_dir=loaded.base_dir)
     except DataError as exc:  # each problem names the spec file, as spec problems do
-        raise DataError("\n".join(f"{loaded.path}: {line}" for line in str(exc).splitlines())) from exc
+        lines = [f"{loaded.path}: {line}" for line in str(exc).splitlines()]
+        if problems:
+            raise SpecError(problems + lines) from exc
+        raise DataError("\n".join(lines)) from exc
     privacy = spec.training.privacy
     n_train = data.n_train
     if privacy is not None and privacy.delta >= 1 / n_train and not privacy.allow_large_delta:
-        raise SpecError(
+        problems.append(
             f"{loaded.path}: training.privacy.delta: must be below 1/N = {1 / n_train:.2e} "
             f"for N = {n_train} training rows (or set allow_large_delta: true); got {privacy.delta:g}"
         )
@@ -112,30 +123,22 @@ def plan(spec_path: str | Path) -> Plan:
         categories={f: field_values(data.frame[f]) for f in fields if not is_numeric(data.frame[f])},
         numeric_fields=tuple(f for f in fields if is_numeric(data.frame[f])),
     )
-    plugins, params = resolve_plugins(loaded)
-    problems = [
+    problems += [f"{loaded.path}: output.formats: {problem}" for problem in unknown_formats(spec.output.formats)]
+    try:
+        plugins, params = resolve_plugins(loaded)
+    except SpecError as exc:
+        raise SpecError(problems + exc.problems) from exc
+    plugin_problems = [
         f"{loaded.path}: audits.{name}.{problem}"
         for name, plugin in plugins.items()
         for problem in plugin.check(params[name], audit_plan)
     ]
-    problems += [f"{loaded.path}: output.formats: {problem}" for problem in unknown_formats(spec.output.formats)]
-    if problems:
-        raise SpecError(problems)
+    if plugin_problems or GATED_SECTIONS & loaded.left_out:
+        raise SpecError(problems + plugin_problems)
     paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}
-    gates = [parse_gate(text) for text in spec.gates]
-    known = [p for group in paths.values() for p in group]
-    if spec.training.seed_replicas:  # gateable spread figures: <path>.replica_min / .replica_max
-        known += replica_paths(known)
-    check_gate_paths(gates, known, where=str(loaded.path))
-    bounded = [g for g in gates if g.bound is not None and spread_base(g.metric_path) != g.metric_path]
-    if bounded:
-        raise SpecError(
-            [
-                f"{loaded.path}: gates: {g.text!r} reads {g.bound} of a seed-spread figure, which has no interval "
-                f"(gate on {g.metric_path!r} itself)"
-                for g in bounded
-            ]
-        )
+    gates, gate_problems = _gates(spec.gates, paths, replicas=bool(spec.training.seed_replicas), where=loaded.path)
+    if problems or gate_problems:
+        raise SpecError(problems + gate_problems)
     return Plan(
         loaded=loaded,
         data=data,
@@ -146,3 +149,29 @@ def plan(spec_path: str | Path) -> Plan:
         metric_paths=paths,
         gates=gates,
     )
+
+
+def _gates(
+    texts: list[str], paths: dict[str, list[str]], *, replicas: bool, where: Path
+) -> tuple[list[Gate], list[str]]:
+    """The spec's gates and every problem with them: syntax, unknown metric paths, bounds of spread figures."""
+    gates, problems = [], []
+    for text in texts:
+        try:
+            gates.append(parse_gate(text))
+        except SpecError as exc:
+            problems += [f"{where}: gates: {line}" for line in exc.problems]
+    known = [p for group in paths.values() for p in group]
+    if replicas:  # gateable spread figures: <path>.replica_min / .replica_max
+        known += replica_paths(known)
+    try:
+        check_gate_paths(gates, known, where=str(where))
+    except SpecError as exc:
+        problems += exc.problems
+    problems += [
+        f"{where}: gates: {g.text!r} reads {g.bound} of a seed-spread figure, which has no interval "
+        f"(gate on {g.metric_path!r} itself)"
+        for g in gates
+        if g.bound is not None and spread_base(g.metric_path) != g.metric_path
+    ]
+    return gates, problems

@@ -5,7 +5,7 @@ Every problem in a spec is collected and reported at once, each line as
 how their errors read, ``sections`` the spec's sections, ``load`` the reading of a file.
 """
 
-from fmaudit.spec.load import LoadedSpec, load_spec
+from fmaudit.spec.load import LoadedSpec, load_spec, read_spec
 from fmaudit.spec.sections import (
     DEFAULT_FORMATS,
     GDP_COMPOSITION,
@@ -44,4 +44,5 @@ __all__ = [
     "TrainingSpec",
     "format_validation_errors",
     "load_spec",
+    "read_spec",
 ]

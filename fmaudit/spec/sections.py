@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fmaudit.metrics.gates import GATE_PATTERN, SYNTAX
 from fmaudit.spec.strict import StrictModel
 
 ModelKind = Literal["text", "tabular"]
@@ -402,10 +401,3 @@ class Spec(StrictModel):
             return {key: ({} if params is None else params) for key, params in value.items()}
         return value
 
-    @field_validator("gates")
-    @classmethod
-    def _gate_syntax(cls, gates: list[str]) -> list[str]:
-        for gate in gates:
-            if not GATE_PATTERN.match(gate):
-                raise ValueError(f"gate {gate!r} is not of the form {SYNTAX}")
-        return gates

@@ -47,6 +47,33 @@ def test_every_problem_is_reported_at_once(spec_dict, write_spec) -> None:
     assert any("training.batch_size" in p for p in found)
 
 
+def test_schema_data_plugin_and_gate_problems_are_reported_together(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
+    """A key typo, a bad plugin parameter, an unknown format and an unknown gate metric: one run of
+    validate lists them all, each with its file and key."""
+    spec_dict["training"]["epoch"] = 3
+    spec_dict["audits"]["fairness"] = {"n_boots": 10}
+    spec_dict["output"] = {"formats": ["html", "pfd"]}
+    spec_dict["gates"] = ["performance.roc_aux >= 0.6", "not a gate"]
+    path = write_spec(spec_dict)
+    found = problems(path)
+    assert all(line.startswith(f"{path}: ") for line in found)
+    assert any("training.epoch: unknown key (did you mean 'epochs'?)" in p for p in found)
+    assert any("audits.fairness.n_boots: unknown key (did you mean 'n_boot'?)" in p for p in found)
+    assert any("output.formats" in p and "'pfd'" in p for p in found)
+    assert len(found) == 3  # a plugin's bad parameters leave its metric paths unknown: gates are not checked
+    spec_dict["audits"]["fairness"] = {}
+    found = problems(write_spec(spec_dict))
+    assert any("training.epoch: unknown key" in p for p in found)
+    assert any("'performance.roc_aux'" in p and "did you mean: performance.roc_auc" in p for p in found)
+    assert any("gates: gate 'not a gate' is not of the form" in p for p in found)
+    # A wrong label column is found with the typo; a bad value in a section the paths depend on stops the gates.
+    spec_dict["data"]["label"] = "creditworthiness"
+    spec_dict["training"]["epochs"] = "three"
+    found = problems(write_spec(spec_dict))
+    assert any("training.epoch: unknown key" in p for p in found) and any("training.epochs: " in p for p in found)
+    assert any("data.label: column 'creditworthiness' not found" in p for p in found)
+
+
 def test_unknown_plugin_is_named_with_suggestion(spec_dict, write_spec) -> None:
     spec_dict["audits"]["fairnes"] = {}
     [line] = problems(write_spec(spec_dict))
