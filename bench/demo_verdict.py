@@ -7,11 +7,12 @@ own model cache; the encoder vectors and the models without DP, which are the sa
 from a first run), runs the whole audit on each, and prints per gate how many trials passed and the spread of the
 value it read.
 
-    python bench/demo_verdict.py [--spec audits/credit.yaml] [--trainings 10] [--out bench/results/demo_verdict]
+    python bench/demo_verdict.py [--spec audits/credit.yaml] [--trainings 10] [--gated-only] [--reuse]
 
 It writes ``summary.json`` (per gate: trials passed, observed values) and keeps each trial's findings.json.
-``--skip explanations`` leaves out plugins no gate reads (the demo gates nothing in explanations, its slowest
-stage), in a copy of the spec beside the trials; every gated figure is computed exactly as in the demo.
+``--gated-only`` leaves out what no gate reads (the demo gates nothing in explanations, its slowest stage, and
+only Pruthi2019 among the attack recipes), in a copy of the spec beside the trials; every gated figure is
+computed exactly as in the demo.
 ``--reuse`` re-audits the DP models an earlier invocation trained (same ``--out``): the figures change only where
 the audit code did, which makes a fix to a figure's definition cheap to re-measure.
 """
@@ -53,27 +54,27 @@ def is_private(model_dir: Path) -> bool:
 
 
 def trial_cache(shared: Path, trial: Path) -> Path:
-    """A model cache for one trial: every shared entry linked, except the DP models, which it trains afresh."""
+    """A model cache for one trial: the shared encoder vectors and models without DP linked in, the DP models
+    left out, so the trial trains them afresh."""
     cache = trial / "cache"
     (cache / "models").mkdir(parents=True, exist_ok=True)
-    for entry in shared.iterdir():
-        if entry.name != "models" and not (cache / entry.name).exists():
-            (cache / entry.name).symlink_to(entry.resolve())
-    for model in (shared / "models").iterdir():
-        target = cache / "models" / model.name
-        if (model / RECORD_FILE).is_file() and not is_private(model) and not target.exists():
-            target.symlink_to(model.resolve())
+    for entry in (shared / "models").iterdir():
+        target = cache / "models" / entry.name
+        is_model = (entry / RECORD_FILE).is_file()
+        if not target.exists() and not (is_model and is_private(entry)):
+            target.symlink_to(entry.resolve())
     return cache
 
 
-def without_plugins(spec: Path, skip: list[str], out: Path) -> Path:
-    """A copy of ``spec`` without the ``skip`` plugins, its data source resolved against the original's folder;
-    refused when a gate reads one of them."""
+def gated_only(spec: Path, out: Path) -> Path:
+    """A copy of ``spec`` without the plugins and attack recipes no gate reads, its data source resolved
+    against the original's folder."""
     raw = yaml.safe_load(spec.read_text())
-    gated = [g for g in raw.get("gates", []) if g.split(".")[0] in skip]
-    if gated:
-        raise SystemExit(f"--skip: these gates read a skipped plugin: {gated}")
-    raw["audits"] = {name: params for name, params in raw["audits"].items() if name not in skip}
+    gated = [g.split()[0].split(".") for g in raw.get("gates", [])]
+    raw["audits"] = {name: params for name, params in raw["audits"].items() if any(g[0] == name for g in gated)}
+    robustness = raw["audits"].get("robustness")
+    if robustness:
+        robustness["recipes"] = [r for r in robustness["recipes"] if ["robustness", r] in [g[:2] for g in gated]]
     source = raw["data"]["source"]
     if not source.startswith("builtin:"):
         raw["data"]["source"] = str((spec.parent / source).resolve())
@@ -111,11 +112,11 @@ def main() -> None:
     parser.add_argument("--trainings", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("bench/results/demo_verdict"))
     parser.add_argument("--reuse", action="store_true", help="re-audit the DP models an earlier invocation trained")
-    parser.add_argument("--skip", nargs="*", default=[], help="plugins to leave out (none of their figures gated)")
+    parser.add_argument("--gated-only", action="store_true", help="leave out the plugins and recipes no gate reads")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.skip:
-        args.spec = without_plugins(args.spec, args.skip, args.out)
+    if args.gated_only:
+        args.spec = gated_only(args.spec, args.out)
 
     shared = default_cache_dir()
     print(f"shared cache (encoder vectors, models without DP): {shared}", flush=True)

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fmaudit",
         description="Fine-tune a model from an audit spec, audit it (performance, fairness, explanations, "
-        "robustness, privacy), write an HTML + JSON report, and gate the exit code on declared thresholds.",
+        "robustness, privacy, behaviour), write an HTML + JSON report, and gate the exit code on declared thresholds.",
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"fmaudit {__version__}")
@@ -156,7 +156,13 @@ def _output_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
         type=Path,
         help="Ed25519 private key (PEM) to sign manifest.json with (default $FMAUDIT_SIGNING_KEY)",
     )
-    parser.add_argument("--pdf-engine", choices=PDF_ENGINES, default="weasyprint")
+    parser.add_argument(
+        "--pdf-engine",
+        choices=PDF_ENGINES,
+        default="weasyprint",
+        help="what renders report.pdf from report.html: weasyprint (default, pure Python) or chromium (headless, "
+        "if installed)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
