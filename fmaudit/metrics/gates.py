@@ -29,6 +29,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 BOUNDS = ("ci_low", "ci_high")
+MISSES = {">=": "below", ">": "not above", "<=": "above", "<": "not below", "==": "not equal to"}
+"""How an observed value misses each operator's threshold, as a failing gate's reason says it."""
 SYNTAX = f"'<metric path> <op> <number>' with op one of {' '.join(OPERATORS)}"
 
 
@@ -64,6 +66,9 @@ class GateResult:
     observed: float | None
     passed: bool
     reason: str = ""
+    """Why the gate failed (what it read, against what), or why its figure is missing; empty when it passed."""
+    caution: str = ""
+    """What the verdict may not hold against, pass or fail (e.g. a spread over seeds wider than the interval)."""
 
 
 def parse_gate(text: str) -> Gate:
@@ -115,5 +120,21 @@ def evaluate(gates: Iterable[Gate], metrics: dict[str, Metric]) -> list[GateResu
             reason = metric.note or ("no interval was computed" if gate.bound else "not measured")
             results.append(GateResult(gate, None, False, reason))
             continue
-        results.append(GateResult(gate, observed, gate.holds(observed)))
+        passed = gate.holds(observed)
+        results.append(GateResult(gate, observed, passed, "" if passed else _miss(gate, metric, observed)))
     return results
+
+
+def _miss(gate: Gate, metric: Metric, observed: float) -> str:
+    """Why a measured figure failed: what was read (the bound, with the estimate and interval), the threshold."""
+    if gate.bound is None:
+        read = f"{metric.label} {observed:.4g}"
+    else:
+        end = "low" if gate.bound == "ci_low" else "high"
+        estimate = f"{_number(metric.value)} [{_number(metric.ci_low)}, {_number(metric.ci_high)}]"
+        read = f"{metric.label}: the interval's {end} end {observed:.4g} (estimate {estimate})"
+    return f"{read} is {MISSES[gate.op]} {gate.threshold:g}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"

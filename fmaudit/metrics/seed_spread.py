@@ -252,7 +252,7 @@ def with_spread_cautions(
             f"spread over the audited model and {len(values)} seed replicas ({extent:.3g}) is wider than this "
             f"figure's interval ({width:.3g}): another training run may give another verdict"
         )
-        noted.append(replace(result, reason=f"{result.reason}; {caution}" if result.reason else caution))
+        noted.append(replace(result, caution=caution))
     return noted
 
 

@@ -62,7 +62,8 @@ def build_document(
         # Gates judge only the audited model; the twin's report carries no verdict rather than a vacuous "pass".
         "verdict": None if role == "twin" else "pass" if all(g.passed for g in gate_results) else "fail",
         "gates": [
-            {"gate": g.gate.text, "observed": g.observed, "passed": g.passed, "reason": g.reason} for g in gate_results
+            {"gate": g.gate.text, "observed": g.observed, "passed": g.passed, "reason": g.reason, "caution": g.caution}
+            for g in gate_results
         ],
         "metrics": findings.to_tree(),
         "sections": findings.to_dict()["sections"],

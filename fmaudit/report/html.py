@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from fmaudit.report.charts import bar_chart_geometry, line_chart_geometry
-from fmaudit.report.reading import format_number
+from fmaudit.report.reading import format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
 TEMPLATE = "report.html.j2"
@@ -41,5 +41,9 @@ def render_html(document: FindingsDocument, *, printing: bool = False) -> str:
         **document,
         "resolved_spec_yaml": yaml.safe_dump(document["resolved_spec"], sort_keys=False),
         "printing": printing,
+        "gate_estimates": {
+            o.gate.text: "" if o.figure is None else f"{format_number(o.figure.value, 4)} {interval_text(o.figure, 4)}"
+            for o in gate_outcomes(document)
+        },
     }
     return env.get_template(TEMPLATE).render(**context)

@@ -76,4 +76,4 @@ def failure_message(outcome: GateOutcome) -> str:
     """Why a gate failed, in one line: observed value, interval, threshold, and any recorded reason."""
     gate = outcome.gate
     text = f"{observed_text(outcome)}; required {gate.op} {gate.threshold:g}"
-    return text + (f" ({outcome.reason})" if outcome.reason else "")
+    return text + "".join(f" ({note})" for note in outcome.notes)

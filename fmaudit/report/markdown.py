@@ -27,9 +27,7 @@ def render_markdown(document: FindingsDocument, links: tuple[str, ...] = ("repor
     if outcomes:
         lines += ["| Gate | Observed | 95% interval | Result |", "| --- | ---: | --- | --- |"]
         for outcome in outcomes:
-            result = ("pass" if outcome.passed else "**FAIL**") + (
-                f" ({cell(outcome.reason)})" if outcome.reason else ""
-            )
+            result = ("pass" if outcome.passed else "**FAIL**") + "".join(f" ({cell(n)})" for n in outcome.notes)
             lines.append(
                 f"| `{outcome.gate.text}` | {format_number(outcome.observed, 4)} | {interval_text(outcome.figure)} "
                 f"| {result} |"

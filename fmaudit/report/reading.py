@@ -37,6 +37,13 @@ class GateOutcome:
     passed: bool
     reason: str
     figure: Figure | None
+    caution: str = ""
+
+    @property
+    def notes(self) -> list[str]:
+        """What a line already showing the observed value and threshold adds: why nothing could be read, and
+        any caution."""
+        return [self.reason] * (self.observed is None and bool(self.reason)) + [self.caution] * bool(self.caution)
 
     @property
     def plugin(self) -> str:
@@ -68,7 +75,14 @@ def gate_outcomes(document: FindingsDocument) -> list[GateOutcome]:
     for entry in document["gates"]:
         gate = parse_gate(entry["gate"])
         outcomes.append(
-            GateOutcome(gate, entry["observed"], entry["passed"], entry["reason"], known.get(gate.metric_path))
+            GateOutcome(
+                gate,
+                entry["observed"],
+                entry["passed"],
+                entry["reason"],
+                known.get(gate.metric_path),
+                entry.get("caution", ""),  # runs written before cautions existed have none
+            )
         )
     return outcomes
 

@@ -54,6 +54,7 @@ class GateEntry(TypedDict):
     observed: float | None
     passed: bool
     reason: str
+    caution: str
 
 
 class ComparedEntry(TypedDict):

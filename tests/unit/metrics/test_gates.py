@@ -34,6 +34,27 @@ def test_gate_on_an_interval_bound_reads_the_bound() -> None:
     assert (result.observed, result.passed) == (0.7, False)
 
 
+def test_a_failing_gate_says_what_it_read_and_what_it_missed() -> None:
+    ratio = Metric(
+        "fairness.sex.demographic_parity_ratio", 0.89, "Demographic parity ratio", ci_low=0.7508, ci_high=1.03
+    )
+    auc = Metric("performance.roc_auc", 0.58, "ROC AUC")
+    metrics = {ratio.path: ratio, auc.path: auc}
+    bound, point, passing = evaluate(
+        [
+            parse_gate("fairness.sex.demographic_parity_ratio.ci_low >= 0.8"),
+            parse_gate("performance.roc_auc > 0.6"),
+            parse_gate("performance.roc_auc <= 0.6"),
+        ],
+        metrics,
+    )
+    assert bound.reason == (
+        "Demographic parity ratio: the interval's low end 0.7508 (estimate 0.89 [0.7508, 1.03]) is below 0.8"
+    )
+    assert point.reason == "ROC AUC 0.58 is not above 0.6"
+    assert passing.passed and passing.reason == ""
+
+
 def test_unmeasured_metric_fails_its_gate_with_the_reason() -> None:
     metric = Metric("privacy.epsilon", None, "eps", note="trained without DP-SGD")
     [result] = evaluate([parse_gate("privacy.epsilon <= 8")], {metric.path: metric})
