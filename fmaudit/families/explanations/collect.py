@@ -5,7 +5,7 @@ decision (or a seeded sample of them) its notice by occlusion (``notices``), and
 
 Every random draw comes from a stream keyed by its figure and, where it concerns one row, that row's id
 (``fmaudit.core.intervals.stream``): the sample does not depend on ``notices``, and a row's Shapley values,
-random orders, infidelity and sensitivity noise and reason-check sets are the same whatever other rows are
+random orders, infidelity and sensitivity noise and notice-check walks are the same whatever other rows are
 explained with it.
 """
 
@@ -99,7 +99,7 @@ def _notices(
         sensitive=tuple(sensitive),
         max_reasons=params.max_reasons,
         min_contribution=params.min_contribution,
-        random_sets=params.random_orders,
+        shapley_orders=params.notice_shapley_orders,
         seed=params.seed,
     )
     started = time.perf_counter()

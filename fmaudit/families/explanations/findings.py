@@ -148,8 +148,9 @@ def explanation_findings(
             "explain P(favourable) relative to that applicant: negative pushes toward denial.",
             f"Adverse-action notices: the up to {params.max_reasons} fields pushing furthest toward denial, by "
             "occlusion (each field in turn takes the reference applicant's value and the row is re-scored), "
-            "sensitive attributes excluded; a notice whose reasons, replaced together, raise the score no more "
-            "than random fields fails its check.",
+            "sensitive attributes excluded. A notice fails its check when its reasons, replaced together, raise "
+            "the score less than as many next-best fields, or Shapley value sampling finds a reason not pushing "
+            "toward denial.",
             "Text: each field's reference value is placed where the applicant's value is, truncated or padded with "
             "[PAD] to the same number of tokens; template text is identical in both and carries no attribution. "
             "Highlights: green pushes toward the favourable decision, red away from it.",

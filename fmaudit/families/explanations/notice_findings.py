@@ -62,7 +62,8 @@ def notice_findings(
         "produced": ("Adverse-action notices produced", "none"),
         "missing_reason_share": ("Share of notices without any reason (no field pushes toward denial)", "lower"),
         "unfaithful_share": (
-            "Share of checked notices whose reasons, replaced together, raise the score no more than random fields",
+            "Share of notices with reasons that fail their check: replaced together they raise the score less than "
+            "the next-best fields, or Shapley value sampling finds one not pushing toward denial",
             "lower",
         ),
         "unexplained_share": (
@@ -106,9 +107,14 @@ def notice_findings(
 
 
 def _check(notice: Notice) -> str:
+    return {None: "no reason", True: "passes", False: "FAILS"}[notice.faithful]
+
+
+def _shapley_agreement(notice: Notice) -> str:
+    """How many of the reasons Shapley value sampling finds pushing toward denial, e.g. '3 of 4'."""
     if not notice.reasons.reasons:
-        return "no reason"
-    return {None: "not checkable", True: "passes", False: "FAILS"}[notice.faithful]
+        return ""
+    return f"{sum(value < 0 for value in notice.shapley)} of {len(notice.shapley)}"
 
 
 def _notice_table(
@@ -125,7 +131,8 @@ def _notice_table(
                 notice.score,
                 *(reasons + [""] * (params.max_reasons - len(reasons))),
                 notice.reasons_rise,
-                notice.random_rise,
+                notice.next_best_rise,
+                _shapley_agreement(notice),
                 _check(notice),
                 ", ".join(fields[f] for f in notice.reasons.sensitive),
             )
@@ -140,16 +147,20 @@ def _notice_table(
             "P(favourable)",
             *(f"Reason {i + 1}" for i in range(params.max_reasons)),
             "Score rise, reasons replaced",
-            "Score rise, random fields",
+            "Score rise, next-best fields replaced",
+            "Reasons toward denial by Shapley sampling",
             "Check",
             "Sensitive attribute that would have been a reason",
         ),
         rows=tuple(rows),
         note=f"The report shows the first {min(SHOWN_NOTICES, len(rows))}; findings.json and {NOTICES_CSV} hold "
         "all. Reasons: the fields whose replacement by the reference applicant's value raises P(favourable) most, "
-        "one field at a time. Check: the reasons replaced together must raise the score more than as many other "
-        f"fields chosen at random ({params.random_orders} seeded set{'s' * (params.random_orders != 1)}). "
-        "Unmapped fields show their column name; add them to audits.explanations.reasons.",
+        "one field at a time. Check: the reasons replaced together must raise the score, at least as much as the "
+        "next-best fields by that ranking replaced together (as many as the reasons, among the non-sensitive "
+        "fields that differ from the reference applicant), and Shapley value sampling on the same record "
+        f"({params.notice_shapley_orders} seeded order{'s' * (params.notice_shapley_orders != 1)} of those fields) "
+        "must find every reason pushing toward denial. Unmapped fields show their column name; add them to "
+        "audits.explanations.reasons.",
         applicant_rows=True,
         shown_rows=SHOWN_NOTICES,
         csv_name=NOTICES_CSV,
@@ -209,7 +220,12 @@ def _summary(
     text += f"Adverse-action notices for {produced} of {adverse} adverse decisions"
     if missing is not None:
         text += f" ({missing:.0%} without a reason"
-        text += f"; {1 - unfaithful:.0%} of checked notices pass the reason check" if unfaithful is not None else ""
+        text += (
+            f"; {1 - unfaithful:.0%} of those with reasons pass the check against the next-best fields and "
+            "Shapley value sampling"
+            if unfaithful is not None
+            else ""
+        )
         text += (
             f"; the reasons replaced together would reverse {1 - unexplained:.0%} of the denials)"
             if unexplained is not None
