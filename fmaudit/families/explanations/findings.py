@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fmaudit.families.explanations.fields import FieldInputs
     from fmaudit.families.explanations.notices import Notice
     from fmaudit.families.explanations.reference import ReferenceApplicant
+    from fmaudit.metrics.association import Association
     from fmaudit.plugins.context import AuditContext
 
 
@@ -44,6 +45,8 @@ class Collected:
     infidelity: dict[str, list[np.ndarray]] = field(default_factory=dict)
     sensitivity: dict[str, list[np.ndarray]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    associations: tuple[Association, ...] = ()
+    """Each reason field's association with each sensitive attribute (the proxy flags' basis)."""
     highlights: list[Highlight] = field(default_factory=list)
 
 
@@ -88,7 +91,7 @@ def explanation_findings(
     ]
     faithfulness_metrics, faithfulness_rows, curve_charts = _faithfulness_findings(collected, methods)
     metrics += faithfulness_metrics
-    notices = notice_findings(context, params, collected.notices, fields)
+    notices = notice_findings(context, params, collected.notices, collected.associations, fields)
     metrics += notices.metrics
     group_metrics, group_chart, group_tables = _group_findings(context, attributions[IG], rows, fields, sensitive, IG)
     metrics += group_metrics

@@ -1,5 +1,6 @@
 """The adverse-action notices as findings: their figures, every notice (findings.json and notices.csv; the
-report lays out a few), how often each reason is given overall and per sensitive group, and a summary line.
+report lays out a few), how often each reason is given overall and per sensitive group, each reason field's
+association with the sensitive attributes (the proxy flags), and a summary line.
 
 Reasons by group is a fairness view of its own: if one group is mostly told "age of credit history" and
 another "amount requested", the model treats them differently even where their denial rates agree.
@@ -15,10 +16,13 @@ import numpy as np
 
 from fmaudit.core.findings import Bar, BarChart, Cell, Metric, Table
 from fmaudit.families.explanations.params import NOTICE_FIGURES, ExplanationsParams
+from fmaudit.families.explanations.proxies import proxy_flags
 from fmaudit.families.explanations.reasons import reason_distribution, reason_text
+from fmaudit.metrics.association import QUANTILE_BINS
 
 if TYPE_CHECKING:
     from fmaudit.families.explanations.notices import Notice
+    from fmaudit.metrics.association import Association
     from fmaudit.plugins.context import AuditContext
 
 SHOWN_NOTICES = 8
@@ -39,9 +43,14 @@ class NoticeFindings:
 
 
 def notice_findings(
-    context: AuditContext, params: ExplanationsParams, notices: Sequence[Notice], fields: list[str]
+    context: AuditContext,
+    params: ExplanationsParams,
+    notices: Sequence[Notice],
+    associations: Sequence[Association],
+    fields: list[str],
 ) -> NoticeFindings:
-    """Figures, tables, chart and summary of the run's notices."""
+    """Figures, tables, chart and summary of the run's notices; ``associations`` are the reason fields' with the
+    sensitive attributes."""
     n = len(notices)
     adverse = int((context.predictions.decisions == 0).sum())
     checked = [notice.faithful for notice in notices if notice.faithful is not None]
@@ -56,6 +65,7 @@ def notice_findings(
         "unexplained_share": float(np.mean([not r for r in reached])) if reached else None,
         "mean_reasons": float(np.mean([len(s.reasons) for s in sets])) if n else None,
         "sensitive_flagged_share": float(np.mean([bool(s.sensitive) for s in sets])) if n else None,
+        "proxy_reason_share": float(np.mean([bool(nt.proxies) for nt in notices])) if n and associations else None,
     }
     labels = {
         "adverse_decisions": ("Adverse decisions in the test split", "none"),
@@ -72,6 +82,11 @@ def notice_findings(
         ),
         "mean_reasons": ("Mean number of reasons per notice", "none"),
         "sensitive_flagged_share": ("Share of notices where a sensitive attribute would have been a reason", "lower"),
+        "proxy_reason_share": (
+            "Share of notices giving a reason that may be a proxy of a sensitive attribute (association above "
+            f"{params.proxy_threshold:g})",
+            "lower",
+        ),
     }
     metrics = [
         Metric(
@@ -92,6 +107,7 @@ def notice_findings(
             rows=tuple((reason_text(f, params.reasons), f, count, share) for f, count, share in distribution),
         ),
         *_group_tables(context, params, notices, fields),
+        *_association_tables(context, params, associations, fields, distribution),
     ]
     chart = (
         BarChart(
@@ -103,11 +119,17 @@ def notice_findings(
         else None
     )
     flagged = ", ".join(sorted({fields[f] for s in sets for f in s.sensitive}))
-    return NoticeFindings(metrics, tables, chart, _summary(params, values, distribution, flagged), flagged)
+    summary = _summary(params, values, distribution, flagged) + _proxy_summary(notices, values)
+    return NoticeFindings(metrics, tables, chart, summary, flagged)
 
 
 def _check(notice: Notice) -> str:
     return {None: "no reason", True: "passes", False: "FAILS"}[notice.faithful]
+
+
+def _proxies(notice: Notice) -> str:
+    """The notice's reasons that may be proxies, e.g. 'housing ~ age_group (0.31)'."""
+    return ", ".join(f"{a.field} ~ {a.attribute} ({a.value:.2f})" for a in notice.proxies)
 
 
 def _shapley_agreement(notice: Notice) -> str:
@@ -120,8 +142,9 @@ def _shapley_agreement(notice: Notice) -> str:
 def _notice_table(
     context: AuditContext, params: ExplanationsParams, notices: Sequence[Notice], fields: list[str], adverse: int
 ) -> Table:
-    """Every notice; flagged and failing ones first, so the few the report lays out are the ones to read."""
-    ordered = sorted(notices, key=lambda n: (not n.reasons.sensitive, n.faithful is not False, n.row))
+    """Every notice; flagged, failing and proxy-giving ones first, so the few the report lays out are the ones
+    to read."""
+    ordered = sorted(notices, key=lambda n: (not n.reasons.sensitive, n.faithful is not False, not n.proxies, n.row))
     rows = []
     for notice in ordered:
         reasons = [reason_text(fields[f], params.reasons) for f in notice.reasons.reasons]
@@ -133,6 +156,7 @@ def _notice_table(
                 notice.reasons_rise,
                 notice.next_best_rise,
                 _shapley_agreement(notice),
+                _proxies(notice),
                 _check(notice),
                 ", ".join(fields[f] for f in notice.reasons.sensitive),
             )
@@ -149,6 +173,7 @@ def _notice_table(
             "Score rise, reasons replaced",
             "Score rise, next-best fields replaced",
             "Reasons toward denial by Shapley sampling",
+            "Reasons that may be proxies (association)",
             "Check",
             "Sensitive attribute that would have been a reason",
         ),
@@ -196,6 +221,63 @@ def _group_tables(
             )
         )
     return tables
+
+
+def _association_tables(
+    context: AuditContext,
+    params: ExplanationsParams,
+    associations: Sequence[Association],
+    fields: list[str],
+    distribution: list[tuple[str, int, float]],
+) -> list[Table]:
+    """Each reason field's association with each sensitive attribute, strongest first, and its proxy flag."""
+    if not associations:
+        return []
+    attributes = list(dict.fromkeys(a.attribute for a in associations))
+    by_field: dict[str, dict[str, float]] = {}
+    for a in associations:
+        by_field.setdefault(a.field, {})[a.attribute] = a.value
+    flags = {
+        fields[f]: [a.attribute for a in found]
+        for f, found in proxy_flags(associations, fields, threshold=params.proxy_threshold).items()
+    }
+    given = {f: count for f, count, _ in distribution}
+    binned = sorted({a.field for a in associations if a.binned})
+    ordered = sorted(by_field.items(), key=lambda item: (-max(item[1].values()), item[0]))
+    return [
+        Table(
+            title=f"Association of each reason field with the sensitive attributes "
+            f"(Cramér's V, {len(context.predictions.row_ids)} test rows)",
+            columns=("Reason", "Field", *attributes, "Possible proxy of", "Notices giving it"),
+            rows=tuple(
+                (
+                    reason_text(field, params.reasons),
+                    field,
+                    *(values[attribute] for attribute in attributes),
+                    ", ".join(flags.get(field, [])),
+                    given.get(field, 0),
+                )
+                for field, values in ordered
+            ),
+            note="Bias-corrected Cramér's V (Bergsma 2013) of each field with each declared sensitive attribute on "
+            "the test split: 0 for independence, 1 when one determines the other. Numeric fields with more than "
+            f"{QUANTILE_BINS} values are cut into {QUANTILE_BINS} quantile bins first"
+            + (f" ({', '.join(binned)})" if binned else "")
+            + f". A field above {params.proxy_threshold:g} is flagged as a possible proxy of the attribute "
+            "(Yeom, Datta & Fredrikson 2018): a notice giving it as a reason may tell the applicant the attribute "
+            "in other words.",
+        )
+    ]
+
+
+def _proxy_summary(notices: Sequence[Notice], values: dict[str, float | None]) -> str:
+    """The sentence on reasons that may be proxies (empty when no notice gives one)."""
+    share = values["proxy_reason_share"]
+    if not share:
+        return ""
+    named = sorted({(a.field, a.attribute, a.value) for notice in notices for a in notice.proxies})
+    pairs = ", ".join(f"{field} ~ {attribute} (V = {value:.2f})" for field, attribute, value in named)
+    return f"{share:.0%} of notices give a reason that may be a proxy of a sensitive attribute: {pairs}. "
 
 
 def _summary(

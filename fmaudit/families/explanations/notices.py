@@ -39,6 +39,7 @@ from fmaudit.core.intervals import stream
 from fmaudit.families.explanations.reasons import ReasonSet, principal_reasons
 
 if TYPE_CHECKING:
+    from fmaudit.metrics.association import Association
     from fmaudit.models.base import Classifier
 
 NOTICE_BATCH = 512
@@ -50,7 +51,7 @@ Variant = tuple[int, tuple[int, ...]]
 
 @dataclass(frozen=True)
 class Notice:
-    """One adverse decision's notice: its principal reasons and their check."""
+    """One adverse decision's notice: its principal reasons, their check, and any reason that may be a proxy."""
 
     row: int
     score: float
@@ -63,6 +64,8 @@ class Notice:
     other field differs from the reference applicant; None: no reason)."""
     shapley: tuple[float, ...]
     """Each reason's Shapley value by permutation sampling, in the reasons' order (negative: toward denial)."""
+    proxies: tuple[Association, ...]
+    """The reasons' associations with a sensitive attribute above the proxy threshold, in the reasons' order."""
 
     @property
     def shapley_agrees(self) -> bool | None:
@@ -87,6 +90,8 @@ class NoticeSettings:
     min_contribution: float
     shapley_orders: int
     seed: int
+    proxies: Mapping[int, tuple[Association, ...]]
+    """Field index -> its associations with sensitive attributes above the proxy threshold."""
 
 
 def score_variants(
@@ -195,8 +200,9 @@ def adverse_notices(
 
     notices = []
     for k, (row, reason_set, plan) in enumerate(zip(rows, reason_sets, plans, strict=True)):
+        proxies = tuple(a for f in reason_set.reasons for a in settings.proxies.get(f, ()))
         if plan is None:
-            notices.append(Notice(int(row), float(scores[k]), reason_set, None, None, ()))
+            notices.append(Notice(int(row), float(scores[k]), reason_set, None, None, (), proxies))
             continue
         at = partial(score, k)
         shapley = plan.shapley(at)
@@ -208,6 +214,7 @@ def adverse_notices(
                 reasons_rise=at(reason_set.reasons) - at(()),
                 next_best_rise=at(plan.next_best) - at(()),
                 shapley=tuple(shapley[f] for f in reason_set.reasons),
+                proxies=proxies,
             )
         )
     return notices

@@ -25,6 +25,7 @@ NOTICE_FIGURES = (
     "unexplained_share",
     "mean_reasons",
     "sensitive_flagged_share",
+    "proxy_reason_share",
 )
 
 
@@ -50,6 +51,13 @@ class ExplanationsParams(PluginParams):
     max_reasons: int = Field(4, ge=1, le=4, description="principal reasons per notice (Reg B: at most four)")
     min_contribution: float = Field(
         0.001, ge=0, description="smallest push toward denial, in P(favourable), that counts as a reason"
+    )
+    proxy_threshold: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="association with a sensitive attribute (bias-corrected Cramér's V on the test split) above "
+        "which a reason field is flagged as a possible proxy of it",
     )
     notice_shapley_orders: int = Field(
         2,

@@ -23,6 +23,7 @@ from fmaudit.families.explanations.fields import field_model, perturbation_attri
 from fmaudit.families.explanations.notices import NoticeSettings, adverse_notices, occlusion
 from fmaudit.families.explanations.plugin import ExplanationsParams, ExplanationsPlugin
 from fmaudit.families.explanations.reasons import ReasonSet
+from fmaudit.metrics.association import Association
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder
 from fmaudit.models.text import TextClassifier, load_pretrained
 from fmaudit.report.document import table_csvs
@@ -50,7 +51,17 @@ class RuleModel:
 
 def settings(**changes: Any) -> NoticeSettings:
     return NoticeSettings(
-        **({"sensitive": (), "max_reasons": 4, "min_contribution": 0.001, "shapley_orders": 2, "seed": 0} | changes)
+        **(
+            {
+                "sensitive": (),
+                "max_reasons": 4,
+                "min_contribution": 0.001,
+                "shapley_orders": 2,
+                "seed": 0,
+                "proxies": {},
+            }
+            | changes
+        )
     )
 
 
@@ -180,6 +191,20 @@ def test_a_sensitive_field_is_never_a_reason_only_flagged() -> None:
     for notice in notices_for(model, sensitive=(0,)):
         assert notice.reasons.reasons == () and notice.reasons.sensitive == (0,)
         assert notice.reasons_rise is None and notice.faithful is None
+
+
+def test_the_check_takes_at_least_one_shapley_order() -> None:
+    assert ExplanationsParams().notice_shapley_orders == 2
+    with pytest.raises(ValueError, match="notice_shapley_orders"):
+        ExplanationsParams(notice_shapley_orders=0)
+
+
+def test_a_notice_records_which_of_its_reasons_may_be_proxies() -> None:
+    housing = Association("b", "age_group", 0.31, binned=False)
+    model = RuleModel(lambda r: -3 + 2.0 * r["b"] + 0.5 * r["d"])
+    for notice in notices_for(model, proxies={1: (housing,), 2: (Association("c", "sex", 0.4, binned=False),)}):
+        assert notice.reasons.reasons == (1, 3) and notice.proxies == (housing,)  # c is a proxy, not a reason
+    assert all(notice.proxies == () for notice in notices_for(model))
 
 
 def test_a_sensitive_reason_would_stop_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
