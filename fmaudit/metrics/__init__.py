@@ -1,1 +1,2 @@
-"""The shared metrics layer beneath the families: the gate grammar, rates and parity figures."""
+"""The shared metrics layer beneath the families: the gate grammar, rates, parity figures and the association
+of fields with sensitive attributes."""

@@ -1,11 +1,11 @@
 """Running the explanation methods: build the Reg B reference applicant, attribute a seeded sample of rows
 a chunk at a time with both methods and every check on each chunk (the global view), give every adverse
-decision (or a seeded sample of them) its notice by occlusion (``notices``), and hand the results to
-``findings``.
+decision (or a seeded sample of them) its notice by occlusion (``notices``), its reasons flagged where they
+may stand in for a sensitive attribute (``proxies``), and hand the results to ``findings``.
 
 Every random draw comes from a stream keyed by its figure and, where it concerns one row, that row's id
 (``fmaudit.core.intervals.stream``): the sample does not depend on ``notices``, and a row's Shapley values,
-random orders, infidelity and sensitivity noise and reason-check sets are the same whatever other rows are
+random orders, infidelity and sensitivity noise and notice-check walks are the same whatever other rows are
 explained with it.
 """
 
@@ -20,11 +20,13 @@ from fmaudit.core.findings import PluginFindings
 from fmaudit.core.intervals import stream, torch_seed
 from fmaudit.families.explanations.findings import Collected, explanation_findings, highlight
 from fmaudit.families.explanations.params import IG, ExplanationsParams
+from fmaudit.families.explanations.proxies import proxy_flags, reason_field_associations
 from fmaudit.plugins.context import AuditContext
 
 if TYPE_CHECKING:
     from fmaudit.families.explanations.fields import FieldInputs, FieldModel
     from fmaudit.families.explanations.notices import Notice
+    from fmaudit.metrics.association import Association
 
 
 def methods(params: ExplanationsParams) -> tuple[str, str]:
@@ -52,7 +54,15 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
     )
     explained = field_model(context.model, data, fields=fields, reference=reference.record, template=spec.data.template)
     collected = _collect(context, explained, params, sample=sample)
-    collected.notices = _notices(context, params, reference.record, fields=fields, sensitive=sensitive)
+    collected.associations = reason_field_associations(context, fields, sensitive)
+    collected.notices = _notices(
+        context,
+        params,
+        reference.record,
+        fields=fields,
+        sensitive=sensitive,
+        proxies=proxy_flags(collected.associations, fields, threshold=params.proxy_threshold),
+    )
     return explanation_findings(
         context,
         params,
@@ -79,8 +89,10 @@ def _notices(
     *,
     fields: list[str],
     sensitive: list[int],
+    proxies: dict[int, tuple[Association, ...]],
 ) -> list[Notice]:
-    """A notice for every adverse decision of the test split, or for a seeded sample of ``params.notices``."""
+    """A notice for every adverse decision of the test split, or for a seeded sample of ``params.notices``;
+    ``proxies`` maps a field index to its associations above the proxy threshold."""
     from tqdm.auto import tqdm
 
     from fmaudit.families.explanations.notices import NoticeSettings, adverse_notices
@@ -99,8 +111,9 @@ def _notices(
         sensitive=tuple(sensitive),
         max_reasons=params.max_reasons,
         min_contribution=params.min_contribution,
-        random_sets=params.random_orders,
+        shapley_orders=params.notice_shapley_orders,
         seed=params.seed,
+        proxies=proxies,
     )
     started = time.perf_counter()
     with tqdm(desc="notices", unit="record", disable=not context.show_progress) as bar:

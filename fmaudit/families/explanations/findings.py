@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fmaudit.families.explanations.fields import FieldInputs
     from fmaudit.families.explanations.notices import Notice
     from fmaudit.families.explanations.reference import ReferenceApplicant
+    from fmaudit.metrics.association import Association
     from fmaudit.plugins.context import AuditContext
 
 
@@ -44,6 +45,8 @@ class Collected:
     infidelity: dict[str, list[np.ndarray]] = field(default_factory=dict)
     sensitivity: dict[str, list[np.ndarray]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    associations: tuple[Association, ...] = ()
+    """Each reason field's association with each sensitive attribute (the proxy flags' basis)."""
     highlights: list[Highlight] = field(default_factory=list)
 
 
@@ -88,7 +91,7 @@ def explanation_findings(
     ]
     faithfulness_metrics, faithfulness_rows, curve_charts = _faithfulness_findings(collected, methods)
     metrics += faithfulness_metrics
-    notices = notice_findings(context, params, collected.notices, fields)
+    notices = notice_findings(context, params, collected.notices, collected.associations, fields)
     metrics += notices.metrics
     group_metrics, group_chart, group_tables = _group_findings(context, attributions[IG], rows, fields, sensitive, IG)
     metrics += group_metrics
@@ -148,8 +151,9 @@ def explanation_findings(
             "explain P(favourable) relative to that applicant: negative pushes toward denial.",
             f"Adverse-action notices: the up to {params.max_reasons} fields pushing furthest toward denial, by "
             "occlusion (each field in turn takes the reference applicant's value and the row is re-scored), "
-            "sensitive attributes excluded; a notice whose reasons, replaced together, raise the score no more "
-            "than random fields fails its check.",
+            "sensitive attributes excluded. A notice fails its check when its reasons, replaced together, raise "
+            "the score less than as many next-best fields, or Shapley value sampling finds a reason not pushing "
+            "toward denial.",
             "Text: each field's reference value is placed where the applicant's value is, truncated or padded with "
             "[PAD] to the same number of tokens; template text is identical in both and carries no attribution. "
             "Highlights: green pushes toward the favourable decision, red away from it.",

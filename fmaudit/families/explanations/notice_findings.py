@@ -1,5 +1,6 @@
 """The adverse-action notices as findings: their figures, every notice (findings.json and notices.csv; the
-report lays out a few), how often each reason is given overall and per sensitive group, and a summary line.
+report lays out a few), how often each reason is given overall and per sensitive group, each reason field's
+association with the sensitive attributes (the proxy flags), and a summary line.
 
 Reasons by group is a fairness view of its own: if one group is mostly told "age of credit history" and
 another "amount requested", the model treats them differently even where their denial rates agree.
@@ -15,10 +16,13 @@ import numpy as np
 
 from fmaudit.core.findings import Bar, BarChart, Cell, Metric, Table
 from fmaudit.families.explanations.params import NOTICE_FIGURES, ExplanationsParams
+from fmaudit.families.explanations.proxies import proxy_flags
 from fmaudit.families.explanations.reasons import reason_distribution, reason_text
+from fmaudit.metrics.association import QUANTILE_BINS
 
 if TYPE_CHECKING:
     from fmaudit.families.explanations.notices import Notice
+    from fmaudit.metrics.association import Association
     from fmaudit.plugins.context import AuditContext
 
 SHOWN_NOTICES = 8
@@ -39,9 +43,14 @@ class NoticeFindings:
 
 
 def notice_findings(
-    context: AuditContext, params: ExplanationsParams, notices: Sequence[Notice], fields: list[str]
+    context: AuditContext,
+    params: ExplanationsParams,
+    notices: Sequence[Notice],
+    associations: Sequence[Association],
+    fields: list[str],
 ) -> NoticeFindings:
-    """Figures, tables, chart and summary of the run's notices."""
+    """Figures, tables, chart and summary of the run's notices; ``associations`` are the reason fields' with the
+    sensitive attributes."""
     n = len(notices)
     adverse = int((context.predictions.decisions == 0).sum())
     checked = [notice.faithful for notice in notices if notice.faithful is not None]
@@ -56,13 +65,15 @@ def notice_findings(
         "unexplained_share": float(np.mean([not r for r in reached])) if reached else None,
         "mean_reasons": float(np.mean([len(s.reasons) for s in sets])) if n else None,
         "sensitive_flagged_share": float(np.mean([bool(s.sensitive) for s in sets])) if n else None,
+        "proxy_reason_share": float(np.mean([bool(nt.proxies) for nt in notices])) if n and associations else None,
     }
     labels = {
         "adverse_decisions": ("Adverse decisions in the test split", "none"),
         "produced": ("Adverse-action notices produced", "none"),
         "missing_reason_share": ("Share of notices without any reason (no field pushes toward denial)", "lower"),
         "unfaithful_share": (
-            "Share of checked notices whose reasons, replaced together, raise the score no more than random fields",
+            "Share of notices with reasons that fail their check: replaced together they raise the score less than "
+            "the next-best fields, or Shapley value sampling finds one not pushing toward denial",
             "lower",
         ),
         "unexplained_share": (
@@ -71,6 +82,11 @@ def notice_findings(
         ),
         "mean_reasons": ("Mean number of reasons per notice", "none"),
         "sensitive_flagged_share": ("Share of notices where a sensitive attribute would have been a reason", "lower"),
+        "proxy_reason_share": (
+            "Share of notices giving a reason that may be a proxy of a sensitive attribute (association above "
+            f"{params.proxy_threshold:g})",
+            "lower",
+        ),
     }
     metrics = [
         Metric(
@@ -91,6 +107,7 @@ def notice_findings(
             rows=tuple((reason_text(f, params.reasons), f, count, share) for f, count, share in distribution),
         ),
         *_group_tables(context, params, notices, fields),
+        *_association_tables(context, params, associations, fields, distribution),
     ]
     chart = (
         BarChart(
@@ -102,20 +119,32 @@ def notice_findings(
         else None
     )
     flagged = ", ".join(sorted({fields[f] for s in sets for f in s.sensitive}))
-    return NoticeFindings(metrics, tables, chart, _summary(params, values, distribution, flagged), flagged)
+    summary = _summary(params, values, distribution, flagged) + _proxy_summary(notices, values)
+    return NoticeFindings(metrics, tables, chart, summary, flagged)
 
 
 def _check(notice: Notice) -> str:
+    return {None: "no reason", True: "passes", False: "FAILS"}[notice.faithful]
+
+
+def _proxies(notice: Notice) -> str:
+    """The notice's reasons that may be proxies, e.g. 'housing ~ age_group (0.31)'."""
+    return ", ".join(f"{a.field} ~ {a.attribute} ({a.value:.2f})" for a in notice.proxies)
+
+
+def _shapley_agreement(notice: Notice) -> str:
+    """How many of the reasons Shapley value sampling finds pushing toward denial, e.g. '3 of 4'."""
     if not notice.reasons.reasons:
-        return "no reason"
-    return {None: "not checkable", True: "passes", False: "FAILS"}[notice.faithful]
+        return ""
+    return f"{sum(value < 0 for value in notice.shapley)} of {len(notice.shapley)}"
 
 
 def _notice_table(
     context: AuditContext, params: ExplanationsParams, notices: Sequence[Notice], fields: list[str], adverse: int
 ) -> Table:
-    """Every notice; flagged and failing ones first, so the few the report lays out are the ones to read."""
-    ordered = sorted(notices, key=lambda n: (not n.reasons.sensitive, n.faithful is not False, n.row))
+    """Every notice; flagged, failing and proxy-giving ones first, so the few the report lays out are the ones
+    to read."""
+    ordered = sorted(notices, key=lambda n: (not n.reasons.sensitive, n.faithful is not False, not n.proxies, n.row))
     rows = []
     for notice in ordered:
         reasons = [reason_text(fields[f], params.reasons) for f in notice.reasons.reasons]
@@ -125,7 +154,9 @@ def _notice_table(
                 notice.score,
                 *(reasons + [""] * (params.max_reasons - len(reasons))),
                 notice.reasons_rise,
-                notice.random_rise,
+                notice.next_best_rise,
+                _shapley_agreement(notice),
+                _proxies(notice),
                 _check(notice),
                 ", ".join(fields[f] for f in notice.reasons.sensitive),
             )
@@ -140,16 +171,21 @@ def _notice_table(
             "P(favourable)",
             *(f"Reason {i + 1}" for i in range(params.max_reasons)),
             "Score rise, reasons replaced",
-            "Score rise, random fields",
+            "Score rise, next-best fields replaced",
+            "Reasons toward denial by Shapley sampling",
+            "Reasons that may be proxies (association)",
             "Check",
             "Sensitive attribute that would have been a reason",
         ),
         rows=tuple(rows),
         note=f"The report shows the first {min(SHOWN_NOTICES, len(rows))}; findings.json and {NOTICES_CSV} hold "
         "all. Reasons: the fields whose replacement by the reference applicant's value raises P(favourable) most, "
-        "one field at a time. Check: the reasons replaced together must raise the score more than as many other "
-        f"fields chosen at random ({params.random_orders} seeded set{'s' * (params.random_orders != 1)}). "
-        "Unmapped fields show their column name; add them to audits.explanations.reasons.",
+        "one field at a time. Check: the reasons replaced together must raise the score, at least as much as the "
+        "next-best fields by that ranking replaced together (as many as the reasons, among the non-sensitive "
+        "fields that differ from the reference applicant), and Shapley value sampling on the same record "
+        f"({params.notice_shapley_orders} seeded order{'s' * (params.notice_shapley_orders != 1)} of those fields) "
+        "must find every reason pushing toward denial. Unmapped fields show their column name; add them to "
+        "audits.explanations.reasons.",
         applicant_rows=True,
         shown_rows=SHOWN_NOTICES,
         csv_name=NOTICES_CSV,
@@ -187,6 +223,63 @@ def _group_tables(
     return tables
 
 
+def _association_tables(
+    context: AuditContext,
+    params: ExplanationsParams,
+    associations: Sequence[Association],
+    fields: list[str],
+    distribution: list[tuple[str, int, float]],
+) -> list[Table]:
+    """Each reason field's association with each sensitive attribute, strongest first, and its proxy flag."""
+    if not associations:
+        return []
+    attributes = list(dict.fromkeys(a.attribute for a in associations))
+    by_field: dict[str, dict[str, float]] = {}
+    for a in associations:
+        by_field.setdefault(a.field, {})[a.attribute] = a.value
+    flags = {
+        fields[f]: [a.attribute for a in found]
+        for f, found in proxy_flags(associations, fields, threshold=params.proxy_threshold).items()
+    }
+    given = {f: count for f, count, _ in distribution}
+    binned = sorted({a.field for a in associations if a.binned})
+    ordered = sorted(by_field.items(), key=lambda item: (-max(item[1].values()), item[0]))
+    return [
+        Table(
+            title=f"Association of each reason field with the sensitive attributes "
+            f"(Cramér's V, {len(context.predictions.row_ids)} test rows)",
+            columns=("Reason", "Field", *attributes, "Possible proxy of", "Notices giving it"),
+            rows=tuple(
+                (
+                    reason_text(field, params.reasons),
+                    field,
+                    *(values[attribute] for attribute in attributes),
+                    ", ".join(flags.get(field, [])),
+                    given.get(field, 0),
+                )
+                for field, values in ordered
+            ),
+            note="Bias-corrected Cramér's V (Bergsma 2013) of each field with each declared sensitive attribute on "
+            "the test split: 0 for independence, 1 when one determines the other. Numeric fields with more than "
+            f"{QUANTILE_BINS} values are cut into {QUANTILE_BINS} quantile bins first"
+            + (f" ({', '.join(binned)})" if binned else "")
+            + f". A field above {params.proxy_threshold:g} is flagged as a possible proxy of the attribute "
+            "(Yeom, Datta & Fredrikson 2018): a notice giving it as a reason may tell the applicant the attribute "
+            "in other words.",
+        )
+    ]
+
+
+def _proxy_summary(notices: Sequence[Notice], values: dict[str, float | None]) -> str:
+    """The sentence on reasons that may be proxies (empty when no notice gives one)."""
+    share = values["proxy_reason_share"]
+    if not share:
+        return ""
+    named = sorted({(a.field, a.attribute, a.value) for notice in notices for a in notice.proxies})
+    pairs = ", ".join(f"{field} ~ {attribute} (V = {value:.2f})" for field, attribute, value in named)
+    return f"{share:.0%} of notices give a reason that may be a proxy of a sensitive attribute: {pairs}. "
+
+
 def _summary(
     params: ExplanationsParams,
     values: dict[str, float | None],
@@ -209,7 +302,12 @@ def _summary(
     text += f"Adverse-action notices for {produced} of {adverse} adverse decisions"
     if missing is not None:
         text += f" ({missing:.0%} without a reason"
-        text += f"; {1 - unfaithful:.0%} of checked notices pass the reason check" if unfaithful is not None else ""
+        text += (
+            f"; {1 - unfaithful:.0%} of those with reasons pass the check against the next-best fields and "
+            "Shapley value sampling"
+            if unfaithful is not None
+            else ""
+        )
         text += (
             f"; the reasons replaced together would reverse {1 - unexplained:.0%} of the denials)"
             if unexplained is not None

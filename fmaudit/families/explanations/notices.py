@@ -1,21 +1,36 @@
 """An adverse-action notice for every adverse decision (Regulation B, 12 CFR 1002.9(b)(2)), by occlusion of
-whole fields through the model's public scoring API.
+whole fields through the model's public scoring API, each notice's reasons checked two ways.
 
 Each field of an adversely decided row in turn takes the reference applicant's value; the row is re-scored
 (a text model reads it re-serialised through the template). A field's contribution is the score with the
 applicant's own value minus the score with the reference value, as Captum's ``FeatureAblation`` defines it:
 negative pushes toward denial. All rows x fields go through ``predict_records`` in large batches, about one
 forward pass per field per row (a field already at the reference value needs none: its contribution is 0).
-The principal reasons are chosen as for every notice (``reasons.principal_reasons``); each notice is then
-checked: its reasons set together to the reference values must raise the score more than as many other
-non-sensitive fields drawn at random (from a stream keyed by the row, so a notice does not depend on the
-other rows scored with it).
+The principal reasons are chosen as for every notice (``reasons.principal_reasons``).
+
+Comparing the reasons with random fields would tell little: they were picked as the strongest single
+replacements, so they beat random fields for an additive model by construction, and for about half the
+notices of a model whose score is a hash of the record. Each notice's reasons are checked against the best
+alternative and by a second attribution method instead:
+
+1. the reasons replaced together must raise P(favourable), at least as much as the next-best fields by
+   occlusion rank replaced together (as many as the reasons, or as many as remain);
+2. Shapley value sampling on the same record (Castro, Gomez & Tejada 2009; Captum's ``ShapleyValueSampling``
+   with the fields as groups) must find every reason pushing toward denial. A walk starts from the
+   applicant's record and replaces the non-sensitive fields by the reference applicant's values one by one in
+   a seeded order (a stream keyed by the row, so a notice does not depend on the other rows scored with it);
+   a field's marginal is the score before its replacement minus after, averaged over ``shapley_orders`` walks.
+
+An additive model passes both by construction (its Shapley values are its occlusion contributions); for a
+hash-scored model the second is a coin flip per reason. Each walk scores one record per non-sensitive field
+that differs from the reference, in the same large batches as the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +39,7 @@ from fmaudit.core.intervals import stream
 from fmaudit.families.explanations.reasons import ReasonSet, principal_reasons
 
 if TYPE_CHECKING:
+    from fmaudit.metrics.association import Association
     from fmaudit.models.base import Classifier
 
 NOTICE_BATCH = 512
@@ -35,7 +51,7 @@ Variant = tuple[int, tuple[int, ...]]
 
 @dataclass(frozen=True)
 class Notice:
-    """One adverse decision's notice: its principal reasons and the check of them."""
+    """One adverse decision's notice: its principal reasons, their check, and any reason that may be a proxy."""
 
     row: int
     score: float
@@ -43,15 +59,26 @@ class Notice:
     reasons: ReasonSet
     reasons_rise: float | None
     """Score rise when the reasons take the reference applicant's values together (None: no reason)."""
-    random_rise: float | None
-    """Mean score rise over random sets of as many other non-sensitive fields (None: none to draw)."""
+    next_best_rise: float | None
+    """Score rise when the next-best fields by occlusion, as many as the reasons, take them together (0: no
+    other field differs from the reference applicant; None: no reason)."""
+    shapley: tuple[float, ...]
+    """Each reason's Shapley value by permutation sampling, in the reasons' order (negative: toward denial)."""
+    proxies: tuple[Association, ...]
+    """The reasons' associations with a sensitive attribute above the proxy threshold, in the reasons' order."""
+
+    @property
+    def shapley_agrees(self) -> bool | None:
+        """Does Shapley value sampling find every reason pushing toward denial? None: no reason."""
+        return all(value < 0 for value in self.shapley) if self.reasons.reasons else None
 
     @property
     def faithful(self) -> bool | None:
-        """Do the reasons move the score toward favourable more than random fields? None: not checkable."""
-        if self.reasons_rise is None or self.random_rise is None:
+        """Do the reasons together raise the score, at least as much as the next-best fields, and does Shapley
+        value sampling agree on every reason? None: no reason to check."""
+        if self.reasons_rise is None or self.next_best_rise is None:
             return None
-        return self.reasons_rise > self.random_rise
+        return self.reasons_rise > 0 and self.reasons_rise >= self.next_best_rise and bool(self.shapley_agrees)
 
 
 @dataclass(frozen=True)
@@ -61,8 +88,10 @@ class NoticeSettings:
     sensitive: tuple[int, ...]
     max_reasons: int
     min_contribution: float
-    random_sets: int
+    shapley_orders: int
     seed: int
+    proxies: Mapping[int, tuple[Association, ...]]
+    """Field index -> its associations with sensitive attributes above the proxy threshold."""
 
 
 def score_variants(
@@ -138,7 +167,8 @@ def adverse_notices(
     progress: Any = None,
 ) -> list[Notice]:
     """A notice for each record (an adverse decision: its row id and decision score), reasons by occlusion,
-    each checked against random fields. ``progress`` (tqdm-like) counts the records scored."""
+    each checked against the next-best fields and by Shapley sampling. ``progress`` (tqdm-like) counts the
+    records scored."""
     own, contributions = occlusion(model, records, reference, fields, template=template, batch=batch, progress=progress)
     reason_sets = [
         principal_reasons(
@@ -152,31 +182,97 @@ def adverse_notices(
     for reason_set in reason_sets:
         if set(reason_set.reasons) & set(settings.sensitive):  # never, by construction: guarded all the same
             raise AssertionError(f"a sensitive field was chosen as a reason: {reason_set}")
-    checks: list[Variant] = []
-    n_random = []
-    for k, (row, reason_set) in enumerate(zip(rows, reason_sets, strict=True)):
-        if not reason_set.reasons:
-            n_random.append(0)
-            continue
-        others = [f for f in range(len(fields)) if f not in settings.sensitive and f not in reason_set.reasons]
-        rng = stream(settings.seed, "explanations.reason_deletion", int(row))
-        size = min(len(reason_set.reasons), len(others))
-        drawn = [
-            tuple(int(f) for f in rng.choice(others, size=size, replace=False)) for _ in range(settings.random_sets)
-        ]
-        drawn = drawn if size else []
-        checks += [(k, reason_set.reasons), *((k, d) for d in drawn)]
-        n_random.append(len(drawn))
+    plans = [
+        _plan(record, reason_set, contributions[k], reference, fields, settings, row=int(row))
+        for k, (record, reason_set, row) in enumerate(zip(records, reason_sets, rows, strict=True))
+    ]
+    # Every check's variants of every notice, each distinct one scored once: a walk's last step (all walked
+    # fields replaced) is the same in every walk, and a walk's prefix can be the reasons or the next-best set.
+    wanted = list(dict.fromkeys(v for k, plan in enumerate(plans) if plan is not None for v in plan.variants(k)))
     checked = score_variants(
-        model, records, reference, fields, checks, template=template, batch=batch, progress=progress
+        model, records, reference, fields, wanted, template=template, batch=batch, progress=progress
     )
-    notices, position = [], 0
-    for k, (row, reason_set) in enumerate(zip(rows, reason_sets, strict=True)):
-        reasons_rise = random_rise = None
-        if reason_set.reasons:
-            randoms = checked[position + 1 : position + 1 + n_random[k]]
-            reasons_rise = float(checked[position] - own[k])
-            random_rise = float((randoms - own[k]).mean()) if len(randoms) else None
-            position += 1 + n_random[k]
-        notices.append(Notice(int(row), float(scores[k]), reason_set, reasons_rise, random_rise))
+    scored = dict(zip(wanted, checked.tolist(), strict=True))
+
+    def score(k: int, replaced: Sequence[int]) -> float:
+        """P(favourable) of record ``k`` with the ``replaced`` fields at the reference values (scored above)."""
+        return scored[_variant(k, replaced)] if replaced else float(own[k])
+
+    notices = []
+    for k, (row, reason_set, plan) in enumerate(zip(rows, reason_sets, plans, strict=True)):
+        proxies = tuple(a for f in reason_set.reasons for a in settings.proxies.get(f, ()))
+        if plan is None:
+            notices.append(Notice(int(row), float(scores[k]), reason_set, None, None, (), proxies))
+            continue
+        at = partial(score, k)
+        shapley = plan.shapley(at)
+        notices.append(
+            Notice(
+                int(row),
+                float(scores[k]),
+                reason_set,
+                reasons_rise=at(reason_set.reasons) - at(()),
+                next_best_rise=at(plan.next_best) - at(()),
+                shapley=tuple(shapley[f] for f in reason_set.reasons),
+                proxies=proxies,
+            )
+        )
     return notices
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one notice's check scores: the next-best fields, and the orders of its Shapley walks."""
+
+    reasons: tuple[int, ...]
+    next_best: tuple[int, ...]
+    walks: tuple[tuple[int, ...], ...]
+
+    def variants(self, k: int) -> list[Variant]:
+        """The record ``k`` with the reasons, the next-best fields, and every prefix of every walk replaced."""
+        sets = [self.reasons, *([self.next_best] if self.next_best else [])]
+        sets += [walk[: i + 1] for walk in self.walks for i in range(len(walk))]
+        return [_variant(k, s) for s in sets]
+
+    def shapley(self, score: Callable[[Sequence[int]], float]) -> dict[int, float]:
+        """Each walked field's mean marginal over the walks: the score before its replacement minus after
+        (negative: toward denial); ``score`` maps the fields replaced to P(favourable)."""
+        totals: dict[int, float] = dict.fromkeys(self.walks[0], 0.0)
+        for walk in self.walks:
+            before = score(())
+            for i, f in enumerate(walk):
+                after = score(walk[: i + 1])
+                totals[f] += before - after
+                before = after
+        return {f: total / len(self.walks) for f, total in totals.items()}
+
+
+def _plan(
+    record: Mapping[str, object],
+    reason_set: ReasonSet,
+    contributions: np.ndarray,
+    reference: Mapping[str, object],
+    fields: Sequence[str],
+    settings: NoticeSettings,
+    *,
+    row: int,
+) -> _Plan | None:
+    """The check of one notice (None: no reason to check). Both draw on the non-sensitive fields that differ
+    from the reference applicant's (replacing any other changes nothing): the next-best are the strongest of
+    them by occlusion after the reasons, as many as the reasons; the walks are seeded orders of all of them,
+    from a stream keyed by the row, so a notice does not depend on the other rows scored with it."""
+    if not reason_set.reasons:
+        return None
+    walked = [
+        f for f, name in enumerate(fields) if f not in settings.sensitive and not _same(record[name], reference[name])
+    ]
+    ranked = [int(f) for f in np.argsort(contributions, kind="stable") if f in walked]
+    next_best = [f for f in ranked if f not in reason_set.reasons][: len(reason_set.reasons)]
+    rng = stream(settings.seed, "explanations.notice_shapley", row)
+    walks = tuple(tuple(int(f) for f in rng.permutation(walked)) for _ in range(settings.shapley_orders))
+    return _Plan(reason_set.reasons, tuple(next_best), walks)
+
+
+def _variant(k: int, replaced: Sequence[int]) -> Variant:
+    """Record ``k`` with ``replaced`` fields at the reference values; the same set in any order is one variant."""
+    return k, tuple(sorted(replaced))

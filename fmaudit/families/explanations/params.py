@@ -25,6 +25,7 @@ NOTICE_FIGURES = (
     "unexplained_share",
     "mean_reasons",
     "sensitive_flagged_share",
+    "proxy_reason_share",
 )
 
 
@@ -51,7 +52,21 @@ class ExplanationsParams(PluginParams):
     min_contribution: float = Field(
         0.001, ge=0, description="smallest push toward denial, in P(favourable), that counts as a reason"
     )
-    random_orders: int = Field(3, ge=1, description="random orders / field sets compared with each attribution")
+    proxy_threshold: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="association with a sensitive attribute (bias-corrected Cramér's V on the test split) above "
+        "which a reason field is flagged as a possible proxy of it",
+    )
+    notice_shapley_orders: int = Field(
+        2,
+        ge=1,
+        description="seeded orders of the Shapley value sampling that checks each notice's reasons; each order "
+        "scores up to one record per non-sensitive field, so the records scored per notice grow from about "
+        "fields + 1 (occlusion) by about this many times the fields",
+    )
+    random_orders: int = Field(3, ge=1, description="random field orders each attribution's curves are compared with")
     curve_depth: int | None = Field(None, ge=1, description="fields deleted / inserted along the curves (all)")
     infidelity_samples: int = Field(10, ge=1, description="random field sets per row for Captum's infidelity")
     sensitivity_samples: int = Field(10, ge=1, description="noisy copies per row for Captum's sensitivity_max")

@@ -1,9 +1,12 @@
 """Adverse-action notices for every adverse decision: occlusion of whole fields through the model's scoring API,
-batched; the per-notice check; sensitive fields never reasons; the ``notices`` parameter; notices.csv."""
+batched; the per-notice check (next-best fields and Shapley value sampling), which an additive model passes and a
+hash-scored one fails; sensitive fields never reasons; the ``notices`` parameter; notices.csv."""
 
 from __future__ import annotations
 
+import json
 import math
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from fmaudit.families.explanations.fields import field_model, perturbation_attri
 from fmaudit.families.explanations.notices import NoticeSettings, adverse_notices, occlusion
 from fmaudit.families.explanations.plugin import ExplanationsParams, ExplanationsPlugin
 from fmaudit.families.explanations.reasons import ReasonSet
+from fmaudit.metrics.association import Association
 from fmaudit.models.tabular import TabularClassifier, TabularEncoder
 from fmaudit.models.text import TextClassifier, load_pretrained
 from fmaudit.report.document import table_csvs
@@ -47,7 +51,17 @@ class RuleModel:
 
 def settings(**changes: Any) -> NoticeSettings:
     return NoticeSettings(
-        **({"sensitive": (), "max_reasons": 4, "min_contribution": 0.001, "random_sets": 2, "seed": 0} | changes)
+        **(
+            {
+                "sensitive": (),
+                "max_reasons": 4,
+                "min_contribution": 0.001,
+                "shapley_orders": 2,
+                "seed": 0,
+                "proxies": {},
+            }
+            | changes
+        )
     )
 
 
@@ -65,7 +79,7 @@ def test_the_reasons_are_the_fields_the_model_depends_on_strongest_first() -> No
         assert notice.reasons.reasons == (1, 3)  # b, then d; a and c are not read
         assert notice.reasons.contributions[0] < notice.reasons.contributions[1] < 0
         assert notice.faithful is True  # together they raise the score more than a and c (which do nothing)
-        assert notice.random_rise == 0.0
+        assert notice.next_best_rise == 0.0 and notice.shapley_agrees is True
 
 
 def test_the_notice_check_fails_when_the_reasons_together_do_not_raise_the_score() -> None:
@@ -74,8 +88,102 @@ def test_the_notice_check_fails_when_the_reasons_together_do_not_raise_the_score
     for notice in notices_for(model, max_reasons=2):
         assert notice.reasons.reasons == (0, 1)
         assert notice.reasons_rise == pytest.approx(0.0, abs=1e-12)
-        assert notice.random_rise is not None and notice.random_rise > 0.1
+        assert notice.next_best_rise is not None and notice.next_best_rise > 0.1
         assert notice.faithful is False
+
+
+class AdditiveModel(RuleModel):
+    """P(favourable) itself a sum over the fields: Shapley values equal occlusion contributions exactly."""
+
+    def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
+        at_reference = [{f: record[f] == 0 for f in FIELDS} for record in records]
+        return np.array([self.logit(r) for r in at_reference])
+
+
+class HashModel:
+    """A model whose score is a hash of the whole record: no field means anything, every reason is noise."""
+
+    kind = "tabular"
+
+    def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
+        serialised = [json.dumps(record, sort_keys=True).encode() for record in records]
+        return np.array([zlib.crc32(text) / 2**32 for text in serialised])
+
+
+def test_an_additive_model_passes_every_notice_and_its_shapley_values_are_its_occlusion() -> None:
+    additive = AdditiveModel(lambda r: 0.05 + 0.4 * r["a"] + 0.3 * r["b"] + 0.15 * r["c"] + 0.1 * r["d"])
+    for notice in notices_for(additive, rows=5, max_reasons=2):
+        assert notice.reasons.reasons == (0, 1) and notice.faithful is True
+        assert notice.shapley == pytest.approx(notice.reasons.contributions, abs=1e-12)
+        assert notice.reasons_rise == pytest.approx(0.7) and notice.next_best_rise == pytest.approx(0.25)
+    # Additive in the logit (not in P): marginals vary with the walk, their signs do not; one interaction that
+    # does not reverse a main effect leaves every notice passing.
+    for logit in (
+        lambda r: -3 + 2.0 * r["a"] + 1.5 * r["b"] + 1.0 * r["c"] + 0.5 * r["d"],
+        lambda r: -3 + 2.0 * r["a"] + 1.5 * r["b"] + 1.0 * r["c"] + 0.5 * r["d"] + 1.0 * (r["a"] and r["c"]),
+    ):
+        notices = notices_for(RuleModel(logit), rows=5, max_reasons=2)
+        assert all(n.faithful is True and n.reasons.reasons == (0, 1) for n in notices)
+        assert all(n.shapley[0] < n.shapley[1] < 0 for n in notices)
+
+
+def test_a_model_scoring_a_hash_of_the_record_fails_nearly_every_notice() -> None:
+    """Every reason of a hash-scored model is meaningless: the check must say so for ~all its notices."""
+    fields = tuple(f"f{i}" for i in range(8))
+    rng = np.random.default_rng(0)
+    records = [{f: int(v) for f, v in zip(fields, rng.integers(1, 10, len(fields)), strict=True)} for _ in range(160)]
+    model = HashModel()
+    scores = model.predict_records(records, template="")
+    adverse = [k for k in range(len(records)) if scores[k] < 0.5]
+    notices = adverse_notices(
+        model,  # type: ignore[arg-type]
+        [records[k] for k in adverse],
+        adverse,
+        scores[adverse],
+        dict.fromkeys(fields, 0),
+        fields,
+        settings(),
+        template="",
+    )
+    checked = [n.faithful for n in notices if n.faithful is not None]
+    assert len(checked) >= 60  # enough notices for the share to mean something
+    assert np.mean([not passed for passed in checked]) >= 0.9
+    # Both halves of the check have teeth on their own: the next-best fields beat the reasons for many notices,
+    # and Shapley sampling disagrees with occlusion on some reason of most.
+    assert np.mean([n.reasons_rise < n.next_best_rise for n in notices if n.reasons.reasons]) > 0.4  # type: ignore[operator]
+    assert np.mean([n.shapley_agrees is False for n in notices if n.reasons.reasons]) > 0.8
+
+
+def test_walks_are_keyed_by_the_row_and_score_each_distinct_variant_once() -> None:
+    """A notice's check does not depend on the other rows scored with it, and a set of replaced fields met on
+    several walks (their last step always) is scored once."""
+    scored: list[int] = []
+
+    class Counting(RuleModel):
+        def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
+            scored.append(len(records))
+            return super().predict_records(records, template=template)
+
+    model = Counting(lambda r: -3 + 2.0 * r["a"] + 1.5 * r["b"] + 1.0 * (r["a"] and r["c"]))
+    both = notices_for(model, rows=2, max_reasons=2, shapley_orders=3)
+    alone = adverse_notices(
+        model,
+        [dict.fromkeys(FIELDS, 1)],
+        [1],
+        [both[1].score],
+        REFERENCE,
+        FIELDS,
+        settings(max_reasons=2, shapley_orders=3),
+        template="",
+    )
+    assert alone[0].shapley == both[1].shapley
+    assert both[0].shapley != both[1].shapley  # each row its own walks (an interaction makes orders matter)
+    scored.clear()
+    notices_for(model, rows=1, max_reasons=2, shapley_orders=60)
+    # After the decision's own scoring: one batch for the record and its 4 occlusions, one for the checks, which
+    # score each of the 15 non-empty sets of 4 fields once (the reasons and the next-best fields among them),
+    # not 60 walks x 4 steps.
+    assert scored == [1, 1 + 4, 15]
 
 
 def test_a_sensitive_field_is_never_a_reason_only_flagged() -> None:
@@ -83,6 +191,20 @@ def test_a_sensitive_field_is_never_a_reason_only_flagged() -> None:
     for notice in notices_for(model, sensitive=(0,)):
         assert notice.reasons.reasons == () and notice.reasons.sensitive == (0,)
         assert notice.reasons_rise is None and notice.faithful is None
+
+
+def test_the_check_takes_at_least_one_shapley_order() -> None:
+    assert ExplanationsParams().notice_shapley_orders == 2
+    with pytest.raises(ValueError, match="notice_shapley_orders"):
+        ExplanationsParams(notice_shapley_orders=0)
+
+
+def test_a_notice_records_which_of_its_reasons_may_be_proxies() -> None:
+    housing = Association("b", "age_group", 0.31, binned=False)
+    model = RuleModel(lambda r: -3 + 2.0 * r["b"] + 0.5 * r["d"])
+    for notice in notices_for(model, proxies={1: (housing,), 2: (Association("c", "sex", 0.4, binned=False),)}):
+        assert notice.reasons.reasons == (1, 3) and notice.proxies == (housing,)  # c is a proxy, not a reason
+    assert all(notice.proxies == () for notice in notices_for(model))
 
 
 def test_a_sensitive_reason_would_stop_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
