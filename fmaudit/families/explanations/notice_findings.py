@@ -38,8 +38,6 @@ class NoticeFindings:
     tables: list[Table]
     chart: BarChart | None
     summary: str
-    flagged: str
-    """Sensitive fields that would have been a principal reason of some notice, comma-separated."""
 
 
 def notice_findings(
@@ -120,7 +118,7 @@ def notice_findings(
     )
     flagged = ", ".join(sorted({fields[f] for s in sets for f in s.sensitive}))
     summary = _summary(params, values, distribution, flagged) + _proxy_summary(notices, values)
-    return NoticeFindings(metrics, tables, chart, summary, flagged)
+    return NoticeFindings(metrics, tables, chart, summary)
 
 
 def _check(notice: Notice) -> str:
