@@ -20,7 +20,7 @@ from fmaudit.report.diff import compare_runs
 from fmaudit.report.document import load_document
 from fmaudit.report.markdown import cell
 from fmaudit.report.redact import row_hash, run_salt
-from fmaudit.report.signing import signing_key
+from fmaudit.report.signing import public_key, sign, signature_matches, signing_key
 from fmaudit.report.write import OutputOptions
 from tests.support.paper import overflowing_pages
 from tests.support.synthetic_run import spec, write_synthetic_run
@@ -67,7 +67,22 @@ def test_keygen_creates_missing_directories_and_leaves_nothing_behind_on_a_bad_p
     (tmp_path / "a-file").write_text("not a directory")
     code, _, err = cli("keygen", str(tmp_path / "fresh"), "--public", str(tmp_path / "a-file" / "signer.pub"))
     assert code == ExitCode.INPUT_ERROR and "cannot create its directory" in err and "Traceback" not in err
-    assert not (tmp_path / "fresh").exists()  # a rerun with a good --public is not told the key already exists
+    assert not (tmp_path / "fresh").exists()
+    # The rerun with a good --public writes the pair: it is not told that the private key already exists.
+    code, _, err = cli("keygen", str(tmp_path / "fresh"), "--public", str(tmp_path / "new" / "dir" / "signer.pub"))
+    assert (code, err) == (ExitCode.OK, "")
+    key, public = signing_key(tmp_path / "fresh"), public_key(tmp_path / "new" / "dir" / "signer.pub")
+    assert key is not None and signature_matches(public, b"manifest", sign(key, b"manifest"))
+
+
+def test_keygen_checks_every_target_before_creating_anything(tmp_path: Path) -> None:
+    (tmp_path / "taken.pub").write_text("someone's key")
+    code, _, err = cli("keygen", str(tmp_path / "keys" / "signer"), "--public", str(tmp_path / "taken.pub"))
+    assert code == ExitCode.INPUT_ERROR and f"{tmp_path / 'taken.pub'}: already exists" in err
+    assert not (tmp_path / "keys").exists() and (tmp_path / "taken.pub").read_text() == "someone's key"
+    code, _, err = cli("keygen", str(tmp_path / "k" / "signer"), "--public", str(tmp_path / "k" / "." / "signer"))
+    assert code == ExitCode.INPUT_ERROR and "named as both the private and the public key" in err
+    assert not (tmp_path / "k").exists()
 
 
 def test_a_run_writes_the_requested_formats_a_manifest_and_a_signature(signed_run: Path) -> None:
