@@ -65,7 +65,7 @@ def test_a_wrong_last_part_is_answered_with_the_figures_beside_it() -> None:
 
 
 def test_bound_suffix_is_checked_against_the_metric_path() -> None:
-    """``.ci_low``/``.ci_high`` name a bound of the metric before them: the gate is known exactly when that metric is."""
+    """``.ci_low``/``.ci_high`` name a bound of the metric before them: the gate is known exactly when it is."""
     for bound in ("ci_low", "ci_high"):
         gate = parse_gate(f"performance.roc_auc.{bound} >= 0.7")
         assert check_gate_paths([gate], ["performance.roc_auc"], where="s.yaml") is None
