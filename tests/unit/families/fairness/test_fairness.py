@@ -94,7 +94,10 @@ def test_every_group_figure_equals_fairlearns_metric_frame(seed: int) -> None:
 
 
 def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
-    """Intervals bracket the same figure: the array machinery on the original sample equals fairlearn's values."""
+    """Intervals bracket the same figure: the array machinery the resamples go through, applied to the original
+    sample, gives fairlearn's per-group values (MetricFrame), its disparities and the gaps to the reference."""
+    from sklearn.metrics import precision_score
+
     labels, decisions, scores, groups = synthetic(700)
     audit = run(labels, decisions, scores, groups)
     codes = pd.Categorical(groups, categories=["a", "b", "c"]).codes
@@ -102,15 +105,30 @@ def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
     mine = gm.rates(counts[None])
     cells = gm.score_cells(codes, labels, scores, n_groups=3)
     mine.update(gm.score_metrics(cells))
+    theirs = fairlearn_by_group(labels, decisions, scores, groups).loc[["a", "b", "c"]]
     for figure in ("selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "base_rate", "ece", "mean_score"):
-        assert mine[figure][0] == pytest.approx(audit.by_group.loc[["a", "b", "c"], figure].to_numpy()), figure
-    for name, estimate in audit.disparities.items():
-        pair = audit.pairs[name]
+        assert mine[figure][0] == pytest.approx(theirs[figure].to_numpy(), abs=1e-12), figure
+    kw = {"sensitive_features": groups}
+    precision = MetricFrame(
+        metrics=lambda y, d: precision_score(y, d, zero_division=np.nan), y_true=labels, y_pred=decisions, **kw
+    )
+    fairlearns = {
+        "demographic_parity_difference": demographic_parity_difference(labels, decisions, **kw),
+        "demographic_parity_ratio": demographic_parity_ratio(labels, decisions, **kw),
+        "equalized_odds_difference": equalized_odds_difference(labels, decisions, **kw),
+        "equalized_odds_ratio": equalized_odds_ratio(labels, decisions, **kw),
+        "equal_opportunity_difference": equal_opportunity_difference(labels, decisions, **kw),
+        "predictive_parity_difference": precision.difference(method="between_groups"),
+    }
+    assert set(audit.disparities) == set(fairlearns)
+    for name, pair in audit.pairs.items():
         assert pair is not None
-        assert parity.pair_gap(mine[pair.metric], name, pair)[0] == pytest.approx(estimate.value), name
-    assert audit.reference == "a"  # the largest group
+        assert parity.pair_gap(mine[pair.metric], name, pair)[0] == pytest.approx(fairlearns[name], abs=1e-12), name
+    assert audit.reference == "a" == theirs["count"].idxmax()  # the largest group
     for rate in ("selection_rate", "tpr", "fpr"):
         difference, ratio = gm.versus_reference(mine[rate][0], 0)
+        assert difference == pytest.approx((theirs[rate] - theirs.loc["a", rate]).to_numpy(), abs=1e-12), rate
+        assert ratio == pytest.approx((theirs[rate] / theirs.loc["a", rate]).to_numpy(), abs=1e-12), rate
         assert audit.by_group[f"{rate}_difference"].to_numpy() == pytest.approx(difference)
         assert audit.by_group[f"{rate}_ratio"].to_numpy() == pytest.approx(ratio)
 
