@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a run's files against its manifest (and signature)",
         description="Check every file of RUN_DIR against manifest.json's SHA-256 and, with --key, manifest.sig's "
         "Ed25519 signature; name the first file that does not match.",
-        epilog="exit codes: 0 verified, 1 a file or the signature does not match, 2 unreadable input",
+        epilog="exit codes: 0 verified, 1 a file or the signature does not match, 2 unreadable input (no run "
+        "directory, a missing or malformed manifest.json, an unusable key)",
     )
     verify.add_argument("run_dir", type=Path)
     verify.add_argument("--key", type=Path, help="the signer's public key (PEM), from 'fmaudit keygen'")

@@ -43,8 +43,11 @@ class Metric:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.value is not None and not math.isfinite(self.value):
-            raise ValueError(f"metric {self.path}: value must be finite or None; got {self.value}")
+        # findings.json is strict JSON (no NaN or Infinity): a bad figure is named here, not when the report is written.
+        for part in ("value", "ci_low", "ci_high"):
+            number = getattr(self, part)
+            if number is not None and not math.isfinite(number):
+                raise ValueError(f"metric {self.path}: {part} must be finite or None; got {number}")
 
 
 @dataclass(frozen=True)

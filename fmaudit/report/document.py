@@ -10,16 +10,16 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
 from fmaudit.core.errors import OutputError
 from fmaudit.core.findings import Findings
 from fmaudit.core.provenance import Provenance
-from fmaudit.metrics.gates import GateResult
+from fmaudit.metrics.gates import GATE_PATTERN, GateResult
 from fmaudit.plugins.base import ComparedModel, Predictions
-from fmaudit.report.schema import FindingsDocument
+from fmaudit.report.schema import FindingsDocument, json_kind
 
 if TYPE_CHECKING:
     from fmaudit.data import PreparedData
@@ -108,7 +108,8 @@ def document_json(document: FindingsDocument) -> str:
 
 
 def load_document(path: Path) -> FindingsDocument:
-    """Read a run's findings.json (``path`` is the file or its run directory); exit 2 on another schema version."""
+    """Read a run's findings.json (``path`` is the file or its run directory); exit 2 (an OutputError naming the
+    file) when it is missing, unreadable, of another schema version or not of the shape ``shape_problem`` checks."""
     file = path / FINDINGS if path.is_dir() else path
     if not file.is_file():
         raise OutputError(f"{file}: no such file (expected a run directory holding {FINDINGS})")
@@ -116,13 +117,100 @@ def load_document(path: Path) -> FindingsDocument:
         document = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise OutputError(f"{file}: not valid JSON: {exc}") from exc
-    version = document.get("fmaudit_report") if isinstance(document, dict) else None
+    except OSError as exc:
+        raise OutputError(f"{file}: cannot be read: {exc.strerror or exc}") from exc
+    if not isinstance(document, dict):
+        raise OutputError(f"{file}: expected a findings document (a JSON object); got {json_kind(document)}")
+    version = document.get("fmaudit_report")
     if version != SCHEMA_VERSION:
         raise OutputError(
             f"{file}: findings schema version {version!r}; this fmaudit reads version {SCHEMA_VERSION} "
             "(re-render it with the fmaudit version that wrote it, or re-run the audit)"
         )
-    return document
+    problem = shape_problem(document)
+    if problem is not None:
+        raise OutputError(f"{file}: {problem}")
+    return cast(FindingsDocument, document)  # its shape checked above
+
+
+DOCUMENT_KEYS = {
+    "name": "a string",
+    "role": "a string",
+    "redacted": "a boolean",
+    "description": "a string",
+    "verdict": "a string or null",
+    "gates": "an array",
+    "metrics": "an object",
+    "sections": "an array",
+    "training": "an object",
+    "compared_models": "an array",
+    "replicas": "an object or null",
+    "data": "an object",
+    "provenance": "an object",
+    "resolved_spec": "an object",
+    "seconds": "a number",
+}
+"""findings.json's top-level keys and the JSON kind of each (``schema.FindingsDocument``)."""
+GATE_KEYS = {"gate": "a string", "observed": "a number or null", "passed": "a boolean", "reason": "a string"}
+METRIC_KEYS = {
+    "value": "a number or null",
+    "ci_low": "a number or null",
+    "ci_high": "a number or null",
+    "better": "a string",
+    "label": "a string",
+}
+
+
+def shape_problem(document: dict[str, Any]) -> str | None:
+    """The first place where a findings document of this schema version departs from its shape, as
+    ``key.path: expected ...; got ...``; None when the parts every reader relies on are all there.
+
+    A hand-edited or truncated findings.json is then an input error naming the key, not a KeyError deep inside
+    a renderer or ``fmaudit diff``.
+    """
+    problem = _keys_problem(document, DOCUMENT_KEYS, "")
+    if problem is not None:
+        return problem
+    run_id = document["provenance"].get("run_id")
+    if not isinstance(run_id, str):
+        return f"provenance.run_id: expected a string; got {json_kind(run_id)}"
+    for index, gate in enumerate(document["gates"]):
+        where = f"gates[{index}]"
+        if not isinstance(gate, dict):
+            return f"{where}: expected an object; got {json_kind(gate)}"
+        problem = _keys_problem(gate, GATE_KEYS, f"{where}.")
+        if problem is not None:
+            return problem
+        if GATE_PATTERN.match(gate["gate"]) is None:
+            return f"{where}.gate: expected '<metric path> <op> <number>'; got {gate['gate']!r}"
+    return _metrics_problem(document["metrics"], "metrics")
+
+
+def _keys_problem(node: dict[str, Any], expected: dict[str, str], prefix: str) -> str | None:
+    for key, kind in expected.items():
+        if key not in node:
+            return f"{prefix}{key}: missing; expected {kind}"
+        if json_kind(node[key]) not in kind.split(" or "):
+            return f"{prefix}{key}: expected {kind}; got {json_kind(node[key])}"
+    return None
+
+
+def _metrics_problem(node: dict[str, Any], where: str) -> str | None:
+    """A node of the metrics tree is a metric (value, interval, better, label) or a group of metrics and groups."""
+    if "value" in node or "better" in node:
+        problem = _keys_problem(node, METRIC_KEYS, f"{where}.")
+        if problem is not None:
+            return problem
+        children = {key: child for key, child in node.items() if isinstance(child, dict)}
+    else:
+        children = node
+    for key, child in children.items():
+        if not isinstance(child, dict):
+            return f"{where}.{key}: expected a metric or a group of metrics (an object); got {json_kind(child)}"
+        problem = _metrics_problem(child, f"{where}.{key}")
+        if problem is not None:
+            return problem
+    return None
 
 
 def predictions_frame(data: PreparedData, predictions: Predictions) -> pd.DataFrame:

@@ -8,11 +8,13 @@ then covers every file through its hash.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from fmaudit.core.errors import OutputError
 from fmaudit.core.provenance import sha256_file
-from fmaudit.report.schema import FindingsDocument
+from fmaudit.report.schema import FindingsDocument, json_kind
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -55,20 +57,55 @@ class Check:
     files: int = 0
 
 
-def check_files(directory: Path) -> Check:
-    """Every listed file present with its hash, and no unlisted file; the first problem found is named."""
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def read_manifest(directory: Path) -> dict[str, str]:
+    """The files manifest.json lists, by relative path, with their SHA-256.
+
+    A manifest that is missing, unreadable or not of this shape cannot be checked against: an OutputError (exit 2)
+    naming the file, never a verdict on the run. A listed path must lie inside the run directory, so that checking
+    a manifest never reads a file outside it.
+    """
     path = directory / MANIFEST
     if not path.is_file():
-        return Check(False, f"{path}: no manifest")
+        raise OutputError(f"{path}: missing: nothing to check the run's files against")
     try:
-        listed: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return Check(False, f"{path}: not a readable manifest ({exc})")
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise OutputError(f"{path}: not a manifest: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise OutputError(f"{path}: expected an object with the key 'files'; got {json_kind(manifest)}")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        got = json_kind(listed) if "files" in manifest else "no such key"
+        raise OutputError(f"{path}: files: expected an object of file paths and their SHA-256; got {got}")
+    for name, digest in listed.items():
+        parts = PurePosixPath(name).parts
+        if not parts or PurePosixPath(name).is_absolute() or ".." in parts or name in (MANIFEST, SIGNATURE):
+            raise OutputError(f"{path}: files: {name!r} is not a path inside the run directory")
+        if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
+            raise OutputError(f"{path}: files.{name}: expected a SHA-256 in hex; got {digest!r}")
+    return listed
+
+
+def check_files(directory: Path) -> Check:
+    """Every listed file present with its hash, and no unlisted file; the first problem found is named.
+
+    Raises OutputError when the manifest itself cannot be read (``read_manifest``) or a listed file cannot be.
+    """
+    listed = read_manifest(directory)
     for name, digest in listed.items():
         file = directory / name
         if not file.is_file():
             return Check(False, f"{name}: listed in the manifest but missing")
-        if sha256_file(file) != digest:
+        try:
+            actual = sha256_file(file)
+        except OSError as exc:
+            raise OutputError(f"{file}: cannot be read: {exc.strerror or exc}") from exc
+        if actual != digest:
             return Check(False, f"{name}: content does not match its SHA-256 in the manifest")
     extra = [name for name in output_files(directory) if name not in listed]
     if extra:

@@ -103,3 +103,16 @@ class FindingsDocument(TypedDict):
     """Hashes, versions and stage times (``fmaudit.core.provenance.Provenance``)."""
     resolved_spec: dict[str, Any]
     seconds: float
+
+
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's own words (for messages about a malformed file)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"

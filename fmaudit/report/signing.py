@@ -25,9 +25,12 @@ def generate_keypair(private_path: Path, public_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    for path in (private_path, public_path):
+    if private_path.resolve() == public_path.resolve():
+        raise OutputError(f"{private_path}: named as both the private and the public key; give --public another path")
+    for path in (private_path, public_path):  # every target checked before anything is created
         if path.exists():
             raise OutputError(f"{path}: already exists; not overwriting a key")
+    for path in (private_path, public_path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

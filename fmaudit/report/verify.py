@@ -18,6 +18,9 @@ class Verification:
 def verify_run(run_dir: Path, key_path: Path | None = None) -> Verification:
     """The signature when a key is given, then every hash (naming the first file that does not match).
 
+    A missing or malformed manifest is an OutputError (exit 2): there is nothing to verify against. Under a key a
+    rewritten manifest fails the signature first, whatever it now holds.
+
     Without a key the hashes alone are checked and the message says the signature was not: matching hashes
     prove nothing against someone who could also rewrite the manifest.
     """
@@ -31,7 +34,9 @@ def verify_run(run_dir: Path, key_path: Path | None = None) -> Verification:
         if not signature.is_file():
             return Verification(False, f"FAILED: {SIGNATURE}: missing (the run was not signed)")
         manifest = run_dir / MANIFEST
-        if not manifest.is_file() or not signature_matches(key, manifest.read_bytes(), signature.read_bytes()):
+        if not manifest.is_file():
+            raise OutputError(f"{manifest}: missing (the signature in {SIGNATURE} has nothing to be checked against)")
+        if not signature_matches(key, manifest.read_bytes(), signature.read_bytes()):
             return Verification(
                 False, f"FAILED: {SIGNATURE}: does not match {MANIFEST} under key {key_path} (edited or another signer)"
             )

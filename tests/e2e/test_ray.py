@@ -1,6 +1,7 @@
 """The Ray executor on a two-node cluster started inside the test (both nodes on this machine, one CPU each):
 results equal the local backend's, a worker or node killed mid-run is retried, and what Ray cannot recover
-fails the run with exit 3 and no report. Skipped, with the reason, where Ray is not installed or cannot start."""
+fails the run with exit 3 and no report. Skipped, with the reason, only where Ray is not installed; a Ray that is
+installed but cannot start a cluster fails every test here (a skip would hide that the executor went untested)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,12 @@ from tests.support.batch import check_verdicts, many_specs
 from tests.support.runs import load_run, run_cli
 from tests.support.specs import tiny_spec
 
-ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'fmaudit[ray]'")
+try:
+    import ray
+except ModuleNotFoundError as missing:
+    if missing.name != "ray":
+        raise  # Ray is installed but one of its own imports fails: an error, not a skip
+    pytest.skip("Ray is not installed: pip install 'fmaudit[ray]'", allow_module_level=True)
 
 TIMING_KEYS = {
     "run_id", "timestamp", "seconds", "from_cache", "command", "spec_path", "data_path", "epoch_seconds", "stages"
@@ -35,13 +41,19 @@ def cluster() -> Iterator[Any]:
     """A head node and a worker node, one CPU each, and this process connected as the driver."""
     from ray.cluster_utils import Cluster
 
+    started, failure = None, ""
     try:
         started = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
         started.add_node(num_cpus=1)
         started.wait_for_nodes()
         ray.init(address=started.address, include_dashboard=False)
-    except Exception as exc:  # no shared memory, no free ports, ... in this environment
-        pytest.skip(f"Ray cannot start a local cluster here: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # no shared memory, no free ports, ...: the Ray suite did not run, which is a failure
+        failure = f"Ray is installed but cannot start a local cluster here: {type(exc).__name__}: {exc}"
+        ray.shutdown()
+        if started is not None:
+            started.shutdown()
+    if failure:
+        pytest.fail(failure, pytrace=False)
     try:
         yield started
     finally:

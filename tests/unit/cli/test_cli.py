@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 
-from fmaudit.cli import main
+from fmaudit.cli import build_parser, main
 from fmaudit.core.errors import ExitCode
 
 
+def subcommands() -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """The parser's subcommands, read from the parser itself (not from a list kept by hand)."""
+    [action] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return action
+
+
 def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-def]
+    commands = subcommands()
+    assert {"run", "validate", "plugins", "formats", "report", "diff", "verify", "keygen"} <= set(commands.choices)
+    summaries = {line.dest: line.help for line in commands._choices_actions}
+    assert set(summaries) == set(commands.choices)  # every command has a summary line
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "validate", "plugins", "formats", "report", "diff", "verify", "keygen"):
-        assert f"    {command} " in out, command
+    words = " ".join(out.split())  # argparse wraps long summaries to the terminal's width
+    for command, summary in summaries.items():
+        assert summary and f" {command} {summary} " in words, command
     assert "exit codes: 0 all gates pass, 1 a gate failed, 2 invalid" in out
+
+
+@pytest.mark.parametrize("command", sorted(subcommands().choices))
+def test_every_command_has_its_own_help(command: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: fmaudit {command} ")
 
 
 def test_run_help_documents_out_and_cache_dir(capsys) -> None:  # type: ignore[no-untyped-def]

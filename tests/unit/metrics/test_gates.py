@@ -86,7 +86,19 @@ def test_a_wrong_last_part_is_answered_with_the_figures_beside_it() -> None:
 
 
 def test_bound_suffix_is_checked_against_the_metric_path() -> None:
-    check_gate_paths([parse_gate("performance.roc_auc.ci_low >= 0.7")], ["performance.roc_auc"], where="s.yaml")
+    """``.ci_low``/``.ci_high`` name a bound of the metric before them: the gate is known exactly when it is."""
+    for bound in ("ci_low", "ci_high"):
+        gate = parse_gate(f"performance.roc_auc.{bound} >= 0.7")
+        assert check_gate_paths([gate], ["performance.roc_auc"], where="s.yaml") is None
+        with pytest.raises(SpecError) as caught:  # the bound of a metric no plugin produces is as unknown as it
+            check_gate_paths([gate], ["performance.f1", "performance.roc_auc.ci_low"], where="s.yaml")
+        [line] = caught.value.problems
+        assert line.startswith(
+            f"s.yaml: gates: 'performance.roc_auc.{bound} >= 0.7' names unknown metric 'performance.roc_auc'; "
+        ), line
+    # Any other last part is part of the path, not a bound: 'performance.roc_auc.low' is a metric of its own.
+    with pytest.raises(SpecError, match="names unknown metric 'performance.roc_auc.low'"):
+        check_gate_paths([parse_gate("performance.roc_auc.low >= 0.7")], ["performance.roc_auc"], where="s.yaml")
 
 
 def test_malformed_gate() -> None:

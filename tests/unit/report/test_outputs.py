@@ -11,7 +11,9 @@ import json
 import re
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from fmaudit.report.diff import compare_runs
 from fmaudit.report.document import load_document
 from fmaudit.report.markdown import cell
 from fmaudit.report.redact import row_hash, run_salt
-from fmaudit.report.signing import signing_key
+from fmaudit.report.signing import public_key, sign, signature_matches, signing_key
 from fmaudit.report.write import OutputOptions
 from tests.support.paper import overflowing_pages
 from tests.support.synthetic_run import spec, write_synthetic_run
@@ -69,7 +71,22 @@ def test_keygen_creates_missing_directories_and_leaves_nothing_behind_on_a_bad_p
     (tmp_path / "a-file").write_text("not a directory")
     code, _, err = cli("keygen", str(tmp_path / "fresh"), "--public", str(tmp_path / "a-file" / "signer.pub"))
     assert code == ExitCode.INPUT_ERROR and "cannot create its directory" in err and "Traceback" not in err
-    assert not (tmp_path / "fresh").exists()  # a rerun with a good --public is not told the key already exists
+    assert not (tmp_path / "fresh").exists()
+    # The rerun with a good --public writes the pair: it is not told that the private key already exists.
+    code, _, err = cli("keygen", str(tmp_path / "fresh"), "--public", str(tmp_path / "new" / "dir" / "signer.pub"))
+    assert (code, err) == (ExitCode.OK, "")
+    key, public = signing_key(tmp_path / "fresh"), public_key(tmp_path / "new" / "dir" / "signer.pub")
+    assert key is not None and signature_matches(public, b"manifest", sign(key, b"manifest"))
+
+
+def test_keygen_checks_every_target_before_creating_anything(tmp_path: Path) -> None:
+    (tmp_path / "taken.pub").write_text("someone's key")
+    code, _, err = cli("keygen", str(tmp_path / "keys" / "signer"), "--public", str(tmp_path / "taken.pub"))
+    assert code == ExitCode.INPUT_ERROR and f"{tmp_path / 'taken.pub'}: already exists" in err
+    assert not (tmp_path / "keys").exists() and (tmp_path / "taken.pub").read_text() == "someone's key"
+    code, _, err = cli("keygen", str(tmp_path / "k" / "signer"), "--public", str(tmp_path / "k" / "." / "signer"))
+    assert code == ExitCode.INPUT_ERROR and "named as both the private and the public key" in err
+    assert not (tmp_path / "k").exists()
 
 
 def test_a_run_writes_the_requested_formats_a_manifest_and_a_signature(signed_run: Path) -> None:
@@ -210,10 +227,126 @@ def test_verify_detects_a_removed_file_an_added_file_and_a_wrong_key(
     code, out, _ = cli("verify", str(run), "--key", str(tmp_path / "other.pub"))
     assert code == ExitCode.GATES_FAILED and "manifest.sig: does not match" in out
     (run / "notes.txt").write_text("added later")
-    assert cli("verify", str(run))[1].startswith("FAILED: notes.txt: present but not listed")
+    code, out, _ = cli("verify", str(run))
+    assert code == ExitCode.GATES_FAILED and out.startswith("FAILED: notes.txt: present but not listed")
     (run / "notes.txt").unlink()
-    (run / "summary.md").unlink()
-    assert cli("verify", str(run))[1].startswith("FAILED: summary.md: listed in the manifest but missing")
+    (run / "findings.json").unlink()  # a file the manifest lists is gone: the run does not match it (exit 1)
+    code, out, _ = cli("verify", str(run))
+    assert code == ExitCode.GATES_FAILED and out.startswith("FAILED: findings.json: listed in the manifest but missing")
+
+
+def damaged(run: Path, tmp_path: Path, name: str, edit: Callable[[Any], Any]) -> Path:
+    """A copy of ``run`` whose file ``name`` was rewritten: ``edit`` takes its parsed JSON (or None where the file
+    is removed) and returns new content (bytes, text, or JSON to dump)."""
+    copy = tmp_path / "damaged"
+    shutil.copytree(run, copy)
+    target = copy / name
+    content = edit(json.loads(target.read_text()))
+    if content is None:
+        target.unlink()
+    else:
+        content = content if isinstance(content, bytes | str) else json.dumps(content)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return copy
+
+
+def without(key: str, *path: str) -> Callable[[Any], Any]:
+    def edit(document: Any) -> Any:
+        node = document
+        for part in path:
+            node = node[part]
+        del node[key]
+        return document
+
+    return edit
+
+
+def replaced(value: Any, key: str, *path: str) -> Callable[[Any], Any]:
+    def edit(document: Any) -> Any:
+        node = document
+        for part in path:
+            node = node[part]
+        node[key] = value
+        return document
+
+    return edit
+
+
+def one_reason(err: str) -> str:
+    """The reason of an input error: one line under 'fmaudit: <kind>:', never a traceback."""
+    assert "Traceback" not in err and "internal error" not in err, err
+    [kind, reason] = err.splitlines()
+    assert kind == "fmaudit: OutputError:", err
+    return reason.strip()
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda _: None, "no such file (expected a run directory holding findings.json)"),
+        (lambda _: '{"fmaudit_report": 2, "name": "trunc', "not valid JSON: "),
+        (lambda _: b"\xff\xfe{}", "not valid JSON: 'utf-8' codec can't decode"),
+        (lambda _: [], "expected a findings document (a JSON object); got an array"),
+        (without("metrics"), "metrics: missing; expected an object"),
+        (replaced(None, "provenance"), "provenance: expected an object; got null"),
+        (without("run_id", "provenance"), "provenance.run_id: expected a string; got null"),
+        (replaced(["performance.accuracy >= 0.5"], "gates"), "gates[0]: expected an object; got a string"),
+        (replaced("accuracy is fine", "gate", "gates", 0), "gates[0].gate: expected '<metric path> <op> <number>'"),
+        (without("passed", "gates", 1), "gates[1].passed: missing; expected a boolean"),
+        (
+            without("ci_low", "metrics", "performance", "accuracy"),
+            "metrics.performance.accuracy.ci_low: missing; expected a number or null",
+        ),
+        (replaced("0.74", "value", "metrics", "performance", "accuracy"), "accuracy.value: expected a number or null"),
+        (replaced(0.74, "roc_auc", "metrics", "performance"), "metrics.performance.roc_auc: expected a metric or"),
+    ],
+)
+def test_diff_and_report_on_a_damaged_findings_json_exit_2_naming_the_file_and_key(
+    signed_run: Path, tmp_path: Path, edit: Callable[[Any], Any], reason: str
+) -> None:
+    run = damaged(signed_run, tmp_path, "findings.json", edit)
+    for args in (
+        ["diff", str(signed_run), str(run)],
+        ["diff", str(run), str(signed_run), "--format", "json"],
+        ["report", str(run), "--out", str(tmp_path / "again")],
+    ):
+        code, out, err = cli(*args)
+        assert (code, out) == (ExitCode.INPUT_ERROR, ""), args
+        line = one_reason(err)
+        assert line.startswith(f"{run / 'findings.json'}: ") and reason in line, line
+    assert not (tmp_path / "again").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda _: None, "missing: nothing to check the run's files against"),
+        (lambda _: '{"files": {"report.html": ', "not a manifest: not valid JSON"),
+        (lambda _: ["findings.json"], "expected an object with the key 'files'; got an array"),
+        (without("files"), "files: expected an object of file paths and their SHA-256; got no such key"),
+        (
+            replaced(["findings.json"], "files"),
+            "files: expected an object of file paths and their SHA-256; got an array",
+        ),
+        (replaced("0" * 64, "../findings.json", "files"), "'../findings.json' is not a path inside the run directory"),
+        (replaced("0" * 64, "/etc/hostname", "files"), "'/etc/hostname' is not a path inside the run directory"),
+        (replaced(3, "findings.json", "files"), "files.findings.json: expected a SHA-256 in hex; got 3"),
+    ],
+)
+def test_verify_on_a_missing_or_malformed_manifest_exits_2_naming_it(
+    signed_run: Path, keys: tuple[Path, Path], tmp_path: Path, edit: Callable[[Any], Any], reason: str
+) -> None:
+    run = damaged(signed_run, tmp_path, "manifest.json", edit)
+    code, out, err = cli("verify", str(run))
+    assert (code, out) == (ExitCode.INPUT_ERROR, "")
+    line = one_reason(err)
+    assert line.startswith(f"{run / 'manifest.json'}: ") and reason in line, line
+    # Under the key a rewritten manifest fails its signature (exit 1); a removed one cannot be checked (exit 2).
+    code, out, err = cli("verify", str(run), "--key", str(keys[1]))
+    if (run / "manifest.json").exists():
+        assert code == ExitCode.GATES_FAILED and out.startswith("FAILED: manifest.sig: does not match manifest.json")
+    else:
+        assert code == ExitCode.INPUT_ERROR and one_reason(err).startswith(f"{run / 'manifest.json'}: missing")
 
 
 def test_redacted_outputs_hold_no_applicant_content_and_the_same_figures(signed_run: Path, tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from fmaudit.core.findings import Bar, BarChart, Findings, Metric, PluginFindings, metric_key
+from fmaudit.core.findings import Bar, BarChart, Findings, Metric, PluginFindings, finite, metric_key
 from fmaudit.core.provenance import sha256_dir, sha256_json
+from fmaudit.metrics.gates import evaluate, parse_gate
 from fmaudit.report import charts, html, reading, write
 from tests.support.synthetic_run import synthetic_document, write_synthetic_run
 
@@ -27,9 +29,26 @@ def test_findings_tree_nests_by_metric_path() -> None:
     assert node == {"value": 0.9, "ci_low": 0.8, "ci_high": 1.0, "better": "higher", "label": "r"}
 
 
-def test_metric_values_must_be_finite_or_none() -> None:
-    with pytest.raises(ValueError, match="must be finite or None"):
-        Metric("a.b", float("inf"), "x")
+@pytest.mark.parametrize("part", ["value", "ci_low", "ci_high"])
+@pytest.mark.parametrize("number", [float("inf"), -float("inf"), float("nan"), np.float64("nan")])
+def test_metric_values_and_bounds_must_be_finite_or_none(part: str, number: float) -> None:
+    """findings.json is strict JSON: NaN or infinity anywhere in a figure is refused where the figure is made."""
+    figure = {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+    with pytest.raises(ValueError, match=f"metric a.b: {part} must be finite or None; got"):
+        Metric("a.b", label="x", **{**figure, part: number})
+
+
+def test_an_undefined_figure_becomes_none_and_fails_its_gate_with_the_reason() -> None:
+    """What a plugin computes as NaN (0/0, an empty group) is reported as not measured, never as a number."""
+    with np.errstate(invalid="ignore"):
+        rate = np.float64(0.0) / np.float64(0.0)
+    assert np.isnan(rate) and finite(rate) is None and finite(float("inf")) is None and finite(0.25) == 0.25
+    metric = Metric("fairness.sex.demographic_parity_ratio", finite(rate), "r", note="no group was selected")
+    gates = [parse_gate(f"fairness.sex.demographic_parity_ratio {op} 0.8") for op in (">=", "<=", "<", ">", "==")]
+    for result in evaluate(gates, {metric.path: metric}):
+        assert (result.observed, result.passed, result.reason) == (None, False, "no group was selected"), result
+    document = Findings((PluginFindings("fairness", "Fairness", "", (metric,)),)).to_tree()
+    assert document["fairness"]["sex"]["demographic_parity_ratio"]["value"] is None
 
 
 def test_metric_key_makes_group_names_path_safe() -> None:

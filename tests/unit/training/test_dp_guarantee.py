@@ -22,16 +22,21 @@ def _fine_tune(tiny_bert: Path, directory: Path, spec_dict: dict[str, Any], **tr
     return fine_tune_tiny(tiny_bert, directory, spec_dict, train_layers=0, **training)
 
 
-# Opacus's own calibration (the oracle here) notes the edge of its RDP order grid; fmaudit's call silences it.
+# Opacus's own calibration (the oracle here) notes the edge of its RDP order grid and that GDP is experimental;
+# fmaudit's calls silence the first.
 @pytest.mark.filterwarnings("ignore:Optimal order is the largest alpha")
-def test_calibration_without_releases_equals_opacus() -> None:
+@pytest.mark.filterwarnings("ignore:GDP accounting is experimental")
+@pytest.mark.parametrize("mechanism", ["prv", "rdp", "gdp"])
+def test_calibration_without_releases_equals_opacus(mechanism: str) -> None:
     from opacus.accountants.utils import get_noise_multiplier
 
     from fmaudit.training.privacy import calibrated_noise_multiplier
 
-    privacy = PrivacySpec(target_epsilon=8, delta=1e-5, accountant="prv")
+    privacy = PrivacySpec(target_epsilon=8, delta=1e-5, accountant=mechanism)
     ours = calibrated_noise_multiplier(privacy, sample_rate=1 / 3, steps=90, releases=[])
-    theirs = get_noise_multiplier(target_epsilon=8, target_delta=1e-5, sample_rate=1 / 3, steps=90, accountant="prv")
+    theirs = get_noise_multiplier(
+        target_epsilon=8, target_delta=1e-5, sample_rate=1 / 3, steps=90, accountant=mechanism
+    )
     assert ours == pytest.approx(theirs, rel=0.01)
 
 
@@ -166,6 +171,27 @@ def test_the_gdp_accountant_is_refused_where_it_would_compose_releases(changes: 
         calibrated_noise_multiplier(
             PrivacySpec.model_validate(gdp), sample_rate=0.1, steps=100, releases=[Release("counts", 4.0, 1.0)]
         )
+
+
+@pytest.mark.filterwarnings("ignore:GDP accounting is experimental")
+def test_a_gdp_run_without_releases_reports_the_epsilon_of_a_fresh_gdp_accountant(  # type: ignore[no-untyped-def]
+    tiny_bert: Path, tmp_path: Path, spec_dict
+) -> None:
+    """The one accountant valid only for a single repeated mechanism, where nothing is released before training:
+    its epsilon is Opacus's GDP accountant replaying the steps, and differs from what PRV says of the same noise."""
+    from opacus.accountants import create_accountant
+
+    record = _fine_tune(tiny_bert, tmp_path, spec_dict, privacy={**PRIVACY, "accountant": "gdp"})
+    privacy = record.privacy
+    assert privacy.accountant == "gdp" and privacy.releases == [] and privacy.outside_guarantee == []
+    accountant = create_accountant(mechanism="gdp")
+    accountant.history = [(privacy.noise_multiplier, privacy.sample_rate, privacy.steps)]
+    assert privacy.history == accountant.history
+    assert privacy.epsilon == pytest.approx(accountant.get_epsilon(delta=1e-3), rel=1e-6)
+    assert 8 - 0.02 <= privacy.epsilon <= 8
+    prv = create_accountant(mechanism="prv")
+    prv.history = accountant.history
+    assert abs(prv.get_epsilon(delta=1e-3) - privacy.epsilon) > 0.02  # the accountant named is the one used
 
 
 def test_a_private_tabular_model_lists_its_encoder_outside_the_guarantee(tmp_path: Path, spec_dict) -> None:  # type: ignore[no-untyped-def]

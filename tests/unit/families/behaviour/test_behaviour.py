@@ -206,14 +206,24 @@ def test_monotonicity_is_reported_per_group_and_an_unseen_value_is_not_tested(tm
     model = FakeModel("tabular", lambda r: monotone_score(r, inversion=True))
     context, params = context_for(tmp_path, model, {"monotonicity": MONOTONE, "rows": 150}, kind="tabular")
     findings = run(context, params)
+    records = context.data.frame.iloc[context.predictions.row_ids].to_dict("records")
+    sexes = context.data.sensitive["sex"].iloc[context.predictions.row_ids].to_numpy()
+    sample = np.sort(np.random.default_rng([0, 0]).choice(len(records), size=150, replace=False))
+    # Each group's rate, counted from its own rows: a savings move violates exactly on the planted rows.
+    expected = {}
     for group in ("male", "female"):
+        movable = [
+            records[i] for i in sample if sexes[i] == group and records[i]["savings_account_and_bonds"] in SAVINGS[:-1]
+        ]
+        expected[group] = sum(planted(r) for r in movable) / len(movable)
         rate = metric(findings, f"behaviour.monotonicity.savings_account_and_bonds.groups.sex.{group}.violation_rate")
-        assert rate.value is not None and rate.ci_low <= rate.value <= rate.ci_high
+        assert rate.value == pytest.approx(expected[group]), group
+        assert rate.ci_low <= rate.value <= rate.ci_high and rate.ci_low < rate.ci_high
+    pooled = metric(findings, "behaviour.monotonicity.savings_account_and_bonds.violation_rate").value
+    assert len({round(expected["male"], 9), round(expected["female"], 9), round(pooled, 9)}) == 3  # so it can fail
     # 'unknown/ no savings account' is outside the declared order: those rows are not tested for savings.
     summary = next(t for t in findings.tables if t.title.startswith("Monotonicity: favourable"))
     savings_rows = next(row for row in summary.rows if row[0] == "savings_account_and_bonds")
-    records = context.data.frame.iloc[context.predictions.row_ids].to_dict("records")
-    sample = np.sort(np.random.default_rng([0, 0]).choice(len(records), size=150, replace=False))
     assert savings_rows[2] == sum(records[i]["savings_account_and_bonds"] in SAVINGS[:-1] for i in sample)
 
 

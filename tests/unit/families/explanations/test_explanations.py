@@ -82,6 +82,40 @@ def test_the_one_field_the_model_reads_is_the_top_reason_of_every_adverse_decisi
     assert importance.bars[0].label == "credit_history" and importance.bars[0].value == pytest.approx(1.0)  # type: ignore[union-attr]
 
 
+def test_convergence_deltas_are_the_completeness_gaps_of_captums_integrated_gradients(
+    wide_spec: Spec, wide_data: PreparedData, tmp_path: Path
+) -> None:
+    """mean |δ| and max |δ| over the sampled rows (here every test row, in three chunks), where
+    δ = Σ attributions − (F(row) − F(reference applicant)) from Captum's IntegratedGradients called here."""
+    from captum.attr import IntegratedGradients
+
+    classifier = synthetic_classifier(wide_data, {"credit_history": HISTORY_WEIGHTS, "duration_in_month": -1.5})
+    context = context_for(wide_spec, wide_data, classifier, tmp_path)
+    rows = context.predictions.row_ids
+    params = ExplanationsParams(samples=len(rows), chunk_size=25, n_steps=4, notices=2)
+    findings = ExplanationsPlugin().run(context, params)
+
+    fields = list(template_fields(wide_spec.data.template))
+    reference = reference_applicant(
+        wide_data.frame.iloc[rows][fields].reset_index(drop=True),
+        context.predictions.scores,
+        threshold=0.5,
+        basis=params.baseline,
+        band=params.threshold_band,
+    )
+    explained = field_model(
+        classifier, wide_data, fields=fields, reference=reference.record, template=wide_spec.data.template
+    )
+    batch = explained.build(np.sort(rows))
+    attributions = IntegratedGradients(explained.forward).attribute(batch.inputs, baselines=batch.baselines, n_steps=4)
+    with torch.no_grad():
+        gaps = explained.forward(batch.inputs) - explained.forward(batch.baselines)
+    deltas = (attributions.detach().sum(dim=1) - gaps).abs().numpy().astype(np.float64)
+    assert deltas.max() > 1e-3 and deltas.max() > 2 * deltas.mean()  # 4 steps are far from exact, unevenly so
+    assert metric(findings, "explanations.convergence_delta.mean_abs") == pytest.approx(deltas.mean(), rel=1e-4)
+    assert metric(findings, "explanations.convergence_delta.max_abs") == pytest.approx(deltas.max(), rel=1e-4)
+
+
 def test_sensitive_fields_are_never_reasons_but_are_flagged(
     wide_spec: Spec, wide_data: PreparedData, tmp_path: Path
 ) -> None:

@@ -31,20 +31,31 @@ from tests.support.fairness import run, synthetic
 def test_point_estimates_equal_fairlearn() -> None:
     """To the last bit: the reported disparities are fairlearn's, whatever reference the per-group gaps use."""
     labels, decisions, scores, groups = synthetic(900)
-    kw = {"sensitive_features": groups}
-    theirs = {
-        "demographic_parity_difference": demographic_parity_difference(labels, decisions, **kw),
-        "demographic_parity_ratio": demographic_parity_ratio(labels, decisions, **kw),
-        "equalized_odds_difference": equalized_odds_difference(labels, decisions, **kw),
-        "equalized_odds_ratio": equalized_odds_ratio(labels, decisions, **kw),
-        "equal_opportunity_difference": equal_opportunity_difference(labels, decisions, **kw),
-    }
+    theirs = fairlearn_disparities(labels, decisions, groups)
     for reference in (None, "b"):
         audit = run(labels, decisions, scores, groups, reference=reference)
         for name, value in theirs.items():
             assert audit.disparities[name].value == pytest.approx(value, rel=1e-15, abs=1e-15), (name, reference)
     for group in "abc":
         assert audit.by_group.loc[group, "count"] == (groups == group).sum()
+
+
+def fairlearn_disparities(labels, decisions, groups) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Every disparity the audit reports, from fairlearn (predictive parity: MetricFrame's between-groups gap)."""
+    from sklearn.metrics import precision_score
+
+    kw = {"sensitive_features": groups}
+    precision = MetricFrame(
+        metrics=lambda y, d: precision_score(y, d, zero_division=np.nan), y_true=labels, y_pred=decisions, **kw
+    )
+    return {
+        "demographic_parity_difference": demographic_parity_difference(labels, decisions, **kw),
+        "demographic_parity_ratio": demographic_parity_ratio(labels, decisions, **kw),
+        "equalized_odds_difference": equalized_odds_difference(labels, decisions, **kw),
+        "equalized_odds_ratio": equalized_odds_ratio(labels, decisions, **kw),
+        "equal_opportunity_difference": equal_opportunity_difference(labels, decisions, **kw),
+        "predictive_parity_difference": precision.difference(method="between_groups"),
+    }
 
 
 def fairlearn_by_group(labels, decisions, scores, groups):  # type: ignore[no-untyped-def]
@@ -94,7 +105,8 @@ def test_every_group_figure_equals_fairlearns_metric_frame(seed: int) -> None:
 
 
 def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
-    """Intervals bracket the same figure: the array machinery on the original sample equals fairlearn's values."""
+    """Intervals bracket the same figure: the array machinery the resamples go through, applied to the original
+    sample, gives fairlearn's per-group values (MetricFrame), its disparities and the gaps to the reference."""
     labels, decisions, scores, groups = synthetic(700)
     audit = run(labels, decisions, scores, groups)
     codes = pd.Categorical(groups, categories=["a", "b", "c"]).codes
@@ -102,15 +114,19 @@ def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
     mine = gm.rates(counts[None])
     cells = gm.score_cells(codes, labels, scores, n_groups=3)
     mine.update(gm.score_metrics(cells))
+    theirs = fairlearn_by_group(labels, decisions, scores, groups).loc[["a", "b", "c"]]
     for figure in ("selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "base_rate", "ece", "mean_score"):
-        assert mine[figure][0] == pytest.approx(audit.by_group.loc[["a", "b", "c"], figure].to_numpy()), figure
-    for name, estimate in audit.disparities.items():
-        pair = audit.pairs[name]
+        assert mine[figure][0] == pytest.approx(theirs[figure].to_numpy(), abs=1e-12), figure
+    fairlearns = fairlearn_disparities(labels, decisions, groups)
+    assert set(audit.disparities) == set(fairlearns)
+    for name, pair in audit.pairs.items():
         assert pair is not None
-        assert parity.pair_gap(mine[pair.metric], name, pair)[0] == pytest.approx(estimate.value), name
-    assert audit.reference == "a"  # the largest group
+        assert parity.pair_gap(mine[pair.metric], name, pair)[0] == pytest.approx(fairlearns[name], abs=1e-12), name
+    assert audit.reference == "a" == theirs["count"].idxmax()  # the largest group
     for rate in ("selection_rate", "tpr", "fpr"):
         difference, ratio = gm.versus_reference(mine[rate][0], 0)
+        assert difference == pytest.approx((theirs[rate] - theirs.loc["a", rate]).to_numpy(), abs=1e-12), rate
+        assert ratio == pytest.approx((theirs[rate] / theirs.loc["a", rate]).to_numpy(), abs=1e-12), rate
         assert audit.by_group[f"{rate}_difference"].to_numpy() == pytest.approx(difference)
         assert audit.by_group[f"{rate}_ratio"].to_numpy() == pytest.approx(ratio)
 

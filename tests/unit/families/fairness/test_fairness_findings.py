@@ -89,8 +89,35 @@ def test_group_gaps_are_against_the_largest_group_and_the_family_is_named(sectio
 
 
 def test_disparities_keep_fairlearns_value_and_name_their_fixed_pair(sections) -> None:  # type: ignore[no-untyped-def]
-    _, section = sections[True]
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        equalized_odds_ratio,
+    )
+
+    the_plan, section = sections[True]
     metrics = {m.path: m for m in section.metrics}
+    data, rows = the_plan.data, the_plan.data.test_idx
+    scores = RuleModel(uses_sex=True).predict_records(data.frame.iloc[rows].to_dict("records"), template="")
+    labels, decisions = data.labels[rows], (scores >= 0.5).astype(int)
+    for attribute in ("sex", "age_group"):
+        groups = data.sensitive[attribute].iloc[rows].to_numpy()
+        for name, fairlearns in (
+            ("demographic_parity_ratio", demographic_parity_ratio),
+            ("demographic_parity_difference", demographic_parity_difference),
+            ("equalized_odds_difference", equalized_odds_difference),
+            ("equalized_odds_ratio", equalized_odds_ratio),
+        ):
+            expected = fairlearns(labels, decisions, sensitive_features=groups)
+            assert metrics[f"fairness.{attribute}.{name}"].value == pytest.approx(expected, abs=1e-12), (
+                attribute,
+                name,
+            )
+    # Foreign workers: one group under min_group_size leaves a single group compared, and no disparity at all.
+    sizes = data.sensitive["foreign_worker"].iloc[rows].value_counts()
+    assert sizes.min() < the_plan.params["fairness"].min_group_size <= sizes.max()
+    assert metrics["fairness.foreign_worker.demographic_parity_ratio"].value is None
     ratio = metrics["fairness.sex.demographic_parity_ratio"]
     assert ratio.note.startswith("interval: selection rate of ")
     assert ratio.ci_low is not None and ratio.ci_low < ratio.value

@@ -242,6 +242,23 @@ def test_figures_are_textattacks_and_budget_and_skips_are_told_apart(keyword_vic
     assert tight[0].status == "budget exhausted" and tight[0].queries == 5
 
 
+def test_a_success_rate_is_undefined_not_zero_when_every_row_is_misclassified(keyword_victim) -> None:  # type: ignore[no-untyped-def]
+    """Skipped rows are not attacked: with none attacked there is no success rate (and no queries or words)."""
+    from textattack.attack_results import SkippedAttackResult
+
+    from fmaudit.families.robustness.outcomes import recipe_figures
+
+    texts = [("stable income", 0), ("no savings at all", 1), ("stable employment", 0)]  # all three misclassified
+    outcomes = attack(keyword_victim, "DeepWordBugGao2018", texts)
+    assert [o.status for o in outcomes] == ["skipped"] * 3
+    assert all(isinstance(o.result, SkippedAttackResult) for o in outcomes)
+    figures = recipe_figures(outcomes)
+    assert (figures["successful"], figures["failed"], figures["budget_exhausted"], figures["skipped"]) == (0, 0, 0, 3)
+    assert figures["original_accuracy"] == 0.0 and figures["accuracy_under_attack"] == 0.0
+    assert figures["attack_success_rate"] is None
+    assert figures["avg_queries"] is None and figures["avg_words_perturbed_pct"] is None
+
+
 def test_an_example_begun_after_the_deadline_is_not_attacked(keyword_victim) -> None:  # type: ignore[no-untyped-def]
     from fmaudit.families.robustness.recipes import Resources, build_attack
     from fmaudit.families.robustness.workers import Example, attack_example
