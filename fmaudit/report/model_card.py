@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmaudit.report.markdown import cell
+from fmaudit.report.markdown import cell, headline_figures
 from fmaudit.report.reading import Figure, figures, format_number, gate_outcomes, interval_text
 from fmaudit.report.schema import FindingsDocument
 
@@ -35,18 +35,21 @@ def card_metrics(document: FindingsDocument) -> list[CardMetric]:
     ``fairness.sex.groups.female.tpr`` becomes metric ``fairness.tpr`` on slice ``sex: female``; figures
     outside a group are on the whole test split (slice ``overall``).
     """
-    chosen = []
-    for path, figure in figures(document).items():
-        if figure.value is None or not (figure.has_interval or path.count(".") == 1):
-            continue
-        if GROUPS in path:
-            head, _, tail = path.partition(GROUPS)
-            plugin, _, attribute = head.partition(".")
-            group, _, metric = tail.partition(".")
-            chosen.append(CardMetric(figure, f"{plugin}.{metric}", f"{attribute.rpartition('.')[2]}: {group}"))
-        else:
-            chosen.append(CardMetric(figure, path, "overall"))
-    return chosen
+    return [
+        card_metric(figure)
+        for path, figure in figures(document).items()
+        if figure.value is not None and (figure.has_interval or path.count(".") == 1)
+    ]
+
+
+def card_metric(figure: Figure) -> CardMetric:
+    """The figure with its metric name and slice (``sex: female`` for a group's figure, else ``overall``)."""
+    if GROUPS not in figure.path:
+        return CardMetric(figure, figure.path, "overall")
+    head, _, tail = figure.path.partition(GROUPS)
+    plugin, _, attribute = head.partition(".")
+    group, _, metric = tail.partition(".")
+    return CardMetric(figure, f"{plugin}.{metric}", f"{attribute.rpartition('.')[2]}: {group}")
 
 
 def render_model_card(document: FindingsDocument) -> dict[str, bytes]:
@@ -83,7 +86,8 @@ def huggingface_card(document: FindingsDocument) -> str:
                 ),
             },
         )
-        for m in card_metrics(document)
+        # The front matter stays readable: the gated and headline figures; every figure is in model-card.json.
+        for m in (card_metric(f) for f in headline_figures(document) if f.value is not None)
     ]
     card_data = ModelCardData(
         model_name=document["name"],
