@@ -183,3 +183,20 @@ def test_chart_colours_are_inside_the_svg_so_pdf_engines_draw_them() -> None:
     bars = bars[: bars.index("</svg>")]
     assert f'fill="{charts.BAR_FILL[""]}"' in bars and f'fill="{charts.BAR_FILL["excluded"]}"' in bars
     assert f'stroke="{charts.FAIL}"' in bars and f'stroke="{charts.INK}"' in bars  # reference line, whiskers
+
+
+def test_the_header_names_the_model_by_its_hash_and_keeps_paths_and_separators_where_they_belong() -> None:
+    document = synthetic_document()
+    document["training"].update(base_model_dir="/home/someone/models/minilm", base_model_sha256="ab" * 32)
+    page = html.render_html(document)
+    subtitle = page[page.index('<p class="sub">') :]
+    subtitle = subtitle[: subtitle.index("</p>")]
+    assert subtitle.startswith(f'<p class="sub">{document["description"]} · run ')
+    document["description"] = ""
+    bare = html.render_html(document)
+    assert f'<p class="sub">run {document["provenance"]["run_id"]}' in bare  # no stray leading separator
+    model = page[page.index("<dt>Base model</dt>") :]
+    model = model[: model.index("</dd>")]
+    assert document["training"]["base_model_sha256"][:16] in model
+    assert document["training"]["base_model_dir"] not in model  # a path of the machine that ran it: provenance
+    assert f"<dt>Base model files</dt><dd>{document['training']['base_model_dir']}<br>" in page
