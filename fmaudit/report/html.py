@@ -23,6 +23,11 @@ def template_dir() -> Path:
     raise FileNotFoundError(f"{TEMPLATE} not found beside the fmaudit package")
 
 
+def breakable(text: object) -> str:
+    """Text that may wrap after each underscore and dot (field names, metric paths in table headers)."""
+    return str(text).replace("_", "_\u200b").replace(".", ".\u200b")
+
+
 def render_html(document: FindingsDocument, *, printing: bool = False) -> str:
     """report.html; ``printing`` opens the collapsed parts (every metric, the resolved spec) for the PDF."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -35,6 +40,7 @@ def render_html(document: FindingsDocument, *, printing: bool = False) -> str:
         lstrip_blocks=True,
     )
     env.filters["num"] = format_number
+    env.filters["breakable"] = breakable
     env.filters["plot"] = line_chart_geometry
     env.filters["bars"] = bar_chart_geometry
     context: dict[str, Any] = {

@@ -26,7 +26,7 @@ from fmaudit.report.markdown import cell, headline_figures
 from fmaudit.report.redact import row_hash, run_salt
 from fmaudit.report.signing import public_key, sign, signature_matches, signing_key
 from fmaudit.report.write import OutputOptions
-from tests.support.paper import overflowing_pages
+from tests.support.paper import broken_header_words, overflowing_pages
 from tests.support.synthetic_run import spec, write_synthetic_run
 
 FAST_FORMATS = ("html", "md", "junit", "model-card")
@@ -485,6 +485,7 @@ def test_pdf_prints_every_section_reproducibly_and_fetches_nothing(signed_run: P
     assert len(pages) == 5  # verdict, model and data; a page per section; provenance and the resolved spec (2)
     assert (round(pages[0].width), round(pages[0].height)) == (794, 1123)  # A4 at 96 px per inch
     assert overflowing_pages(document) == []  # a 10-column table and a long metric path wrap on paper
+    assert broken_header_words(document) == []  # headers wrap between words, never inside one
     with pytest.raises(ValueError, match="fetches nothing"):
         pdf._no_fetch("http://example.org/font.woff")
 
