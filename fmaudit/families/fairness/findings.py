@@ -30,6 +30,7 @@ from fmaudit.families.fairness.params import (
     FairnessParams,
 )
 from fmaudit.families.fairness.reference_gaps import (
+    SIMULTANEOUS,
     UNDEFINED_SHOWN,
     comparisons,
     disparity_note,
@@ -100,12 +101,11 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
         "and gates.",
         f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the test "
         f"rows (seed {params.seed}). Overlapping intervals do not prove equality. {SCORE_BINNING}",
-        "Gaps are signed and between groups fixed on the full sample, never re-chosen per resample, so an "
-        "interval can contain parity: each group against its attribute's reference group (declared, or the "
-        "largest compared group), and each summary disparity (fairlearn's between-groups definition as the "
-        "estimate) between the pair of groups that definition picks on the full sample, named beside it. The "
-        "pair's interval is not simultaneous over all pairs: with more than two groups, read the gaps to the "
-        "reference and the tests.",
+        "Gaps to the reference group are signed and between groups fixed before resampling, so an interval can "
+        "contain parity: each group against its attribute's reference group (declared, or the largest compared "
+        "group). Summary disparities keep fairlearn's between-groups definition as the estimate; their intervals, "
+        f"and the impact ratios' when no reference is declared, are {SIMULTANEOUS}, and reach parity when "
+        "every pair's interval does.",
         f"Where a figure was undefined in more than {UNDEFINED_SHOWN:.0%} of resamples (e.g. a small group drawn "
         "without positives), its note says how often; its interval comes from the other resamples.",
         family_note(audits, tests, params.correction),

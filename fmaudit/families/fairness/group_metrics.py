@@ -8,10 +8,10 @@ Leading axes are resamples. The definitions match
 fairlearn's (selection rate, TPR, FPR, FNR; demographic parity and equalized odds
 as max-minus-min and min-over-max between groups), which the tests check.
 
-Gaps to bootstrap are signed and between groups fixed on the full sample (each group
-against a reference group; a summary disparity's extreme pair), never re-chosen per
-resample: a gap re-chosen per resample is never below parity, so its percentile
-interval could not contain "no gap".
+Gaps to a reference group are signed and between groups fixed on the full sample, never
+re-chosen per resample: a gap re-chosen per resample is never below parity, so its
+percentile interval could not contain "no gap". The summary disparities' intervals are
+simultaneous over every pair of groups (``simultaneous``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from fmaudit.core.findings import Bar, BarChart, Estimate, Table, finite
 from fmaudit.families.fairness.attribute import AttributeAudit
 from fmaudit.families.fairness.group_metrics import SCORE_BINNING
 from fmaudit.families.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, FairnessParams
-from fmaudit.families.fairness.reference_gaps import undefined_note
+from fmaudit.families.fairness.reference_gaps import SIMULTANEOUS, undefined_note
 from fmaudit.families.fairness.significance import Comparison
 
 
@@ -21,16 +21,23 @@ def impact_table(audit: AttributeAudit) -> Table:
         flag = audit.excluded.get(str(group), "")
         if ratio is not None and ratio < FOUR_FIFTHS:
             flag = "below four-fifths"
-        rows.append((str(group), int(row["count"]), finite(row["selection_rate"]), ratio, flag))
+        bounds = (finite(audit.ci_low.loc[group, "impact_ratio"]), finite(audit.ci_high.loc[group, "impact_ratio"]))
+        rows.append((str(group), int(row["count"]), finite(row["selection_rate"]), Estimate(ratio, *bounds), flag))
     if audit.reference_declared:
         reference = f"'{audit.impact_reference}' (the declared reference group)"
+        intervals = "Intervals: percentile bootstrap of the ratio to that fixed group."
     else:
         reference = f"'{audit.impact_reference}', the most selected compared category on the full sample"
+        intervals = (
+            "That category is picked on the full sample, so the intervals bound each category's rate over the "
+            "truly most selected one, from the intervals of every pair of categories the demographic parity "
+            "ratio's interval comes from; the most selected category's own interval can fall below 1."
+        )
     return Table(
         title=f"Impact ratios by {audit.attribute}",
         columns=("Category", "Number of applicants", "Selection rate", "Impact ratio", "Flag"),
         rows=tuple(rows),
-        note=f"Impact ratio = the category's selection rate / the selection rate of {reference}. "
+        note=f"Impact ratio = the category's selection rate / the selection rate of {reference}. {intervals} "
         "Excluded categories keep their counts (including 'unknown') but get no ratio.",
     )
 
@@ -75,15 +82,18 @@ def disparity_table(audit: AttributeAudit, confidence: float) -> Table:
     for key, estimate in audit.disparities.items():
         pair = audit.pairs[key]
         between = f"{GROUP_FIGURES[pair.metric][0]}: {names[pair.high]} vs {names[pair.low]}" if pair else ""
-        rows.append((DISPARITY_FIGURES[key][0], estimate, between, undefined_note(audit.disparity_undefined[key])))
+        note = undefined_note(audit.disparity_undefined[key], pairs=True)
+        rows.append((DISPARITY_FIGURES[key][0], estimate, between, note))
     return Table(
         title=f"Disparities by {audit.attribute}",
-        columns=("Disparity", f"Value [{confidence:.0%} interval]", "Interval between", "Note"),
+        columns=("Disparity", f"Value [{confidence:.0%} interval]", "Estimate between", "Note"),
         rows=tuple(rows),
         note="Values are fairlearn's between-groups disparities: the largest difference between compared groups, "
-        "the smallest ratio (1 is parity). Each interval is for the gap between the two groups named, chosen on "
-        "the full sample and kept in every resample, so it can cross 0 (1): not a simultaneous interval over "
-        "all pairs. Gaps to the reference group are in the table above.",
+        f"the smallest ratio (1 is parity), between the two groups named. Each interval is {SIMULTANEOUS}: every "
+        "pair's gap (log ratio for ratios; TPR and FPR together for equalized odds) ± c standard errors, c the "
+        f"{confidence:.0%} quantile over resamples of the largest studentised deviation over the pairs, with one "
+        "event and one non-event added to each group (Agresti & Caffo 2000). It reaches 0 (1) when every pair's "
+        "interval does. Gaps to the reference group are in the table above.",
     )
 
 

@@ -88,12 +88,16 @@ def test_group_gaps_are_against_the_largest_group_and_the_family_is_named(sectio
     assert "sex: male (largest)" in metrics["fairness.significant_gaps"].note
 
 
-def test_disparities_keep_fairlearns_value_and_name_their_fixed_pair(sections) -> None:  # type: ignore[no-untyped-def]
+def test_disparities_name_their_pair_and_say_the_interval_is_simultaneous(sections) -> None:  # type: ignore[no-untyped-def]
     _, section = sections[True]
     metrics = {m.path: m for m in section.metrics}
     ratio = metrics["fairness.sex.demographic_parity_ratio"]
-    assert ratio.note.startswith("interval: selection rate of ")
-    assert ratio.ci_low is not None and ratio.ci_low < ratio.value
+    assert ratio.note.startswith("estimate: selection rate of female over male; interval: simultaneous over every")
+    assert ratio.ci_low is not None and ratio.ci_high is not None and ratio.ci_low < ratio.value < ratio.ci_high
+    table = next(t for t in section.tables if t.title == "Disparities by sex")
+    assert (
+        "simultaneous over every pair of compared groups" in table.note and "kept in every resample" not in table.note
+    )
     # A known dependence on sex through 'male : single': counterfactual flips happen.
     assert metrics["fairness.sex.counterfactual.flip_rate"].value > 0
 
