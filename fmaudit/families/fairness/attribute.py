@@ -21,6 +21,7 @@ from fmaudit.core.intervals import percentile_bounds, resample_cell_counts
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.families.fairness import group_metrics as gm
 from fmaudit.families.fairness import simultaneous
+from fmaudit.families.fairness.significance import VersusReference, against_reference
 from fmaudit.metrics import parity
 from fmaudit.metrics.parity import Pair, excluded_groups
 
@@ -69,6 +70,18 @@ class AttributeAudit:
     """The impact ratio's denominator: the declared reference, or the most selected compared group (whose
     pick on the full sample the impact ratios' intervals allow for)."""
 
+    def versus_reference(self) -> list[VersusReference]:
+        """Every compared group's selections and rows beside the reference's: what its tests against the
+        reference read; none without a compared reference."""
+        if self.reference is None or self.reference in self.excluded:
+            return []
+        table = self.by_group
+        compared = [str(g) for g in table.index if g not in self.excluded]
+        sizes = {g: int(table.loc[g, "count"]) for g in compared}
+        selected = {g: round(float(table.loc[g, "selection_rate"]) * sizes[g]) for g in compared}
+        return against_reference(
+            attribute=self.attribute, selected=selected, sizes=sizes, compared=compared, reference=self.reference
+        )
 
 
 def audit_attribute(

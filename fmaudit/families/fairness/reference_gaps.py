@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fmaudit.core.findings import Estimate, Table, finite
 from fmaudit.families.fairness.attribute import REFERENCE_RATES, AttributeAudit
 from fmaudit.families.fairness.params import GROUP_FIGURES, REFERENCE_FIGURES
-from fmaudit.families.fairness.significance import Comparison, adjust_family, compare_with_reference
+from fmaudit.families.fairness.significance import Comparison, adjust_family, compare
 from fmaudit.metrics.parity import DISPARITIES
 
 UNDEFINED_SHOWN = 0.01
@@ -112,18 +112,7 @@ def disparity_note(audit: AttributeAudit, name: str) -> str:
 def comparisons(audits: list[AttributeAudit], *, method: Literal["holm", "bonferroni"]) -> list[Comparison]:
     """Selection-rate tests of every compared group against its attribute's reference, all attributes'
     tests adjusted as one family: the family the report names."""
-    tests = []
-    for audit in audits:
-        if audit.reference is None or audit.reference in audit.excluded:
-            continue
-        table = audit.by_group
-        compared = [str(g) for g in table.index if g not in audit.excluded]
-        sizes = {g: int(table.loc[g, "count"]) for g in compared}
-        selected = {g: round(float(table.loc[g, "selection_rate"]) * sizes[g]) for g in compared}
-        tests += compare_with_reference(
-            attribute=audit.attribute, selected=selected, sizes=sizes, compared=compared, reference=audit.reference
-        )
-    return adjust_family(tests, method=method)
+    return adjust_family([compare(pair) for audit in audits for pair in audit.versus_reference()], method=method)
 
 
 def family_note(audits: list[AttributeAudit], tests: list[Comparison], method: str) -> str:

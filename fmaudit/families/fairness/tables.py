@@ -1,5 +1,5 @@
-"""The fairness section's tables and chart: impact ratios, group figures, disparities, significance tests,
-selection rates by group. Layout data only; the figures come from ``attribute.audit_attribute``."""
+"""The fairness section's tables and chart: impact ratios, group figures, disparities, significance and
+equivalence tests, selection rates by group. Layout data only; the figures come from ``attribute.audit_attribute``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from fmaudit.core.findings import Bar, BarChart, Estimate, Table, finite
 from fmaudit.families.fairness.attribute import AttributeAudit
+from fmaudit.families.fairness.equivalence import Equivalence
 from fmaudit.families.fairness.group_metrics import SCORE_BINNING
 from fmaudit.families.fairness.params import DISPARITY_FIGURES, FOUR_FIFTHS, GROUP_FIGURES, FairnessParams
 from fmaudit.families.fairness.reference_gaps import SIMULTANEOUS, undefined_note
@@ -103,8 +104,8 @@ def significance_table(tests: list[Comparison], params: FairnessParams) -> Table
             t.attribute,
             t.group,
             t.reference,
-            t.selected / t.n,
-            t.reference_selected / t.reference_n,
+            t.rate,
+            t.reference_rate,
             t.test,
             t.p_value,
             t.p_adjusted,
@@ -129,6 +130,48 @@ def significance_table(tests: list[Comparison], params: FairnessParams) -> Table
         note=f"Fisher's exact test where an expected cell count is below 5, else a two-proportion z-test; "
         f"{params.correction} correction over one family of {len(tests)} comparisons (every compared group "
         f"against its attribute's reference group, all attributes); significance level {params.alpha:g}.",
+    )
+
+
+def equivalence_table(tests: list[Equivalence], params: FairnessParams) -> Table:
+    """Each compared group's selection-rate ratio to its reference, tested for equivalence with the margin."""
+    margin, alpha = params.parity_margin, params.alpha
+    verdicts = {True: "yes", False: "no", None: "undefined"}
+    rows = tuple(
+        (
+            t.attribute,
+            t.group,
+            t.reference,
+            t.n,
+            t.rate,
+            t.reference_rate,
+            finite(t.ratio),
+            finite(t.p_value),
+            verdicts[t.established],
+        )
+        for t in tests
+    )
+    return Table(
+        title=f"Is selection parity established? Ratio to the reference within [{margin:g}, {1 / margin:.4g}]",
+        columns=(
+            "Attribute",
+            "Group",
+            "Reference",
+            "Rows",
+            "Selection rate",
+            "Reference rate",
+            "Ratio",
+            "p (two one-sided tests)",
+            "Established",
+        ),
+        rows=rows,
+        note=f"Two one-sided Miettinen–Nurminen score tests (statsmodels tost_proportions_2indep, ratio, score) "
+        f"that the group's selection rate over the reference's is above {margin:g} and below {1 / margin:.4g}, "
+        f"each at {alpha:g}: parity is established when both reject, i.e. when the {1 - 2 * alpha:.0%} score "
+        "interval of the ratio lies inside the margin. An attribute's parity (fairness.<attribute>."
+        "parity_established) needs every group's: an intersection–union test (Berger 1982) that needs no "
+        "multiplicity correction. 'no' means the data cannot show parity at this margin, not that a gap was "
+        "found; small groups rarely can.",
     )
 
 
