@@ -116,8 +116,9 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
         f"{params.min_group_share:.0%} of the test split), empty intersection cells and the "
         f"'{UNKNOWN_GROUP}' group are shown with their counts but excluded from ratios, disparities, tests "
         "and gates.",
-        f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the test "
-        f"rows (seed {params.seed}). Overlapping intervals do not prove equality. {SCORE_BINNING}",
+        f"Intervals: {params.confidence:.0%} bootstrap over {params.n_boot} resamples of the test rows (seed "
+        f"{params.seed}), percentile intervals for each group's figures and its gaps to the reference, "
+        f"simultaneous ones for the disparities. Overlapping intervals do not prove equality. {SCORE_BINNING}",
         "Gaps to the reference group are signed and between groups fixed before resampling, so an interval can "
         "contain parity: each group against its attribute's reference group (declared, or the largest compared "
         "group). Summary disparities keep fairlearn's between-groups definition as the estimate; their intervals, "

@@ -17,7 +17,7 @@ from fmaudit.metrics.parity import DISPARITIES
 UNDEFINED_SHOWN = 0.01
 """Shares of resamples with an undefined figure above this are reported beside the interval."""
 SIMULTANEOUS = (
-    "simultaneous over every pair of compared groups (max-T bootstrap, Westfall & Young 1993), so it covers "
+    "simultaneous over every pair of compared groups (max-T bootstrap, Westfall & Young 1993), so as to cover "
     "the true extreme whichever pair it is"
 )
 """What a summary disparity's interval is, wherever the report shows one."""

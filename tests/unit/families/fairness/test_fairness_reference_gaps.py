@@ -61,7 +61,7 @@ def test_disparity_notes_name_the_estimates_pair_and_the_simultaneous_interval()
     audit = run(labels, decisions, scores, groups)
     assert disparity_note(audit, "demographic_parity_ratio") == (
         "estimate: selection rate of b over a; interval: simultaneous over every pair of compared groups "
-        "(max-T bootstrap, Westfall & Young 1993), so it covers the true extreme whichever pair it is "
+        "(max-T bootstrap, Westfall & Young 1993), so as to cover the true extreme whichever pair it is "
         "(3 pairs of 3 compared groups)"
     )
     assert disparity_note(audit, "demographic_parity_difference").startswith("estimate: selection rate of a minus b")
