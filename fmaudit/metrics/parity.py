@@ -1,9 +1,10 @@
-"""Parity figures two families need: fairlearn's between-groups disparities over a fixed pair of groups, which
-groups are compared at all, and the demographic parity ratio of one set of decisions.
+"""Parity figures two families need: fairlearn's between-groups disparities and the pair of groups each is
+between, which groups are compared at all, and the demographic parity ratio of one set of decisions.
 
-Gaps to bootstrap are between groups fixed on the full sample (a summary disparity's extreme pair), never
-re-chosen per resample: a gap re-chosen per resample is never below parity, so its percentile interval could
-not contain "no gap".
+These are point estimates. An interval around one must allow for its pair being picked on the sample: a gap
+re-chosen per resample is never below parity, so its percentile interval cannot contain "no gap", and the
+pair picked on the full sample, kept in every resample, keeps the winner's curse (the fairness family's
+intervals are simultaneous over all pairs instead).
 """
 
 from __future__ import annotations
@@ -60,13 +61,9 @@ def extreme_pair(metrics: dict[str, np.ndarray], name: str, *, eligible: np.ndar
 
 
 def pair_gap(values: np.ndarray, name: str, pair: Pair) -> np.ndarray:
-    """The gap between a fixed pair of groups of per-group ``values`` (last axis; leading axes are
-    resamples): ``high − low`` for a difference, ``low / high`` for a ratio (1 where both are equal,
-    NaN where only ``high`` is 0).
-
-    Signed: with the pair fixed on the full sample, a resample may reverse the order, so a percentile
-    interval can reach below 0 (above 1) and contain parity.
-    """
+    """The gap between a fixed pair of groups of per-group ``values`` (last axis; any leading axes are kept):
+    ``high − low`` for a difference, ``low / high`` for a ratio (1 where both are equal, NaN where only
+    ``high`` is 0)."""
     high, low = values[..., pair.high], values[..., pair.low]
     if name.endswith("difference"):
         return high - low

@@ -2,10 +2,11 @@
 that are large enough to compare, signed gaps of each group to a reference group, and bootstrap
 intervals around all of them.
 
-Every gap is bootstrapped between groups fixed on the full sample: each group against the reference
-(declared, or by default the largest compared group), and each summary disparity between the pair of
-groups fairlearn's definition picks on the full sample. So an interval can cross 0 (or 1 for a ratio)
-and say "no detectable gap" where there is none.
+A group's gaps are bootstrapped against a reference fixed before resampling (declared, or by default the
+largest compared group), so their intervals can cross 0 (or 1 for a ratio). A summary disparity picks its
+extreme pair on the full sample, and so does the impact ratio's denominator (the most selected group) when
+no reference is declared: their intervals are simultaneous over every pair of compared groups
+(``simultaneous``), so they cover the true extreme whichever pair it is, and reach parity where there is none.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from fmaudit.core.findings import Estimate, finite
 from fmaudit.core.intervals import percentile_bounds, resample_cell_counts
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.families.fairness import group_metrics as gm
+from fmaudit.families.fairness import simultaneous
+from fmaudit.families.fairness.significance import VersusReference, against_reference
 from fmaudit.metrics import parity
 from fmaudit.metrics.parity import Pair, excluded_groups
 
@@ -54,16 +57,31 @@ class AttributeAudit:
     undefined: pd.DataFrame
     """Share of resamples in which each group figure was undefined (e.g. a group drawn without positives)."""
     disparities: dict[str, Estimate]
-    """fairlearn's between-groups disparities; intervals follow the pair in ``pairs``, fixed on the full sample."""
+    """fairlearn's between-groups disparities, with intervals simultaneous over every pair of compared groups."""
     pairs: dict[str, Pair | None]
-    """Per disparity, the rate and the two groups (rows of ``by_group``) whose gap it is."""
+    """Per disparity, the rate and the two groups (rows of ``by_group``) whose gap the estimate is."""
     disparity_undefined: dict[str, float]
+    """Per disparity, the share of resamples in which the gap of some pair was undefined."""
     excluded: dict[str, str]
     reference: str | None
     """The group every compared group is measured and tested against: declared, or the largest compared group."""
     reference_declared: bool
     impact_reference: str | None
-    """The impact ratio's denominator: the declared reference, or the most selected compared group."""
+    """The impact ratio's denominator: the declared reference, or the most selected compared group (whose
+    pick on the full sample the impact ratios' intervals allow for)."""
+
+    def versus_reference(self) -> list[VersusReference]:
+        """Every compared group's selections and rows beside the reference's: what its tests against the
+        reference read; none without a compared reference."""
+        if self.reference is None or self.reference in self.excluded:
+            return []
+        table = self.by_group
+        compared = [str(g) for g in table.index if g not in self.excluded]
+        sizes = {g: int(table.loc[g, "count"]) for g in compared}
+        selected = {g: round(float(table.loc[g, "selection_rate"]) * sizes[g]) for g in compared}
+        return against_reference(
+            attribute=self.attribute, selected=selected, sizes=sizes, compared=compared, reference=self.reference
+        )
 
 
 def audit_attribute(
@@ -105,22 +123,32 @@ def audit_attribute(
     high, undefined = low.copy(), low.copy()
     disparity_undefined = {name: float("nan") for name in parity.DISPARITIES}
     if n_boot > 0 and sizes.sum() > 0:
-        resampled = gm.rates(resample_cell_counts(counts, n_boot=n_boot, rng=rng))
+        drawn = resample_cell_counts(counts, n_boot=n_boot, rng=rng)
+        resampled = gm.rates(drawn)
         resampled.update(_versus(resampled, eligible, reference_index, impact_index))
         resampled.update(gm.resampled_score_metrics(cells, n_boot=n_boot, rng=rng))
         for figure in figures:
             bounds = percentile_bounds(resampled[figure], level=confidence)
             low[figure], high[figure], undefined[figure] = bounds.low, bounds.high, bounds.undefined_share
         # A reference against itself is 0 (difference) or 1 (ratio) by definition: no interval.
-        for index, columns in ((reference_index, REFERENCE_FIGURES), (impact_index, ("impact_ratio",))):
-            if index is not None:
-                low.loc[names[index], list(columns)] = high.loc[names[index], list(columns)] = np.nan
-        for name, pair in pairs.items():
-            if pair is None:
-                continue
-            bounds = percentile_bounds(parity.pair_gap(resampled[pair.metric], name, pair), level=confidence)
+        if reference_index is not None:
+            low.loc[names[reference_index], list(REFERENCE_FIGURES)] = np.nan
+            high.loc[names[reference_index], list(REFERENCE_FIGURES)] = np.nan
+        families = {
+            name: simultaneous.pair_bounds(counts, drawn, name, eligible=eligible, level=confidence)
+            for name in parity.DISPARITIES
+        }
+        for name, family in families.items():
+            bounds = simultaneous.summary_bounds(family, name)
             disparities[name] = Estimate(disparities[name].value, finite(bounds.low), finite(bounds.high))
             disparity_undefined[name] = float(bounds.undefined_share)
+        if reference is not None:  # a declared denominator: a fixed ratio, its percentile interval; 1 for itself
+            if impact_index is not None:
+                low.loc[names[impact_index], "impact_ratio"] = high.loc[names[impact_index], "impact_ratio"] = np.nan
+        else:  # the most selected group, picked on the full sample: bounds that allow for the pick
+            family = families["demographic_parity_ratio"]
+            low["impact_ratio"], high["impact_ratio"] = simultaneous.impact_ratio_bounds(family, len(names))
+            undefined["impact_ratio"] = np.where(eligible, family.undefined_share, np.nan)
     return AttributeAudit(
         attribute=attribute,
         by_group=by_group,

@@ -1,6 +1,6 @@
 """Group fairness a regulator can read: fairlearn's figures per group and per intersection,
-with bootstrap intervals on every rate and disparity, impact-ratio tables, significance
-tests, counterfactual flips and a post-processing what-if, assembled into the plugin's findings.
+with bootstrap intervals on every rate and disparity, impact-ratio tables, significance and
+equivalence tests, counterfactual flips and a post-processing what-if, assembled into the plugin's findings.
 
 Groups too small to compare (below an absolute count or a share of the test split)
 and the 'unknown' group are reported with their counts but excluded from disparities,
@@ -20,6 +20,13 @@ from fmaudit.core.findings import BarChart, Metric, PluginFindings, Table, finit
 from fmaudit.core.intervals import stream
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.families.fairness.attribute import AttributeAudit, audit_attribute
+from fmaudit.families.fairness.equivalence import (
+    Equivalence,
+    all_established,
+    attribute_note,
+    equivalence_tests,
+    group_note,
+)
 from fmaudit.families.fairness.group_metrics import SCORE_BINNING
 from fmaudit.families.fairness.params import (
     DISPARITY_FIGURES,
@@ -30,6 +37,7 @@ from fmaudit.families.fairness.params import (
     FairnessParams,
 )
 from fmaudit.families.fairness.reference_gaps import (
+    SIMULTANEOUS,
     UNDEFINED_SHOWN,
     comparisons,
     disparity_note,
@@ -40,12 +48,18 @@ from fmaudit.families.fairness.reference_gaps import (
 from fmaudit.families.fairness.significance import Comparison
 from fmaudit.families.fairness.tables import (
     disparity_table,
+    equivalence_table,
     group_table,
     impact_table,
     selection_chart,
     significance_table,
 )
 from fmaudit.plugins.context import AuditContext
+
+ABSENCE_OF_EVIDENCE = (
+    "A count of 0 is absence of evidence, not parity: it is reached more easily the more comparisons the family "
+    "holds and the smaller the groups. To establish parity, gate fairness.<attribute>.parity_established."
+)
 
 
 def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: str, title: str) -> PluginFindings:
@@ -70,13 +84,15 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
         for attribute in test_groups.columns
     ]
     tests = comparisons(audits, method=params.correction)
+    equivalences = {a.attribute: equivalence_tests(a, margin=params.parity_margin, alpha=params.alpha) for a in audits}
     metrics: list[Metric] = [
         Metric(
             "fairness.significant_gaps",
             float(sum(t.p_adjusted < params.alpha for t in tests)),
-            f"Selection-rate gaps significant at {params.alpha:g} after {params.correction} correction",
+            f"Selection-rate gaps significant at {params.alpha:g} after {params.correction} correction "
+            "(absence of evidence, not parity)",
             "lower",
-            note=family_note(audits, tests, params.correction),
+            note=f"{family_note(audits, tests, params.correction)} {ABSENCE_OF_EVIDENCE}",
         )
     ]
     tables: list[Table] = []
@@ -84,6 +100,7 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
     for audit in audits:
         p_values = {t.group: t.p_adjusted for t in tests if t.attribute == audit.attribute}
         metrics += _attribute_metrics(audit, p_values)
+        metrics += _equivalence_metrics(audit, equivalences[audit.attribute], params)
         charts.append(selection_chart(audit, params.confidence))
         tables += [
             impact_table(audit),
@@ -92,23 +109,29 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
             disparity_table(audit, params.confidence),
         ]
     tables.append(significance_table(tests, params))
+    tables.append(equivalence_table([t for group in equivalences.values() for t in group], params))
 
     notes = [
         f"Groups with fewer than {min_size} test rows (the larger of {params.min_group_size} rows and "
         f"{params.min_group_share:.0%} of the test split), empty intersection cells and the "
         f"'{UNKNOWN_GROUP}' group are shown with their counts but excluded from ratios, disparities, tests "
         "and gates.",
-        f"Intervals: {params.confidence:.0%} percentile bootstrap over {params.n_boot} resamples of the test "
-        f"rows (seed {params.seed}). Overlapping intervals do not prove equality. {SCORE_BINNING}",
-        "Gaps are signed and between groups fixed on the full sample, never re-chosen per resample, so an "
-        "interval can contain parity: each group against its attribute's reference group (declared, or the "
-        "largest compared group), and each summary disparity (fairlearn's between-groups definition as the "
-        "estimate) between the pair of groups that definition picks on the full sample, named beside it. The "
-        "pair's interval is not simultaneous over all pairs: with more than two groups, read the gaps to the "
-        "reference and the tests.",
+        f"Intervals: {params.confidence:.0%} bootstrap over {params.n_boot} resamples of the test rows (seed "
+        f"{params.seed}), percentile intervals for each group's figures and its gaps to the reference, "
+        f"simultaneous ones for the disparities. Overlapping intervals do not prove equality. {SCORE_BINNING}",
+        "Gaps to the reference group are signed and between groups fixed before resampling, so an interval can "
+        "contain parity: each group against its attribute's reference group (declared, or the largest compared "
+        "group). Summary disparities keep fairlearn's between-groups definition as the estimate; their intervals, "
+        f"and the impact ratios' when no reference is declared, are {SIMULTANEOUS}, and reach parity when "
+        "every pair's interval does.",
         f"Where a figure was undefined in more than {UNDEFINED_SHOWN:.0%} of resamples (e.g. a small group drawn "
         "without positives), its note says how often; its interval comes from the other resamples.",
-        family_note(audits, tests, params.correction),
+        f"{family_note(audits, tests, params.correction)} {ABSENCE_OF_EVIDENCE}",
+        f"Selection parity is established by equivalence tests: two one-sided score tests per group that its "
+        f"selection rate over the reference's lies inside [{params.parity_margin:g}, "
+        f"{1 / params.parity_margin:.4g}] at {params.alpha:g}, and for an attribute, every group's (an "
+        "intersection–union test, no multiplicity correction needed). Gate fairness.<attribute>."
+        "parity_established >= 1 to require parity.",
         "Selection = the model's favourable decision. The four-fifths rule (29 CFR 1607.4(D)) is a "
         "screening flag from employment law, not a legal verdict; small groups warrant caution.",
     ]
@@ -124,7 +147,7 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
     return PluginFindings(
         plugin=plugin,
         title=title,
-        summary=_summary(audits, tests, params),
+        summary=_summary(audits, tests, equivalences, params),
         metrics=tuple(metrics),
         tables=tuple(tables),
         charts=tuple(charts),
@@ -172,6 +195,37 @@ def _attribute_metrics(audit: AttributeAudit, p_values: dict[str, float]) -> lis
                 f"Adjusted p-value, selection rate vs reference ({a} = {group}; reference {audit.reference})",
                 "none",
                 note="" if p_value is not None else figure_note(audit, group, "selection_rate_difference", None),
+            )
+        )
+    return metrics
+
+
+def _equivalence_metrics(audit: AttributeAudit, tests: list[Equivalence], params: FairnessParams) -> list[Metric]:
+    """Whether selection parity is established, per compared group and for the attribute as a whole."""
+    a, margin, alpha = audit.attribute, params.parity_margin, params.alpha
+    within = f"selection-rate ratio to {audit.reference} within [{margin:g}, {1 / margin:.4g}]"
+    verdict = all_established(tests)
+    metrics = [
+        Metric(
+            f"fairness.{a}.parity_established",
+            None if verdict is None else float(verdict),
+            f"Selection parity established for every compared group ({a}; {within})",
+            "higher",
+            note=attribute_note(audit, tests, margin=margin, alpha=alpha),
+        )
+    ]
+    by_group = {t.group: t for t in tests}
+    for group in audit.by_group.index:
+        test = by_group.get(str(group))
+        metrics.append(
+            Metric(
+                f"fairness.{a}.groups.{metric_key(group)}.parity_established",
+                None if test is None or test.established is None else float(test.established),
+                f"Selection parity established ({a} = {group}; {within})",
+                "higher",
+                note=group_note(test, margin=margin, alpha=alpha)
+                if test
+                else figure_note(audit, group, "selection_rate_ratio", None),
             )
         )
     return metrics
@@ -334,7 +388,12 @@ def _mitigations(
     return metrics, table
 
 
-def _summary(audits: list[AttributeAudit], tests: list[Comparison], params: FairnessParams) -> str:
+def _summary(
+    audits: list[AttributeAudit],
+    tests: list[Comparison],
+    equivalences: dict[str, list[Equivalence]],
+    params: FairnessParams,
+) -> str:
     parts = []
     for audit in audits:
         ratio = audit.disparities["demographic_parity_ratio"]
@@ -350,4 +409,10 @@ def _summary(audits: list[AttributeAudit], tests: list[Comparison], params: Fair
         f"{params.correction} correction"
         + (": " + ", ".join(f"{t.attribute} = {t.group} vs {t.reference}" for t in significant) if significant else "")
     )
-    return "; ".join(parts) + ". " + tail + "."
+    established = [a for a, group in equivalences.items() if all_established(group)]
+    parity = (
+        f"selection parity (ratio to the reference within [{params.parity_margin:g}, "
+        f"{1 / params.parity_margin:.4g}]) is established for {len(established)} of {len(equivalences)} "
+        "attributes" + (": " + ", ".join(established) if established else "")
+    )
+    return "; ".join(parts) + ". " + tail + "; " + parity + "."

@@ -8,10 +8,10 @@ Leading axes are resamples. The definitions match
 fairlearn's (selection rate, TPR, FPR, FNR; demographic parity and equalized odds
 as max-minus-min and min-over-max between groups), which the tests check.
 
-Gaps to bootstrap are signed and between groups fixed on the full sample (each group
-against a reference group; a summary disparity's extreme pair), never re-chosen per
-resample: a gap re-chosen per resample is never below parity, so its percentile
-interval could not contain "no gap".
+Gaps to a reference group are signed and between groups fixed on the full sample, never
+re-chosen per resample: a gap re-chosen per resample is never below parity, so its
+percentile interval could not contain "no gap". The summary disparities' intervals are
+simultaneous over every pair of groups (``simultaneous``).
 """
 
 from __future__ import annotations
@@ -42,21 +42,33 @@ def _row_chunks(n_rows: int) -> list[slice]:
     return [slice(start, start + ROWS_PER_CHUNK) for start in range(0, n_rows, ROWS_PER_CHUNK)]
 
 
+RATE_CELLS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "base_rate": ((2, 3), (0, 1, 2, 3)),
+    "selection_rate": ((1, 3), (0, 1, 2, 3)),
+    "accuracy": ((0, 3), (0, 1, 2, 3)),
+    "tpr": ((3,), (2, 3)),
+    "fpr": ((1,), (0, 1)),
+    "fnr": ((2,), (2, 3)),
+    "precision": ((3,), (1, 3)),
+}
+"""Each count-based rate as the cells (of ``tn, fp, fn, tp``) it counts over the cells it is a share of."""
+
+
+def rate_parts(counts: np.ndarray, rate: str) -> tuple[np.ndarray, np.ndarray]:
+    """A rate's numerator and denominator per group from counts of shape ``(..., groups, 4)``: the events
+    and trials a standard error needs."""
+    events, trials = (counts[..., list(cells)].sum(axis=-1).astype(np.float64) for cells in RATE_CELLS[rate])
+    return events, trials
+
+
 def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
     """Count-based metrics per group from counts of shape ``(..., groups, 4)``; NaN where undefined."""
-    tn, fp, fn, tp = (counts[..., i].astype(np.float64) for i in range(4))
-    n = tn + fp + fn + tp
+    figures = {"count": counts.sum(axis=-1).astype(np.float64)}
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "count": n,
-            "base_rate": (fn + tp) / n,
-            "selection_rate": (fp + tp) / n,
-            "accuracy": (tn + tp) / n,
-            "tpr": tp / (tp + fn),
-            "fpr": fp / (fp + tn),
-            "fnr": fn / (fn + tp),
-            "precision": tp / (tp + fp),
-        }
+        for rate in RATE_CELLS:
+            events, trials = rate_parts(counts, rate)
+            figures[rate] = events / trials
+    return figures
 
 
 SUB_BINS = 20

@@ -31,6 +31,9 @@ REFERENCE_FIGURES: dict[str, tuple[str, Better]] = {
     for kind in ("difference", "ratio")
 }
 """Per group, signed gaps to the attribute's reference group (0 and 1 are parity)."""
+TEST_FIGURES = ("p_value", "parity_established")
+"""Per group, the tests against the reference group: the corrected p-value of "no gap" and the verdict of the
+equivalence test (1 established, 0 not, None undefined)."""
 DISPARITY_FIGURES: dict[str, tuple[str, Better]] = {
     "demographic_parity_difference": ("Demographic parity difference", "lower"),
     "demographic_parity_ratio": ("Demographic parity ratio", "higher"),
@@ -60,7 +63,20 @@ class FairnessParams(PluginParams):
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples for intervals (0: no intervals)")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     seed: int = 0
-    alpha: float = Field(0.05, gt=0, lt=1, description="family-wise significance level of the selection-rate tests")
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="family-wise significance level of the selection-rate tests, and the level of each "
+        "equivalence test",
+    )
+    parity_margin: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="equivalence margin m: a group's selection parity is established when two one-sided tests "
+        "show its selection rate over the reference's inside [m, 1/m]",
+    )
     correction: Literal["holm", "bonferroni"] = "holm"
     counterfactual: bool = True
     counterfactual_rows: int = Field(200, ge=1, description="seeded sample of test rows re-scored per attribute")

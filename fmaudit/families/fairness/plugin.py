@@ -10,6 +10,7 @@ from fmaudit.families.fairness.params import (
     GROUP_FIGURES,
     MITIGATION_FIGURES,
     REFERENCE_FIGURES,
+    TEST_FIGURES,
     FairnessParams,
 )
 from fmaudit.plugins.base import AuditPlugin
@@ -38,10 +39,10 @@ class FairnessPlugin(AuditPlugin[FairnessParams]):
     def metric_paths(self, params: FairnessParams, plan: AuditPlan) -> list[str]:
         paths = ["fairness.significant_gaps"]
         for attribute, groups in plan.attributes.items():
-            paths += [f"fairness.{attribute}.{d}" for d in DISPARITY_FIGURES]
+            paths += [f"fairness.{attribute}.{d}" for d in (*DISPARITY_FIGURES, "parity_established")]
             for group in groups:
                 prefix = f"fairness.{attribute}.groups.{metric_key(group)}"
-                paths += [f"{prefix}.{f}" for f in (*GROUP_FIGURES, *REFERENCE_FIGURES)] + [f"{prefix}.p_value"]
+                paths += [f"{prefix}.{f}" for f in (*GROUP_FIGURES, *REFERENCE_FIGURES, *TEST_FIGURES)]
             if params.counterfactual and attribute not in plan.intersections:
                 paths += [f"fairness.{attribute}.counterfactual.{f}" for f in ("flip_rate", "mean_score_shift")]
             if params.mitigation:

@@ -11,16 +11,28 @@ from typing import Any, Literal
 from fmaudit.core.findings import Estimate, Table, finite
 from fmaudit.families.fairness.attribute import REFERENCE_RATES, AttributeAudit
 from fmaudit.families.fairness.params import GROUP_FIGURES, REFERENCE_FIGURES
-from fmaudit.families.fairness.significance import Comparison, adjust_family, compare_with_reference
+from fmaudit.families.fairness.significance import Comparison, adjust_family, compare
+from fmaudit.metrics.parity import DISPARITIES
 
 UNDEFINED_SHOWN = 0.01
 """Shares of resamples with an undefined figure above this are reported beside the interval."""
+SIMULTANEOUS = (
+    "simultaneous over every pair of compared groups (max-T bootstrap, Westfall & Young 1993), so as to cover "
+    "the true extreme whichever pair it is"
+)
+"""What a summary disparity's interval is, wherever the report shows one."""
 
 
-def undefined_note(share: float) -> str:
-    """What a reader must know when the interval rests on fewer resamples than drawn; "" when it is rare."""
+def undefined_note(share: float, *, pairs: bool = False) -> str:
+    """What a reader must know when the interval rests on fewer resamples than drawn (with ``pairs``, on fewer
+    pairs of groups in some resamples); "" when it is rare."""
     if not share > UNDEFINED_SHOWN:  # NaN (no bootstrap) included
         return ""
+    if pairs:
+        return (
+            f"a pair was undefined in {share:.1%} of resamples (a group drawn without the rows it needs); there "
+            "the largest deviation runs over the other pairs"
+        )
     return f"undefined in {share:.1%} of resamples (a group drawn without the rows it needs); interval from the rest"
 
 
@@ -35,6 +47,14 @@ def figure_note(audit: AttributeAudit, group: str, figure: str, value: float | N
             return "reference group"
     if value is None:
         return "undefined for this group" + (" or zero in the reference group" if figure.endswith("ratio") else "")
+    if figure == "impact_ratio" and not audit.reference_declared:
+        text = (
+            f"over {audit.impact_reference}, the most selected compared group on the full sample; the interval "
+            "bounds the rate over the truly most selected group, from the intervals of every pair of groups "
+            "that the demographic parity ratio's interval comes from"
+        )
+        extra = undefined_note(float(audit.undefined.loc[group, figure]), pairs=True)
+        return f"{text}; {extra}" if extra else text
     return undefined_note(float(audit.undefined.loc[group, figure]))
 
 
@@ -69,36 +89,30 @@ def gap_table(audit: AttributeAudit, confidence: float) -> Table:
 
 
 def disparity_note(audit: AttributeAudit, name: str) -> str:
-    """Which pair of groups a summary disparity's interval is about, and how often it was undefined."""
+    """Which pair of groups a summary disparity's estimate is between, what its interval holds over, and how
+    often a pair was undefined."""
     pair = audit.pairs[name]
     if pair is None:
         return "fewer than two groups large enough to compare"
     names = audit.by_group.index
     kind = "minus" if name.endswith("difference") else "over"
     high, low = (names[pair.high], names[pair.low]) if kind == "minus" else (names[pair.low], names[pair.high])
+    compared = len(names) - len(audit.excluded)
+    pairs = compared * (compared - 1) // 2
     text = (
-        f"interval: {GROUP_FIGURES[pair.metric][0].lower()} of {high} {kind} {low}, "
-        "the pair fairlearn's definition picks on the full sample, kept fixed in every resample"
+        f"estimate: {GROUP_FIGURES[pair.metric][0].lower()} of {high} {kind} {low}; interval: {SIMULTANEOUS} "
+        f"({pairs} pair{'' if pairs == 1 else 's'} of {compared} compared groups"
+        + (", TPR and FPR together" if len(DISPARITIES[name]) > 1 else "")
+        + ")"
     )
-    extra = undefined_note(audit.disparity_undefined[name])
+    extra = undefined_note(audit.disparity_undefined[name], pairs=True)
     return f"{text}; {extra}" if extra else text
 
 
 def comparisons(audits: list[AttributeAudit], *, method: Literal["holm", "bonferroni"]) -> list[Comparison]:
     """Selection-rate tests of every compared group against its attribute's reference, all attributes'
     tests adjusted as one family: the family the report names."""
-    tests = []
-    for audit in audits:
-        if audit.reference is None or audit.reference in audit.excluded:
-            continue
-        table = audit.by_group
-        compared = [str(g) for g in table.index if g not in audit.excluded]
-        sizes = {g: int(table.loc[g, "count"]) for g in compared}
-        selected = {g: round(float(table.loc[g, "selection_rate"]) * sizes[g]) for g in compared}
-        tests += compare_with_reference(
-            attribute=audit.attribute, selected=selected, sizes=sizes, compared=compared, reference=audit.reference
-        )
-    return adjust_family(tests, method=method)
+    return adjust_family([compare(pair) for audit in audits for pair in audit.versus_reference()], method=method)
 
 
 def family_note(audits: list[AttributeAudit], tests: list[Comparison], method: str) -> str:

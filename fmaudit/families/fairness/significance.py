@@ -21,8 +21,8 @@ MIN_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One group's selection rate tested against the reference group's."""
+class VersusReference:
+    """One compared group's selections and rows beside the reference group's: what a test against it reads."""
 
     attribute: str
     group: str
@@ -31,6 +31,20 @@ class Comparison:
     n: int
     reference_selected: int
     reference_n: int
+
+    @property
+    def rate(self) -> float:
+        return self.selected / self.n
+
+    @property
+    def reference_rate(self) -> float:
+        return self.reference_selected / self.reference_n
+
+
+@dataclass(frozen=True)
+class Comparison(VersusReference):
+    """One group's selection rate tested against the reference group's."""
+
     test: str
     p_value: float
     p_adjusted: float = float("nan")
@@ -50,29 +64,29 @@ def selection_rate_test(selected_a: int, n_a: int, selected_b: int, n_b: int) ->
     return "two-proportion z", float(p_value)
 
 
-def compare_with_reference(
+def against_reference(
     *, attribute: str, selected: Mapping[str, int], sizes: Mapping[str, int], compared: Sequence[str], reference: str
-) -> list[Comparison]:
-    """Every compared group other than the reference, tested against the reference (unadjusted p-values)."""
-    comparisons = []
-    for group in compared:
-        if group == reference:
-            continue
-        test, p_value = selection_rate_test(selected[group], sizes[group], selected[reference], sizes[reference])
-        comparisons.append(
-            Comparison(
-                attribute=attribute,
-                group=group,
-                reference=reference,
-                selected=selected[group],
-                n=sizes[group],
-                reference_selected=selected[reference],
-                reference_n=sizes[reference],
-                test=test,
-                p_value=p_value,
-            )
+) -> list[VersusReference]:
+    """Every compared group other than the reference, beside the reference."""
+    return [
+        VersusReference(
+            attribute=attribute,
+            group=group,
+            reference=reference,
+            selected=selected[group],
+            n=sizes[group],
+            reference_selected=selected[reference],
+            reference_n=sizes[reference],
         )
-    return comparisons
+        for group in compared
+        if group != reference
+    ]
+
+
+def compare(pair: VersusReference) -> Comparison:
+    """One group's selection rate tested against the reference's (unadjusted p-value)."""
+    test, p_value = selection_rate_test(pair.selected, pair.n, pair.reference_selected, pair.reference_n)
+    return Comparison(**dataclasses.asdict(pair), test=test, p_value=p_value)
 
 
 def adjust_family(comparisons: Sequence[Comparison], *, method: Literal["holm", "bonferroni"]) -> list[Comparison]:

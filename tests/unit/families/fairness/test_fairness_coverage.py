@@ -12,7 +12,6 @@ import pytest
 
 from fmaudit.core.intervals import percentile_bounds, resample_cell_counts
 from fmaudit.families.fairness import group_metrics as gm
-from fmaudit.metrics import parity
 
 DATA_SETS = 400
 ROWS = 1000
@@ -71,21 +70,3 @@ def test_with_a_planted_gap_the_intervals_cover_the_true_gap(planted) -> None:  
     # ... and the gap of 0.15 (3.3 standard errors) is seen: power about 90%.
     bounds = percentile_bounds(difference[..., 1], level=0.95)
     assert (bounds.high < 0).mean() > 0.8
-
-
-def test_the_summary_pair_interval_covers_its_true_gap(planted) -> None:  # type: ignore[no-untyped-def]
-    """The summary disparity's interval follows the pair chosen on each data set's full sample."""
-    point, resampled = planted
-    truth = np.array([0.5, 0.35, 0.45])
-    eligible = np.ones(3, dtype=bool)
-    covered = []
-    for s in range(DATA_SETS):
-        _, pair = parity.extreme_pair(
-            {"selection_rate": point["selection_rate"][s]}, "demographic_parity_ratio", eligible=eligible
-        )
-        assert pair is not None
-        bounds = percentile_bounds(
-            parity.pair_gap(resampled["selection_rate"][:, s], "demographic_parity_ratio", pair), level=0.95
-        )
-        covered.append(bounds.low <= truth[pair.low] / truth[pair.high] <= bounds.high)
-    assert np.mean(covered) >= 0.90

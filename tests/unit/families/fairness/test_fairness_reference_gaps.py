@@ -56,13 +56,20 @@ def test_an_undefined_share_above_one_percent_is_shown() -> None:
     assert gap_table(audit, 0.95).rows[0][-1].startswith("undefined in")
 
 
-def test_disparity_notes_name_the_fixed_pair() -> None:
+def test_disparity_notes_name_the_estimates_pair_and_the_simultaneous_interval() -> None:
     labels, decisions, scores, groups = synthetic(900)
     audit = run(labels, decisions, scores, groups)
-    assert disparity_note(audit, "demographic_parity_ratio").startswith(
-        "interval: selection rate of b over a, the pair"
+    assert disparity_note(audit, "demographic_parity_ratio") == (
+        "estimate: selection rate of b over a; interval: simultaneous over every pair of compared groups "
+        "(max-T bootstrap, Westfall & Young 1993), so as to cover the true extreme whichever pair it is "
+        "(3 pairs of 3 compared groups)"
     )
-    assert disparity_note(audit, "demographic_parity_difference").startswith("interval: selection rate of a minus b")
+    assert disparity_note(audit, "demographic_parity_difference").startswith("estimate: selection rate of a minus b")
+    assert disparity_note(audit, "equalized_odds_difference").endswith(
+        "(3 pairs of 3 compared groups, TPR and FPR together)"
+    )
+    two = run(labels, decisions, scores, groups, min_size=100)  # c (77 rows) is excluded
+    assert disparity_note(two, "demographic_parity_ratio").endswith("(1 pair of 2 compared groups)")
 
 
 def test_the_family_is_every_group_against_its_reference_over_all_attributes() -> None:

@@ -11,7 +11,7 @@ from scipy.stats import fisher_exact, norm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from fmaudit.families.fairness.significance import adjust_family, compare_with_reference
+from fmaudit.families.fairness.significance import Comparison, adjust_family, against_reference, compare
 
 # The reference 'a' is the largest group; 'c' is the most selected, and must not become the reference.
 SIZES = {"a": 500, "b": 300, "c": 200, "d": 8}
@@ -36,10 +36,13 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
+def compare_with_reference(compared: list[str], reference: str) -> list[Comparison]:
+    pairs = against_reference(attribute="sex", selected=SELECTED, sizes=SIZES, compared=compared, reference=reference)
+    return [compare(pair) for pair in pairs]
+
+
 def test_every_group_is_tested_against_the_declared_reference_with_known_p_values() -> None:
-    comparisons = compare_with_reference(
-        attribute="sex", selected=SELECTED, sizes=SIZES, compared=["a", "b", "c", "d"], reference="a"
-    )
+    comparisons = compare_with_reference(["a", "b", "c", "d"], "a")
     assert [(c.group, c.reference) for c in comparisons] == [("b", "a"), ("c", "a"), ("d", "a")]
     by_group = {c.group: c for c in comparisons}
     for group in ("b", "c"):
@@ -59,9 +62,7 @@ def test_every_group_is_tested_against_the_declared_reference_with_known_p_value
 
 
 def test_holm_adjusts_over_exactly_the_named_family() -> None:
-    comparisons = compare_with_reference(
-        attribute="sex", selected=SELECTED, sizes=SIZES, compared=["a", "b", "c", "d"], reference="a"
-    )
+    comparisons = compare_with_reference(["a", "b", "c", "d"], "a")
     raw = [c.p_value for c in comparisons]
     adjusted = adjust_family(comparisons, method="holm")
     assert [c.p_adjusted for c in adjusted] == pytest.approx(multipletests(raw, method="holm")[1], rel=1e-12)
@@ -75,5 +76,5 @@ def test_holm_adjusts_over_exactly_the_named_family() -> None:
 
 
 def test_no_comparison_without_a_second_compared_group() -> None:
-    assert compare_with_reference(attribute="sex", selected=SELECTED, sizes=SIZES, compared=["a"], reference="a") == []
+    assert compare_with_reference(["a"], "a") == []
     assert adjust_family([], method="holm") == []
