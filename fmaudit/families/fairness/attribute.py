@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.findings import Estimate, finite
-from fmaudit.core.intervals import percentile_bounds, resample_cell_counts
+from fmaudit.core.intervals import percentile_bounds, proportion_bounds, resample_cell_counts
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.families.fairness import group_metrics as gm
 from fmaudit.families.fairness import simultaneous
@@ -129,6 +129,8 @@ def audit_attribute(
         resampled.update(gm.resampled_score_metrics(cells, n_boot=n_boot, rng=rng))
         for figure in figures:
             bounds = percentile_bounds(resampled[figure], level=confidence)
+            if figure in gm.RATE_CELLS:  # a rate at 0 or 1 repeats in every resample: exact there
+                bounds = proportion_bounds(bounds, *gm.rate_parts(counts, figure), level=confidence)
             low[figure], high[figure], undefined[figure] = bounds.low, bounds.high, bounds.undefined_share
         # A reference against itself is 0 (difference) or 1 (ratio) by definition: no interval.
         if reference_index is not None:

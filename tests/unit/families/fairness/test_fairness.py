@@ -334,3 +334,26 @@ def test_score_metric_intervals_do_not_hold_every_resample_at_once(monkeypatch) 
     assert max(seen) == 7 and sum(seen) == 200
     pd.testing.assert_frame_equal(chunked.ci_low, whole.ci_low)
     pd.testing.assert_frame_equal(chunked.ci_high, whole.ci_high)
+
+
+def test_a_group_rate_at_0_or_1_gets_the_exact_interval_not_a_point() -> None:
+    """Group c (30 rows) is selected every time: each resample repeats 1.0, so the bootstrap alone says [1, 1]."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    rng = np.random.default_rng(5)
+    groups = pd.Series(["a"] * 120 + ["b"] * 90 + ["c"] * 30)
+    labels = rng.integers(0, 2, 240)
+    decisions = np.where(groups == "c", 1, rng.integers(0, 2, 240))
+    audit = run(labels, decisions, rng.uniform(size=240), groups, n_boot=400)
+    low, high = audit.ci_low.loc["c", "selection_rate"], audit.ci_high.loc["c", "selection_rate"]
+    assert audit.by_group.loc["c", "selection_rate"] == 1.0
+    assert (low, high) == pytest.approx(proportion_confint(30, 30, alpha=0.05, method="beta"))
+    assert low < 0.9  # 30 of 30 is compatible with a rate near 0.88
+    tp = int(((groups == "c") & (labels == 1)).sum())
+    assert (audit.ci_low.loc["c", "tpr"], audit.ci_high.loc["c", "tpr"]) == pytest.approx(
+        proportion_confint(tp, tp, alpha=0.05, method="beta")
+    )
+    inside = audit.by_group.loc["a", "selection_rate"]
+    assert (
+        0 < inside < 1 and audit.ci_low.loc["a", "selection_rate"] < inside < audit.ci_high.loc["a", "selection_rate"]
+    )
