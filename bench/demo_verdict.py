@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from fmaudit.engine.pipeline import default_cache_dir
+from fmaudit.metrics.gates import parse_gate
 from fmaudit.training.cache import RECORD_FILE
 
 
@@ -43,6 +44,11 @@ def run_audit(spec: Path, out: Path, cache: Path) -> dict[str, Any]:
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode not in (0, 1):
         raise SystemExit(f"fmaudit run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return run_findings(out)
+
+
+def run_findings(out: Path) -> dict[str, Any]:
+    """The audited model's findings.json under a run's output directory (the twin's report sits beside it)."""
     documents = [json.loads(p.read_text()) for p in out.rglob("findings.json")]
     [audited] = [d for d in documents if d["role"] == "audited"]
     return dict(audited)
@@ -92,6 +98,10 @@ def summarise(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for text, results in by_gate.items():
         observed = [r["observed"] for r in results if r["observed"] is not None]
+        metric_path = parse_gate(text).metric_path
+        figures = [leaf(d["metrics"], metric_path) for d in trials]
+        values = [f["value"] for f in figures if f and f["value"] is not None]
+        widths = [f["ci_high"] - f["ci_low"] for f in figures if f and f.get("ci_low") is not None]
         rows.append(
             {
                 "gate": text,
@@ -101,9 +111,21 @@ def summarise(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "median": float(np.median(observed)) if observed else None,
                 "max": max(observed, default=None),
                 "observed": [r["observed"] for r in results],
+                # The figure's spread over fresh noise draws beside its interval's typical width: where the
+                # spread is wider, the interval does not describe what another training run would give.
+                "spread": max(values) - min(values) if values else None,
+                "median_interval_width": float(np.median(widths)) if widths else None,
             }
         )
     return rows
+
+
+def leaf(metrics: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The metric at a dotted path of findings.json's metric tree, or None."""
+    node: Any = metrics
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) and "value" in node else None
 
 
 def main() -> None:
@@ -113,6 +135,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/demo_verdict"))
     parser.add_argument("--reuse", action="store_true", help="re-audit the DP models an earlier invocation trained")
     parser.add_argument("--gated-only", action="store_true", help="leave out the plugins and recipes no gate reads")
+    parser.add_argument("--summary-only", action="store_true", help="summarise the trials already in --out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.gated_only:
@@ -124,7 +147,7 @@ def main() -> None:
         print("first run: filling the shared cache", flush=True)
         run_audit(args.spec, args.out / "warm-up", shared)
     trials = []
-    for i in range(args.trainings):
+    for i in range(0 if args.summary_only else args.trainings):
         trial = args.out / f"trial-{i:02d}"
         if not args.reuse:
             shutil.rmtree(trial, ignore_errors=True)
@@ -140,6 +163,9 @@ def main() -> None:
             + (f"FAILED {failed}" if failed else "every gate passed"),
             flush=True,
         )
+    if args.summary_only:
+        for trial in sorted(args.out.glob("trial-*"))[: args.trainings]:
+            trials.append(run_findings(trial / "reports"))
     rows = summarise(trials)
     every = sum(all(g["passed"] for g in d["gates"]) for d in trials)
     (args.out / "summary.json").write_text(
@@ -147,9 +173,12 @@ def main() -> None:
     )
     print(f"\nall gates passed in {every} of {len(trials)} fresh DP trainings")
     width = max(len(r["gate"]) for r in rows)
-    print(f"{'gate':<{width}}  passed   min      median   max")
+    print(f"{'gate':<{width}}  passed   min      median   max      spread   interval")
     for r in rows:
-        values = "  ".join("    -   " if v is None else f"{v:8.4f}" for v in (r["min"], r["median"], r["max"]))
+        values = "  ".join(
+            "    -   " if v is None else f"{v:8.4f}"
+            for v in (r["min"], r["median"], r["max"], r["spread"], r["median_interval_width"])
+        )
         print(f"{r['gate']:<{width}}  {r['passed']:>2}/{r['trials']:<3}  {values}")
 
 
