@@ -47,8 +47,8 @@ def render_html(document: FindingsDocument, *, printing: bool = False) -> str:
         **document,
         "resolved_spec_yaml": yaml.safe_dump(document["resolved_spec"], sort_keys=False),
         "printing": printing,
-        "gate_estimates": {
-            o.gate.text: "" if o.figure is None else f"{format_number(o.figure.value, 4)} {interval_text(o.figure, 4)}"
+        "gate_estimates": {  # per gate, the estimate and its interval as printed
+            o.gate.text: (format_number(o.figure.value, 4), interval_text(o.figure, 4)) if o.figure else ("", "")
             for o in gate_outcomes(document)
         },
     }
