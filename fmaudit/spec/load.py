@@ -30,7 +30,8 @@ class LoadedSpec:
 
 
 MAX_LEFT_OUT = 50
-"""Offending keys left out, at most, while looking for the problems of the rest of a spec."""
+"""Rounds of validation, at most, each leaving out the keys the last one found bad, while looking for the
+problems of the rest of a spec."""
 
 
 def load_spec(path: str | Path) -> LoadedSpec:

@@ -14,6 +14,7 @@ already in its history, so the declared epochs and the releases together reach t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import warnings
 from collections.abc import Iterator
@@ -229,15 +230,23 @@ def composed_epsilon(records: list[PrivacyRecord], *, delta: float) -> float:
     """Epsilon at ``delta`` of several DP models trained on the same rows, all released: every model's
     history composed in one accountant (sequential composition). The models' own accountant where it composes
     (prv, rdp); PRV for gdp, which cannot."""
-    from opacus.accountants import create_accountant
-
     mechanisms = {record.accountant for record in records}
-    accountant = create_accountant(mechanism="rdp" if mechanisms == {"rdp"} else "prv")
     steps: dict[tuple[float, float], int] = {}
     for record in records:  # equal mechanisms compose as one run of their summed steps: PRV's cost grows per entry
         for noise, rate, count in record.history:
             steps[noise, rate] = steps.get((noise, rate), 0) + count
-    accountant.history = [(noise, rate, count) for (noise, rate), count in steps.items()]
+    history = tuple((noise, rate, count) for (noise, rate), count in steps.items())
+    return _epsilon(history, delta, "rdp" if mechanisms == {"rdp"} else "prv")
+
+
+@functools.lru_cache(maxsize=32)
+def _epsilon(history: tuple[tuple[float, float, int], ...], delta: float, mechanism: str) -> float:
+    """Opacus's epsilon of one composed history; cached, since the audited model and each seed replica state
+    the same releases (each call of PRV costs seconds)."""
+    from opacus.accountants import create_accountant
+
+    accountant = create_accountant(mechanism=mechanism)
+    accountant.history = list(history)
     with _secure_rng_notice_silenced():
         return float(accountant.get_epsilon(delta=delta))
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fmaudit.core.errors import DataError
-from fmaudit.data import UNKNOWN_GROUP, derive_group, prepare, serialise, template_fields
+from fmaudit.data import UNKNOWN_GROUP, PreparedData, derive_group, prepare, serialise, template_fields
 from fmaudit.engine.planning import plan
 from fmaudit.spec import DataSpec, SensitiveSpec
 
@@ -97,55 +97,32 @@ def test_label_with_one_class_is_an_error(spec_dict, tmp_path) -> None:
 def test_a_label_with_three_classes_lists_them_and_says_how_to_map_them(spec_dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
     frame = pd.DataFrame({"y": ["good", "bad", "review"] * 4, "sex": ["f", "m"] * 6, "x": range(12)})
     frame.to_csv(tmp_path / "three.csv", index=False)
-    spec = data_spec(
-        spec_dict, source="three.csv", label="y", sensitive={"sex": {"column": "sex"}}, intersections=[], template="{x}"
-    )
+
+    def three(**changes: object) -> PreparedData:
+        spec = data_spec(
+            spec_dict,
+            source="three.csv",
+            label="y",
+            sensitive={"sex": {"column": "sex"}},
+            intersections=[],
+            template="{x}",
+            **changes,
+        )
+        return prepare(spec, base_dir=tmp_path)
+
     with pytest.raises(
         DataError,
         match=r"has 3 classes \('bad', 'good', 'review'\); .* list the values that count "
         r"as favourable in data.positive \(e.g. positive: \['bad', 'good'\]\)",
     ):
-        prepare(spec, base_dir=tmp_path)
+        three()
     # A list of favourable values maps the three classes to the binary decision: these against the rest.
-    mapped = prepare(
-        data_spec(
-            spec_dict,
-            source="three.csv",
-            label="y",
-            positive=["good", "review"],
-            sensitive={"sex": {"column": "sex"}},
-            intersections=[],
-            template="{x}",
-        ),
-        base_dir=tmp_path,
-    )
+    mapped = three(positive=["good", "review"])
     assert mapped.labels.tolist() == [int(y != "bad") for y in frame["y"]]
     with pytest.raises(DataError, match=r"data.positive: 'great' is not a value of column 'y'"):
-        prepare(
-            data_spec(
-                spec_dict,
-                source="three.csv",
-                label="y",
-                positive=["good", "great"],
-                sensitive={"sex": {"column": "sex"}},
-                intersections=[],
-                template="{x}",
-            ),
-            base_dir=tmp_path,
-        )
+        three(positive=["good", "great"])
     with pytest.raises(DataError, match="every value of column 'y' is listed as favourable"):
-        prepare(
-            data_spec(
-                spec_dict,
-                source="three.csv",
-                label="y",
-                positive=["good", "bad", "review"],
-                sensitive={"sex": {"column": "sex"}},
-                intersections=[],
-                template="{x}",
-            ),
-            base_dir=tmp_path,
-        )
+        three(positive=["good", "bad", "review"])
 
 
 def test_a_data_problem_found_while_planning_names_the_spec_file(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
