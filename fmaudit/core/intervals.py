@@ -174,7 +174,8 @@ def percentile_bounds(samples: np.ndarray, *, level: float) -> Bounds:
 
 def exact_bounds(events: np.ndarray, trials: np.ndarray, *, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Clopper–Pearson (exact binomial) interval of ``events`` out of ``trials``, elementwise; NaN where there
-    are no trials. At 0 of n its upper bound is about 3/n at 95% (the rule of three), never 0."""
+    are no trials. At 0 of n its upper bound is about 3.7/n at two-sided 95% (the one-sided rule of three: 3/n),
+    never 0."""
     from scipy.stats import beta
 
     events, trials = np.asarray(events, dtype=np.float64), np.asarray(trials, dtype=np.float64)
