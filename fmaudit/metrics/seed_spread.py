@@ -236,24 +236,24 @@ def with_spread_cautions(
     than the figure's interval: the interval covers the test sample's randomness, not the training's (the seed,
     and fresh DP noise), so the verdict may not hold for another training run of the same spec."""
     rows = {row.path: row for row in spread.rows}
-    noted = []
-    for result in results:
-        base = spread_base(result.gate.metric_path)
-        row, metric = rows.get(base), audited.get(base)
-        values = [v for v in (row.values if row else ()) if v is not None]
-        if row is None or metric is None or metric.value is None or metric.ci_low is None or metric.ci_high is None:
-            noted.append(result)
-            continue
-        width, extent = metric.ci_high - metric.ci_low, max([*values, metric.value]) - min([*values, metric.value])
-        if not values or extent <= width:
-            noted.append(result)
-            continue
-        caution = (
-            f"spread over the audited model and {len(values)} seed replicas ({extent:.3g}) is wider than this "
-            f"figure's interval ({width:.3g}): another training run may give another verdict"
-        )
-        noted.append(replace(result, caution=caution))
-    return noted
+    cautions = [_spread_caution(rows.get(spread_base(r.gate.metric_path)), audited) for r in results]
+    return [replace(r, caution=c) if c else r for r, c in zip(results, cautions, strict=True)]
+
+
+def _spread_caution(row: SpreadRow | None, audited: dict[str, Metric]) -> str:
+    """The caution for a gate on ``row``'s figure; empty without replicas' values or an interval to compare."""
+    metric = audited.get(row.path) if row else None
+    values = [v for v in row.values if v is not None] if row else []
+    if not values or metric is None or None in (metric.value, metric.ci_low, metric.ci_high):
+        return ""
+    assert metric.value is not None and metric.ci_low is not None and metric.ci_high is not None
+    width, extent = metric.ci_high - metric.ci_low, max([*values, metric.value]) - min([*values, metric.value])
+    if extent <= width:
+        return ""
+    return (
+        f"spread over the audited model and {len(values)} seed replicas ({extent:.3g}) is wider than this "
+        f"figure's interval ({width:.3g}): another training run may give another verdict"
+    )
 
 
 def seed_spread(
