@@ -10,8 +10,9 @@ import difflib
 import importlib.util
 import math
 import string
+from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pandas as pd
 
 from fmaudit.core.errors import DataError
 from fmaudit.core.findings import metric_key
-from fmaudit.spec import DataSpec, SensitiveSpec, SplitSpec
+from fmaudit.spec import DataSpec, SensitiveSpec, SplitSpec, TrainedOnSpec
 
 UNKNOWN_GROUP = "unknown"
 """Group name for rows whose sensitive value is missing: counted, never dropped."""
@@ -52,6 +53,10 @@ class PreparedData:
     source_path: Path
     feature_columns: list[str]
     split: SplitSpec
+    ids: np.ndarray | None = None
+    """Each row's id as text (``data.id``, else its row number in the file), which outside files refer to."""
+    trained_rows: np.ndarray | None = None
+    """The rows a model trained elsewhere saw (``model.source.trained_on``); the test split is then the rest."""
 
     @property
     def n_rows(self) -> int:
@@ -60,10 +65,14 @@ class PreparedData:
     @property
     def n_train(self) -> int:
         """Training rows, known without splitting: scikit-learn puts ceil(test_size * n) rows in the test set."""
+        if self.trained_rows is not None:
+            return len(self.trained_rows)
         return self.n_rows - math.ceil(self.split.test_size * self.n_rows)
 
     @cached_property
     def _split_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.trained_rows is not None:
+            return self.trained_rows, np.setdiff1d(np.arange(self.n_rows), self.trained_rows)
         from sklearn.model_selection import train_test_split  # only when a stage needs the split
 
         train, test = train_test_split(
@@ -254,6 +263,7 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
     _check_columns(frame, spec, path)
     if spec.max_rows is not None and spec.max_rows < len(frame):
         frame = frame.sample(n=spec.max_rows, random_state=spec.split.seed)
+    ids = _row_ids(frame, spec.id, path)
     frame = frame.reset_index(drop=True)
 
     labels = _binary_labels(frame[spec.label], spec, path)
@@ -274,12 +284,81 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
         source_path=path,
         feature_columns=features,
         split=spec.split,
+        ids=ids,
     )
+
+
+def _row_ids(frame: pd.DataFrame, column: str | None, path: Path) -> np.ndarray:
+    """Each row's id as text: the ``data.id`` column (every value present and distinct), else its row number."""
+    if column is None:
+        return frame.index.astype(str).to_numpy()
+    values = frame[column]
+    if values.isna().any():
+        raise DataError(f"data.id: column {column!r} in {path.name} has {int(values.isna().sum())} missing values")
+    ids = values.astype(str).to_numpy()
+    repeated = pd.Series(ids)[pd.Series(ids).duplicated()].unique()
+    if len(repeated):
+        raise DataError(
+            f"data.id: column {column!r} in {path.name} repeats {len(repeated)} id(s), e.g. {repeated[0]!r}; "
+            "an id must name one row"
+        )
+    return ids
+
+
+def rows_of_ids(data: PreparedData, ids: Collection[str], *, key: str, where: Path) -> np.ndarray:
+    """The row positions of the given ids, in their order; every id must be a row of the data."""
+    assert data.ids is not None  # prepare() always sets them
+    position = {row_id: i for i, row_id in enumerate(data.ids)}
+    unknown = [row_id for row_id in ids if row_id not in position]
+    if unknown:
+        raise DataError(
+            f"{key}: {len(unknown)} row id(s) in {where.name} are not rows of the data (e.g. {unknown[0]!r}); ids "
+            "are data.id's values, or row numbers from 0 without data.id"
+        )
+    return np.fromiter((position[row_id] for row_id in ids), dtype=np.int64, count=len(ids))
+
+
+def with_trained_rows(data: PreparedData, trained_on: TrainedOnSpec, *, base_dir: Path, id_column: str) -> PreparedData:
+    """The data with its split fixed by the rows a model trained elsewhere saw: those train, the rest test."""
+    key = "model.source.trained_on"
+    if trained_on.column is not None:
+        if trained_on.column not in data.frame.columns:
+            raise DataError(f"{key}.column: column {trained_on.column!r} not found in {data.source_path.name}")
+        values = data.frame[trained_on.column].astype("string").str.lower()
+        rows = np.flatnonzero(values.eq(trained_on.marker.lower()).fillna(False).to_numpy())
+    else:
+        assert trained_on.file is not None  # one of the two, by TrainedOnSpec's validator
+        path = Path(trained_on.file).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        rows = rows_of_ids(data, read_ids(path, id_column, key=f"{key}.file"), key=f"{key}.file", where=path)
+    if len(rows) == 0 or len(rows) == data.n_rows:
+        raise DataError(f"{key}: marks {len(rows)} of {data.n_rows} rows as training rows; the audit needs both")
+    return replace(data, trained_rows=np.unique(rows))
+
+
+def read_ids(path: Path, id_column: str, *, key: str) -> list[str]:
+    """Row ids from a file: a CSV column named ``id_column``, or a file of one id per line (no header)."""
+    if not path.is_file():
+        raise DataError(f"{key}: file not found: {path}")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    header = [name.strip() for name in lines[0].split(",")] if lines else []
+    if id_column in header:
+        ids = pd.read_csv(path, dtype={id_column: str})[id_column].dropna().astype(str).tolist()
+    elif len(header) == 1:
+        ids = lines
+    else:
+        raise DataError(f"{key}: {path.name} has no column {id_column!r} (row ids); columns: {header}")
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise DataError(f"{key}: {path.name} repeats row id(s) {repeated[:3]}")
+    return ids
 
 
 def _check_columns(frame: pd.DataFrame, spec: DataSpec, path: Path) -> None:
     """Every column the spec names must exist; name each missing one and suggest a near match."""
     wanted = [("data.label", spec.label)]
+    if spec.id is not None:
+        wanted.append(("data.id", spec.id))
     wanted += [(f"data.sensitive.{name}.column", s.column) for name, s in spec.sensitive.items()]
     wanted += [("data.template", field) for field in template_fields(spec.template)]
     problems = []

@@ -23,9 +23,11 @@ from fmaudit.data import (
     is_numeric,
     prepare,
     template_fields,
+    with_trained_rows,
 )
 from fmaudit.metrics.gates import Gate, check_gate_paths, parse_gate
 from fmaudit.metrics.seed_spread import replica_paths, spread_base
+from fmaudit.models.sources import id_column, source_path
 from fmaudit.plugins.base import AuditPlan, AuditPlugin, MembershipRequest, PluginParams
 from fmaudit.plugins.registry import resolve_plugins
 from fmaudit.report.formats import unknown_formats
@@ -87,8 +89,11 @@ def plan(spec_path: str | Path) -> Plan:
     if loaded is None or "data" in loaded.left_out:
         raise SpecError(problems)
     spec = loaded.spec
+    source = spec.model.source
     try:
         data = prepare(spec.data, base_dir=loaded.base_dir)
+        if source is not None and source.trained_on is not None:
+            data = with_trained_rows(data, source.trained_on, base_dir=loaded.base_dir, id_column=id_column(spec.data))
     except DataError as exc:  # each problem names the spec file, as spec problems do
         lines = [f"{loaded.path}: {line}" for line in str(exc).splitlines()]
         if problems:
@@ -122,8 +127,12 @@ def plan(spec_path: str | Path) -> Plan:
         sweep=tuple(e for e in privacy.sweep if e != privacy.target_epsilon) if privacy is not None else (),
         categories={f: field_values(data.frame[f]) for f in fields if not is_numeric(data.frame[f])},
         numeric_fields=tuple(f for f in fields if is_numeric(data.frame[f])),
+        model_source=source.format if source is not None else "",
+        training_rows_known=source is None or source.trained_on is not None,
     )
     problems += [f"{loaded.path}: output.formats: {problem}" for problem in unknown_formats(spec.output.formats)]
+    if source is not None and not source_path(source, base_dir=loaded.base_dir).exists():
+        problems.append(f"{loaded.path}: model.source.path: not found: {source_path(source, base_dir=loaded.base_dir)}")
     try:
         plugins, params = resolve_plugins(loaded)
     except SpecError as exc:
@@ -133,6 +142,13 @@ def plan(spec_path: str | Path) -> Plan:
         for name, plugin in plugins.items()
         for problem in plugin.check(params[name], audit_plan)
     ]
+    plugin_problems += [
+        f"{loaded.path}: audits.{name}: needs the model (it scores rows the test split does not hold); "
+        "model.source.format: scores gives only the model's scores (remove this audit, or give the model)"
+        for name, plugin in plugins.items()
+        if plugin.needs_model and not audit_plan.can_rescore
+    ]
+    params = {name: plugin.adapted(params[name], audit_plan) for name, plugin in plugins.items()}
     if plugin_problems or GATED_SECTIONS & loaded.left_out:
         raise SpecError(problems + plugin_problems)
     paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}

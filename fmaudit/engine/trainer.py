@@ -9,14 +9,14 @@ import contextlib
 import functools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fmaudit.core.executor import Executor
-from fmaudit.core.provenance import StageTime
+from fmaudit.core.provenance import StageTime, sha256_json
 from fmaudit.engine.planning import Plan, Progress
 from fmaudit.plugins.base import MembershipInputs, Predictions
 from fmaudit.spec import TrainingSpec
@@ -90,6 +90,8 @@ class ModelTrainer:
         """Every model the run will train, known before any is: the audited model, its twin, the seed replicas,
         the sweep points, and per audited model the membership test's reference model."""
         spec, audit_plan = self.plan.loaded.spec, self.plan.audit_plan
+        if spec.model.source is not None:
+            return []  # trained elsewhere: nothing to train, and no reference model can be trained like it
         audited = [TrainingJob("model", spec.training)]
         if audit_plan.twin:
             audited.append(TrainingJob("twin (no DP)", twin_of(spec.training)))
@@ -122,9 +124,19 @@ class ModelTrainer:
             self.progress(f"{job.label}: {how} on {executor.name} ({record.cache_key[:12]})")
 
     def train_and_score(self, label: str, training: TrainingSpec) -> tuple[Classifier, TrainingRecord, Predictions]:
-        classifier, record = self._train(label, training)
+        """The model trained (or loaded from the cache) and scored on the test split; for ``model.source``, the
+        model trained elsewhere, loaded and scored at its declared decision threshold."""
+        source = self.plan.loaded.spec.model.source
+        if source is None:
+            classifier, record = self._train(label, training)
+        else:
+            with self.clock.stage(f"load: {label} ({source.format})"):
+                classifier, record = load_external(self.plan, cache_dir=self.cache_dir)
+            self.progress(f"{label}: {record.base_model}, loaded ({record.weights_sha256[:12]})")
         with self.clock.stage(f"score test split: {label}"):
             predictions = score_test_split(self.plan, classifier, show_progress=self.show_progress)
+        if source is not None:
+            predictions = replace(predictions, threshold=source.threshold)
         return classifier, record, predictions
 
     def membership_inputs(self, training: TrainingSpec) -> MembershipInputs | None:
@@ -200,6 +212,60 @@ def train(
         rows=rows,
         show_progress=show_progress,
     )
+
+
+def load_external(the_plan: Plan, *, cache_dir: Path) -> tuple[Classifier, TrainingRecord]:
+    """The model ``model.source`` names, and a record that says it was trained elsewhere: its files' hash as the
+    weights hash (what the manifest and ``verify`` check), the rows it was declared to be trained on."""
+    from fmaudit.data import template_fields
+    from fmaudit.models.sources import load_source
+    from fmaudit.training.records import TrainingRecord
+
+    spec, data = the_plan.loaded.spec, the_plan.data
+    source = spec.model.source
+    assert source is not None
+    started = time.perf_counter()
+    loaded = load_source(
+        source,
+        data,
+        spec.data,
+        columns=template_fields(spec.data.template),
+        base_dir=the_plan.loaded.base_dir,
+        cache_dir=cache_dir / "models",
+    )
+    rows = np.asarray(data.train_idx, dtype=np.int64)
+    notes = [] if source.trained_on is not None else [UNKNOWN_TRAINING_ROWS]
+    record = TrainingRecord(
+        base_model=spec.model.describe(),
+        base_model_dir=str(loaded.path),
+        base_model_sha256="",
+        cache_key="",
+        weights_sha256=loaded.sha256,
+        seconds=round(time.perf_counter() - started, 2),
+        epoch_losses=[],
+        trainable_parameters=0,
+        total_parameters=_parameters(loaded.classifier),
+        trained_modules=[],
+        settings={},
+        training_rows=len(rows) if source.trained_on is not None else 0,
+        rows_sha256=sha256_json(rows.tolist()) if source.trained_on is not None else "",
+        notes=notes,
+        source_format=source.format,
+    )
+    return loaded.classifier, record
+
+
+UNKNOWN_TRAINING_ROWS = (
+    "The spec does not say which rows the model was trained on (model.source.trained_on): the test split may "
+    "hold rows it saw in training, which would flatter every figure."
+)
+
+
+def _parameters(classifier: Classifier) -> int:
+    """A torch model's parameter count (0 for pipelines and scores files, which have none fmaudit can count)."""
+    model = getattr(classifier, "model", None)
+    parameters = getattr(model, "parameters", None)
+    return sum(p.numel() for p in parameters()) if callable(parameters) else 0
 
 
 def score_test_split(the_plan: Plan, classifier: Classifier, *, show_progress: bool = True) -> Predictions:

@@ -132,6 +132,11 @@ def pooled_head(model: Any) -> Any:
     return None
 
 
+def in_favourable_order(logits: torch.Tensor, favourable_index: int) -> torch.Tensor:
+    """Two-output logits with the favourable outcome's second, as every fmaudit model has them."""
+    return logits if favourable_index == 1 else logits.flip(-1)
+
+
 class TextClassifier:
     """A fine-tuned binary text classifier; scores are P(favourable outcome)."""
 
@@ -145,12 +150,16 @@ class TextClassifier:
         max_length: int,
         batch_size: int = 32,
         adapter: AdapterSpec | None = None,
+        favourable_index: int = 1,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
         self.adapter = adapter
+        self.favourable_index = favourable_index
+        """Which of the model's two outputs means the favourable outcome (1 for every model fmaudit trains; a model
+        trained elsewhere may have it first). ``logits`` puts it second, so everything reads column 1."""
         self.encodings: EncoderCache | None = None
         """Set when only the head was trained: texts are then scored from the frozen encoder's cached vectors."""
         self._head: Any = None
@@ -179,12 +188,12 @@ class TextClassifier:
         )
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Raw logits for a batch of texts, without gradients."""
+        """Raw logits for a batch of texts (unfavourable, favourable), without gradients."""
         import torch
 
         if self.encodings is None:
             with torch.inference_mode():
-                return self.model(**self.encode(texts)).logits
+                return in_favourable_order(self.model(**self.encode(texts)).logits, self.favourable_index)
         vectors = self.encodings.vectors(texts, self.pooled, batch_size=self.batch_size)
         with torch.inference_mode():
             return self._head(torch.from_numpy(vectors))

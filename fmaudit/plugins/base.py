@@ -46,6 +46,9 @@ class AuditPlugin(ABC, Generic[P]):
     Params: ClassVar[type[PluginParams]] = PluginParams
     reads_findings: ClassVar[bool] = False
     """True for plugins that compare other plugins' findings: they run after all the others."""
+    needs_model: ClassVar[bool] = True
+    """False for plugins that read only the test split's scores, which can audit a file of scores
+    (``model.source.format: scores``) as well as a model."""
 
     @abstractmethod
     def metric_paths(self, params: P, plan: AuditPlan) -> list[str]:
@@ -55,6 +58,13 @@ class AuditPlugin(ABC, Generic[P]):
         """Problems with ``params`` that only the plan reveals (e.g. an unknown group name), as
         ``key: expected ...; got ...`` lines relative to the plugin's parameters. None by default."""
         return []
+
+    def adapted(self, params: P, plan: AuditPlan) -> P:
+        """``params`` with the parts the plan's model cannot serve switched off (a file of scores cannot score a
+        changed row; nobody can train a reference model like a model trained elsewhere), so defaults never ask
+        for the impossible; a part the spec asks for explicitly is a ``check`` problem instead. Unchanged by
+        default."""
+        return params
 
     def headline_paths(self, params: P, plan: AuditPlan) -> list[str]:
         """The few of ``metric_paths`` a summary leads with: a run with seed replicas reports their spread.

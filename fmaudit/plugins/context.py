@@ -48,6 +48,16 @@ class AuditPlan:
     """The observed values of each non-numeric template field (so value names in params can be checked)."""
     numeric_fields: tuple[str, ...] = ()
     """Which of ``fields`` hold numbers."""
+    model_source: str = ""
+    """The format of a model trained elsewhere ('huggingface', 'peft', 'skops', 'onnx', 'scores'); '' when fmaudit
+    trains the model."""
+    training_rows_known: bool = True
+    """Whether the audit knows which rows the model saw (always for fmaudit's own; ``model.source.trained_on``)."""
+
+    @property
+    def can_rescore(self) -> bool:
+        """Whether the audited model can score a row with a value changed (a scores file cannot)."""
+        return self.model_source != "scores"
 
     @classmethod
     def placeholder(cls) -> AuditPlan:

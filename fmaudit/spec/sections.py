@@ -3,6 +3,7 @@ whole spec with its gates."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -20,8 +21,75 @@ TEXT_ONLY_TRAINING = (
     "adapter",
 )
 """Training keys that configure a pretrained text encoder and mean nothing to a tabular MLP."""
+SourceFormat = Literal["huggingface", "peft", "skops", "onnx", "scores"]
+TABULAR_FORMATS = ("skops", "onnx")
+"""Source formats that hold a tabular pipeline (the model reads the template's columns, not text)."""
 MAX_SEED_REPLICAS = 20
 """More seed replicas than this is a typo, not a study: each one is trained and audited by every plugin."""
+
+
+class TrainedOnSpec(StrictModel):
+    """Which rows a model trained elsewhere saw: a column marking them, or a file of row ids (``data.id``)."""
+
+    column: str | None = Field(None, description="a data column whose value is `value` on the training rows")
+    value: str | int | bool = Field(True, description="column: the value that marks a training row")
+    file: str | None = Field(
+        None,
+        description="a CSV with the training rows' ids in a column named like data.id (or 'row' for row numbers), "
+        "or one id per line; relative to the spec",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TrainedOnSpec:
+        if (self.column is None) == (self.file is None):
+            raise ValueError("give either 'column' or 'file'")
+        return self
+
+    @property
+    def marker(self) -> str:
+        """``value`` as the text a column's values are compared as (true/false lower case, like data.positive)."""
+        return str(self.value).lower() if isinstance(self.value, bool) else str(self.value)
+
+
+class SourceSpec(StrictModel):
+    """A model trained elsewhere, audited as it is (no training section): a Hugging Face classifier directory,
+    a PEFT adapter over a base model, a scikit-learn/XGBoost/LightGBM pipeline saved with skops, an ONNX model,
+    or a file of scores."""
+
+    format: SourceFormat = Field(
+        description="huggingface (AutoModelForSequenceClassification directory, safetensors weights), peft (a "
+        "LoRA adapter directory; the base from `base` or the adapter's config), skops, onnx, or scores (a CSV or "
+        "Parquet file: row id, score, optionally decision)"
+    )
+    path: str = Field(description="the model directory or file, relative to the spec")
+    base: str | None = Field(
+        None, description="peft: the base model ('minilm', a local directory or a cached hub id); default: the "
+        "adapter config's base_model_name_or_path"
+    )
+    favourable_label: str | int | None = Field(
+        None,
+        description="huggingface/peft: the output that means the favourable outcome, by config.id2label name or "
+        "index; default: the id2label name equal to data.positive (required when the names are LABEL_0/LABEL_1)",
+    )
+    max_length: int = Field(128, ge=8, description="huggingface/peft: tokens read per row")
+    trusted: list[str] = Field(
+        default_factory=list,
+        description="skops: the types beyond skops's own defaults that loading may build (the error lists them)",
+    )
+    score: str = Field("score", description="scores: the column holding P(favourable)")
+    threshold: float = Field(
+        0.5, gt=0, lt=1, description="the decision rule the model is deployed with: favourable when P >= threshold"
+    )
+    trained_on: TrainedOnSpec | None = Field(
+        None,
+        description="the rows the model was trained on: the audit tests on the others, and membership inference "
+        "needs them; without it the split's test rows may have been seen in training (the report says so)",
+    )
+
+    @property
+    def kind(self) -> ModelKind:
+        """What the model reads: columns (skops, onnx) or the serialised text (the rest)."""
+        return "tabular" if self.format in TABULAR_FORMATS else "text"
 
 
 class ModelSpec(StrictModel):
@@ -43,6 +111,18 @@ class ModelSpec(StrictModel):
         "decoder's last non-padding token); 'model' forces the classifier's own; 'mean' the masked mean",
     )
     task: Literal["text-classification"] = "text-classification"
+    source: SourceSpec | None = Field(
+        None, description="audit a model trained elsewhere instead of fine-tuning one (then no training section)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_source(cls, value: Any) -> Any:
+        """A skops or ONNX source is a tabular model unless the spec says otherwise (then kind_problems says so)."""
+        source = value.get("source") if isinstance(value, dict) else None
+        if isinstance(source, dict) and "kind" not in value and source.get("format") in TABULAR_FORMATS:
+            return {**value, "kind": "tabular"}
+        return value
 
     @field_validator("hidden")
     @classmethod
@@ -63,6 +143,8 @@ class ModelSpec(StrictModel):
 
     def describe(self) -> str:
         """One line for progress output and provenance."""
+        if self.source is not None:
+            return f"{self.source.format} model trained elsewhere ({Path(self.source.path).name})"
         if self.kind == "tabular":
             return f"tabular MLP (hidden {self.hidden_sizes})"
         return self.base_model
@@ -121,6 +203,11 @@ class DataSpec(StrictModel):
         values = self.positive if isinstance(self.positive, list) else [self.positive]
         return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
     sensitive: dict[str, SensitiveSpec] = Field(min_length=1)
+    id: str | None = Field(
+        None,
+        description="the column that identifies a row, which a scores file and model.source.trained_on refer to; "
+        "default: the row's number in the data file (0 for the first row)",
+    )
     intersections: list[list[str]] = Field(default_factory=list)
     template: str = Field(description="Python format string; {column} fields are filled from each row")
     split: SplitSpec = SplitSpec()
@@ -366,8 +453,10 @@ class Spec(StrictModel):
     output: OutputSpec = OutputSpec()
 
     def kind_problems(self) -> list[str]:
-        """Keys given that the model's kind does not use, as ``key: ...`` lines (silently ignoring them would
-        let a reader believe they took effect)."""
+        """Keys given that the model's kind or source does not use, as ``key: ...`` lines (silently ignoring
+        them would let a reader believe they took effect)."""
+        if self.model.source is not None:
+            return self._source_problems(self.model.source)
         if self.model.kind == "text":
             problems = ["model.hidden: configures the tabular MLP; this model is kind: text"] * (
                 self.model.hidden is not None
@@ -391,6 +480,36 @@ class Spec(StrictModel):
             "(learning_rate sets the MLP's rate)"
             for key in TEXT_ONLY_TRAINING
             if key in self.training.model_fields_set
+        ]
+        return problems
+
+    def _source_problems(self, source: SourceSpec) -> list[str]:
+        """Keys that mean nothing for a model trained elsewhere, or for its format."""
+        problems = [
+            "training: model.source names a model trained elsewhere, which is audited as it is; remove the "
+            "training section (or model.source, to fine-tune one)"
+        ] * ("training" in self.model_fields_set)
+        problems += [
+            f"model.{key}: configures a model fmaudit trains; not used with model.source"
+            for key in ("base", "hidden", "pooling")
+            if key in self.model.model_fields_set
+        ]
+        if "kind" in self.model.model_fields_set and self.model.kind != source.kind:
+            problems.append(
+                f"model.kind: a {source.format} source is a {source.kind} model (it reads "
+                f"{'the columns' if source.kind == 'tabular' else 'the serialised text'}); got {self.model.kind}"
+            )
+        used_by = {
+            "base": ("peft",),
+            "favourable_label": ("huggingface", "peft"),
+            "max_length": ("huggingface", "peft"),
+            "trusted": ("skops",),
+            "score": ("scores",),
+        }
+        problems += [
+            f"model.source.{key}: used by format {' or '.join(formats)} only; this source is {source.format}"
+            for key, formats in used_by.items()
+            if key in source.model_fields_set and source.format not in formats
         ]
         return problems
 

@@ -48,7 +48,7 @@ def cache_key(
             "format": CACHE_FORMAT,
             "base": base_model_sha256,
             "data": data_sha256,
-            "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections"}),
+            "data_spec": data_spec.model_dump(mode="json", exclude={"sensitive", "intersections", "id"}),
             "training": _training_settings(training),
             **({"rows": rows_sha256} if rows_sha256 else {}),
             **({"pooling": pooling} if pooling != "model" else {}),

@@ -83,6 +83,12 @@ class TrainingRecord:
     """How a text classifier turns token states into one vector (empty for tabular models)."""
     from_cache: bool = False
     notes: list[str] = field(default_factory=list)
+    source_format: str = ""
+    """The format of a model trained elsewhere (``model.source``); empty when fmaudit trained it."""
+
+    @property
+    def trained_elsewhere(self) -> bool:
+        return bool(self.source_format)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> TrainingRecord:

@@ -142,6 +142,8 @@ def _text_model(
 ) -> FieldModel:
     import torch
 
+    from fmaudit.models.text import in_favourable_order
+
     model, tokenizer = classifier.model, classifier.tokenizer
     index = {field: k for k, field in enumerate(fields)}
     outside = len(fields)
@@ -190,7 +192,8 @@ def _text_model(
         )
 
     def forward(ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(model(input_ids=ids, attention_mask=attention_mask).logits, dim=-1)[:, 1]
+        logits = model(input_ids=ids, attention_mask=attention_mask).logits
+        return torch.softmax(in_favourable_order(logits, classifier.favourable_index), dim=-1)[:, 1]
 
     return FieldModel(forward=forward, layer=model.get_input_embeddings(), parameters=model.parameters, build=build)
 

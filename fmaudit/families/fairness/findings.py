@@ -140,6 +140,11 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
         metrics += counterfactual_metrics
         tables += counterfactual_tables
         notes.append(note)
+    elif not context.plan.can_rescore:
+        notes.append(
+            "Counterfactual flips were not run: they re-score rows with the attribute changed, and a file of scores "
+            "holds no model."
+        )
     if params.mitigation:
         mitigation_metrics, mitigation_table = _mitigations(context, params, audits)
         metrics += mitigation_metrics

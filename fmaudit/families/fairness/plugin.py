@@ -16,14 +16,22 @@ from fmaudit.families.fairness.params import (
 from fmaudit.plugins.base import AuditPlugin
 from fmaudit.plugins.context import AuditContext, AuditPlan
 
+NEEDS_THE_MODEL = "re-scores rows with the attribute changed, which needs the model; a file of scores has none"
+
 
 class FairnessPlugin(AuditPlugin[FairnessParams]):
     name = "fairness"
     title = "Fairness"
     Params = FairnessParams
+    needs_model = False  # the counterfactual flips do; adapted() leaves them out for a file of scores
+
+    def adapted(self, params: FairnessParams, plan: AuditPlan) -> FairnessParams:
+        return params if plan.can_rescore else params.model_copy(update={"counterfactual": False})
 
     def check(self, params: FairnessParams, plan: AuditPlan) -> list[str]:
         problems = []
+        if params.counterfactual and "counterfactual" in params.model_fields_set and not plan.can_rescore:
+            problems.append(f"counterfactual: {NEEDS_THE_MODEL}; set counterfactual: false")
         for attribute, group in params.reference.items():
             if attribute not in plan.attributes:
                 problems.append(

@@ -14,6 +14,7 @@ class PerformancePlugin(AuditPlugin[PerformanceParams]):
     name = "performance"
     title = "Performance"
     Params = PerformanceParams
+    needs_model = False
 
     def metric_paths(self, params: PerformanceParams, plan: AuditPlan) -> list[str]:
         paths = [f"performance.{figure}" for figure in FIGURES]

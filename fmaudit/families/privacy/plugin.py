@@ -18,6 +18,26 @@ class PrivacyPlugin(AuditPlugin[PrivacyParams]):
     title = "Privacy"
     Params = PrivacyParams
     reads_findings = True  # the twin comparison reads this model's performance and fairness findings
+    needs_model = False  # membership inference does; adapted() leaves it out where it cannot run
+
+    def adapted(self, params: PrivacyParams, plan: AuditPlan) -> PrivacyParams:
+        if not plan.model_source:
+            return params
+        return params.model_copy(update={"reference_model": False, "membership": not membership_refused(plan)})
+
+    def check(self, params: PrivacyParams, plan: AuditPlan) -> list[str]:
+        if not plan.model_source:
+            return []
+        refused = membership_refused(plan)
+        problems = [f"membership: {refused}; set membership: false"] * bool(
+            refused and params.membership and "membership" in params.model_fields_set
+        )
+        if params.reference_model and "reference_model" in params.model_fields_set:
+            problems.append(
+                "reference_model: a reference model must be trained like the audited one, and fmaudit did not train "
+                "a model given by model.source; set reference_model: false (the loss-threshold attack still runs)"
+            )
+        return problems
 
     def metric_paths(self, params: PrivacyParams, plan: AuditPlan) -> list[str]:
         from fmaudit.families.privacy.cost import cost_paths, sweep_paths
@@ -41,6 +61,18 @@ class PrivacyPlugin(AuditPlugin[PrivacyParams]):
     def run(self, context: AuditContext, params: PrivacyParams) -> PluginFindings:
         utility = functools.partial(_utility, context, params)
         return privacy_findings(context, params, utility=utility, plugin=self.name, title=self.title)
+
+
+def membership_refused(plan: AuditPlan) -> str:
+    """Why membership inference cannot run on a model trained elsewhere, or '' where it can."""
+    if not plan.can_rescore:
+        return "membership inference scores training rows, which needs the model; a file of scores has none"
+    if not plan.training_rows_known:
+        return (
+            "membership inference needs to know which rows the model was trained on (its members); "
+            "declare them with model.source.trained_on"
+        )
+    return ""
 
 
 def _utility(

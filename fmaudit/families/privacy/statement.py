@@ -85,9 +85,24 @@ def released_epsilon(context: AuditContext, record: PrivacyRecord) -> tuple[floa
     return epsilon, without, text
 
 
+NOT_VERIFIABLE = "trained elsewhere: fmaudit cannot verify how it was trained, so no DP claim is stated"
+
+
 def statement(context: AuditContext) -> tuple[list[Metric], list[Table], str]:
     """The DP statement (or the absence of one) as metrics, a table and a summary sentence."""
     record, training = context.training.privacy, context.training
+    if training.trained_elsewhere:
+        metrics = [Metric("privacy.dp", None, "Trained with DP-SGD (1 = yes)", note=NOT_VERIFIABLE)]
+        metrics += [
+            Metric(f"privacy.{f}", None, label, better, note=NOT_VERIFIABLE) for f, (label, better) in FIGURES.items()
+        ]
+        return (
+            metrics,
+            [],
+            f"The model was trained elsewhere ({training.source_format}); fmaudit did not train it and cannot "
+            "verify any privacy claim made for it: nothing in this report bounds what it may reveal about its "
+            "training rows.",
+        )
     if record is None:
         metrics = [Metric("privacy.dp", 0.0, "Trained with DP-SGD (1 = yes)")]
         metrics += [

@@ -1,0 +1,124 @@
+"""Models trained elsewhere, audited as they are: every shipped spec in audits/external/ runs on the models its
+script makes (a Trainer-fine-tuned classifier, a peft adapter, a skops pipeline and its ONNX twin, a scores
+file), and the figures agree with the libraries that define them and with each other."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmaudit.engine.pipeline import plan, run
+from tests.support.specs import REPO
+
+EXTERNAL = REPO / "audits" / "external"
+SPECS = ("credit-hf", "credit-lora", "credit-skops", "credit-onnx", "credit-scores")
+
+pytestmark = pytest.mark.slow
+
+
+def _make_models() -> Any:
+    found = importlib.util.spec_from_file_location("make_models", EXTERNAL / "make_models.py")
+    assert found is not None and found.loader is not None
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def external(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped specs beside the models their script makes (one epoch for the text models)."""
+    where = tmp_path_factory.mktemp("external")
+    for name in SPECS:
+        shutil.copy(EXTERNAL / f"{name}.yaml", where / f"{name}.yaml")
+    _make_models().make_all(where / "models", epochs=1)
+    return where
+
+
+@pytest.fixture(scope="module")
+def runs(external: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each spec run once; its findings.json read back."""
+    out, cache = tmp_path_factory.mktemp("reports"), tmp_path_factory.mktemp("cache")
+    results = {}
+    for name in SPECS:
+        result = run(external / f"{name}.yaml", out=out, cache_dir=cache, show_progress_bars=False)
+        results[name] = json.loads((result.report_dir / "findings.json").read_text())
+    return results
+
+
+def _metrics(findings: dict[str, Any]) -> dict[str, Any]:
+    return {m["path"]: m for section in findings["sections"] for m in section["metrics"]}
+
+
+def test_a_trainer_fine_tuned_classifier_is_audited_by_every_plugin(runs: dict[str, dict[str, Any]]) -> None:
+    findings = runs["credit-hf"]
+    ran = {section["plugin"] for section in findings["sections"]}
+    assert ran == {"performance", "fairness", "explanations", "robustness", "privacy", "behaviour"}
+    metrics = _metrics(findings)
+    assert metrics["privacy.mia.auc"]["value"] is not None  # members known: model.source.trained_on
+    assert metrics["privacy.dp"]["value"] is None  # not verifiable: fmaudit did not train it
+    assert metrics["fairness.sex.counterfactual.flip_rate"]["value"] is not None
+    record = findings["training"]
+    assert record["source_format"] == "huggingface" and record["training_rows"] == 700
+
+
+def test_the_test_split_is_every_row_the_model_was_not_trained_on(external: Path) -> None:
+    the_plan = plan(external / "credit-skops.yaml")
+    trained = pd.read_csv(external / "models" / "train_ids.csv")["row"].to_numpy()
+    assert np.array_equal(the_plan.data.train_idx, np.sort(trained))
+    assert np.array_equal(the_plan.data.test_idx, np.setdiff1d(np.arange(1000), trained))
+
+
+def test_the_manifest_identifies_the_model_by_its_files(external: Path, runs: dict[str, dict[str, Any]]) -> None:
+    from fmaudit.core.provenance import sha256_file
+
+    assert runs["credit-skops"]["provenance"]["weights_sha256"] == sha256_file(
+        external / "models" / "credit-pipeline.skops"
+    )
+    assert runs["credit-scores"]["provenance"]["weights_sha256"] == sha256_file(
+        external / "models" / "credit-scores.csv"
+    )
+
+
+def test_skops_and_onnx_give_the_same_performance_and_fairness(runs: dict[str, dict[str, Any]]) -> None:
+    skops, onnx = _metrics(runs["credit-skops"]), _metrics(runs["credit-onnx"])
+    compared = [p for p in skops if p.startswith(("performance.", "fairness."))]
+    assert len(compared) > 50
+    for path in compared:
+        a, b = skops[path]["value"], onnx[path]["value"]
+        assert (a is None) == (b is None), path
+        if a is not None:
+            assert a == pytest.approx(b, abs=1e-6), path
+
+
+def test_scores_only_fairness_equals_fairlearn_on_the_same_scores(
+    external: Path, runs: dict[str, dict[str, Any]]
+) -> None:
+    from fairlearn.metrics import demographic_parity_ratio, equalized_odds_difference
+
+    the_plan = plan(external / "credit-scores.yaml")
+    data, test = the_plan.data, the_plan.data.test_idx
+    scores = pd.read_csv(external / "models" / "credit-scores.csv").set_index("row")["score"]
+    decisions = (scores.loc[test].to_numpy() >= 0.5).astype(int)
+    metrics = _metrics(runs["credit-scores"])
+    for attribute in ("sex", "age_group"):  # foreign workers: too few test rows to compare
+        groups = data.sensitive[attribute].to_numpy()[test]
+        expected = demographic_parity_ratio(data.labels[test], decisions, sensitive_features=groups)
+        assert metrics[f"fairness.{attribute}.demographic_parity_ratio"]["value"] == pytest.approx(expected)
+        expected = equalized_odds_difference(data.labels[test], decisions, sensitive_features=groups)
+        assert metrics[f"fairness.{attribute}.equalized_odds_difference"]["value"] == pytest.approx(expected)
+    assert not any(path.endswith("counterfactual.flip_rate") for path in metrics)  # needs the model
+    assert metrics["performance.roc_auc"]["ci_low"] is not None
+
+
+def test_scores_and_the_pipeline_they_came_from_agree(runs: dict[str, dict[str, Any]]) -> None:
+    """The scores file is the skops pipeline's own predict_proba: the figures that read only scores match."""
+    skops, scores = _metrics(runs["credit-skops"]), _metrics(runs["credit-scores"])
+    for path in ("performance.roc_auc", "performance.accuracy", "fairness.sex.demographic_parity_ratio"):
+        assert scores[path]["value"] == pytest.approx(skops[path]["value"], abs=1e-9), path
