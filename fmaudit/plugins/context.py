@@ -48,6 +48,9 @@ class AuditPlan:
     """The observed values of each non-numeric template field (so value names in params can be checked)."""
     numeric_fields: tuple[str, ...] = ()
     """Which of ``fields`` hold numbers."""
+    model_source: str = ""
+    """Where the audited model comes from: '' when fmaudit trains it, else ``model.source.format`` ('skops',
+    'onnx', 'huggingface', 'peft' or 'scores')."""
 
     @classmethod
     def placeholder(cls) -> AuditPlan:
