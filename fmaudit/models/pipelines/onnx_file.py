@@ -161,13 +161,14 @@ def _cast(values: pd.Series, kind: str, *, path: Path, name: str) -> np.ndarray:
         return values.astype("string").fillna("").to_numpy(dtype=object)
     if kind == "tensor(bool)":
         return values.astype(bool).to_numpy()
-    try:
-        numbers = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-    except (ValueError, TypeError) as exc:
+    coerced = pd.to_numeric(values, errors="coerce")
+    bad = values[coerced.isna() & values.notna()]
+    if len(bad):
         raise ModelError(
-            f"{path}: input {name!r} takes numbers ({kind}), but column {values.name!r} holds {values.iloc[0]!r}; "
+            f"{path}: input {name!r} takes numbers ({kind}), but column {values.name!r} holds {bad.iloc[0]!r}; "
             "export the model with a string input for that column"
-        ) from exc
+        )
+    numbers = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
     if kind in NUMERIC:
         return numbers.astype(NUMERIC[kind])
     if np.isnan(numbers).any() or (numbers != np.round(numbers)).any():

@@ -195,6 +195,11 @@ def test_onnx_inputs_that_are_not_the_datas_columns_are_named_with_the_file(
         "template; fields the model has no input for: ['age_in_years']. Export it with one input per column, named "
         "after it (skl2onnx: initial_types), or with one float tensor of every field in template order"
     )
+    (tmp_path / "not.onnx").write_text("no graph here")
+    with pytest.raises(ModelError, match=re.escape(f"{tmp_path / 'not.onnx'}: not an ONNX model")):
+        load_onnx(tmp_path / "not.onnx", columns=FIELDS, favourable=["good"])
+    with pytest.raises(ModelError, match=re.escape(f"{tmp_path / 'gone.onnx'}: model file not found")):
+        load_onnx(tmp_path / "gone.onnx", columns=FIELDS, favourable=["good"])
 
 
 def test_the_skops_file_and_its_onnx_twin_give_the_same_performance_and_fairness_figures(
@@ -222,3 +227,29 @@ def test_the_skops_file_and_its_onnx_twin_give_the_same_performance_and_fairness
         assert figures[0].keys() == figures[1].keys() and len(figures[0]) > 10
         for path, value in figures[0].items():
             assert figures[1][path] == pytest.approx(value, abs=1e-6), path
+
+
+def test_without_class_labels_in_the_graph_the_metadata_names_them_or_the_model_is_refused(
+    wide_data: PreparedData, tmp_path: Path
+) -> None:
+    import json
+
+    import onnx
+    from skl2onnx import to_onnx
+    from sklearn.neural_network import MLPClassifier
+
+    frame = wide_data.frame.iloc[wide_data.train_idx]
+    estimator = MLPClassifier(hidden_layer_sizes=(4,), max_iter=50, tol=1.0)
+    estimator.fit(frame[NUMERIC].to_numpy(np.float32), frame[LABEL])
+    graph = to_onnx(estimator, frame[NUMERIC].to_numpy(np.float32)[:1], options={"zipmap": False})
+    graph.graph.output.remove(next(o for o in graph.graph.output if o.name == "label"))  # where its classes were
+    path = tmp_path / "unlabelled.onnx"
+    path.write_bytes(graph.SerializeToString())
+    with pytest.raises(ModelError, match=re.escape(f"{path}: cannot tell which class each column of output")):
+        load_onnx(path, columns=NUMERIC, favourable=["good"])
+
+    onnx.helper.set_model_props(graph, {"classes": json.dumps(["bad", "good"])})
+    path.write_bytes(graph.SerializeToString())
+    model = load_onnx(path, columns=NUMERIC, favourable=["good"], labels=LABELS)
+    expected = estimator.predict_proba(wide_data.frame[NUMERIC].to_numpy(np.float32))[:, 1]
+    assert np.abs(model.predict_frame(wide_data.frame) - expected).max() < 1e-6
