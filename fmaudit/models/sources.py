@@ -71,8 +71,10 @@ def load_source(
         return ExternalModel(text, path, weights)
     from fmaudit.models.pipelines import load_onnx, load_skops
 
+    labels = sorted(set(data.frame[data_spec.label].astype(str)))
     if source.format == "skops":
-        pipeline = load_skops(path, columns=columns, favourable=favourable, trusted=source.trusted)
+        pipeline = load_skops(path, columns=columns, favourable=favourable, labels=labels, trusted=source.trusted)
     else:
-        pipeline = load_onnx(path, columns=columns, favourable=favourable)
+        pipeline = load_onnx(path, columns=columns, favourable=favourable, labels=labels)
+    pipeline.check(data.frame)  # a column the model cannot read fails now, not in the middle of an audit
     return ExternalModel(pipeline, path, pipeline.weight_files)

@@ -10,20 +10,20 @@ their column. The MLP trains through the same loop as the text model
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from fmaudit.core.errors import ModelError
+from fmaudit.models.base import FrameClassifier
 
 if TYPE_CHECKING:
     import torch
 
-    from fmaudit.data import PreparedData
 
 ENCODER_FILE = "encoder.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -111,7 +111,7 @@ def build_mlp(n_features: int, hidden: Sequence[int]) -> torch.nn.Sequential:
     return torch.nn.Sequential(*layers)
 
 
-class TabularClassifier:
+class TabularClassifier(FrameClassifier):
     """An MLP over encoded columns; scores are P(favourable outcome)."""
 
     kind = "tabular"
@@ -138,16 +138,9 @@ class TabularClassifier:
         with torch.inference_mode():
             return self.favourable_probability(self.features(frame)).numpy().astype(np.float64)
 
-    def predict_rows(self, data: PreparedData, rows: np.ndarray, *, progress: Any = None) -> np.ndarray:
-        """P(favourable) for the given rows of the prepared data (their encoded columns)."""
-        scores = self.predict_frame(data.frame.iloc[rows])
-        if progress is not None:
-            progress.update(len(rows))
-        return scores
-
-    def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray:
-        """P(favourable) for raw rows; the template is a text model's concern and is not used."""
-        return self.predict_frame(pd.DataFrame(list(records), columns=self.encoder.column_names))
+    @property
+    def input_columns(self) -> list[str]:
+        return self.encoder.column_names
 
     def save(self, directory: Path) -> None:
         from safetensors.torch import save_file

@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     from fmaudit.metrics.association import Association
 
 
-def methods(params: ExplanationsParams) -> tuple[str, str]:
-    """Integrated Gradients and the configured perturbation method, in that order."""
-    return IG, params.perturbation
+def methods(params: ExplanationsParams, *, black_box: bool = False) -> tuple[str, ...]:
+    """Integrated Gradients and the configured perturbation method, in that order; the perturbation method
+    alone for a model scored as a black box (a skops or ONNX pipeline: no gradients)."""
+    return (params.perturbation,) if black_box else (IG, params.perturbation)
 
 
 def explain(context: AuditContext, params: ExplanationsParams, *, name: str, title: str) -> PluginFindings:
@@ -70,7 +71,8 @@ def explain(context: AuditContext, params: ExplanationsParams, *, name: str, tit
         fields=fields,
         sensitive=sensitive,
         reference=reference,
-        methods=methods(params),
+        methods=methods(params, black_box=explained.black_box),
+        black_box=explained.black_box,
         title=title,
         name=name,
     )
@@ -143,35 +145,33 @@ def _collect(
 
     from fmaudit.families.explanations.fields import integrated_gradients, per_field, perturbation_attributions
 
-    methods = (IG, params.perturbation)
-    collected = Collected(attributions={m: [] for m in methods})
+    chosen = methods(params, black_box=explained.black_box)
+    collected = Collected(attributions={m: [] for m in chosen})
     chunks = [sample[i : i + params.chunk_size] for i in range(0, len(sample), params.chunk_size)]
-    context.say(f"explanations: {len(sample)} sampled rows, {' and '.join(methods)}")
+    context.say(f"explanations: {len(sample)} sampled rows, {' and '.join(chosen)}")
     for chunk in tqdm(chunks, desc="explanations", unit="chunk", disable=not context.show_progress):
         batch = explained.build(chunk)
-        n_fields = len(batch.fields)
-        positions, deltas = integrated_gradients(
-            explained, batch, n_steps=params.n_steps, internal_batch_size=params.internal_batch_size
+        by_method: dict[str, np.ndarray] = {}
+        if IG in chosen:
+            positions, deltas = integrated_gradients(
+                explained, batch, n_steps=params.n_steps, internal_batch_size=params.internal_batch_size
+            )
+            by_method[IG] = per_field(positions, batch.field_mask.numpy(), len(batch.fields), reduce="sum")
+            collected.deltas.append(deltas)
+            for k, row in enumerate(chunk):
+                if batch.offsets is not None and len(collected.highlights) < params.examples:
+                    collected.highlights.append(highlight(context, int(row), positions[k], batch, k))
+        by_method[params.perturbation] = perturbation_attributions(
+            explained,
+            batch,
+            method=params.perturbation,
+            shapley_samples=params.shapley_samples,
+            seeds=[torch_seed(params.seed, "explanations.shapley", int(row)) for row in chunk],
         )
-        by_method = {
-            IG: per_field(positions, batch.field_mask.numpy(), n_fields, reduce="sum"),
-            params.perturbation: perturbation_attributions(
-                explained,
-                batch,
-                method=params.perturbation,
-                shapley_samples=params.shapley_samples,
-                seeds=[torch_seed(params.seed, "explanations.shapley", int(row)) for row in chunk],
-            ),
-        }
         collected.rows += chunk.tolist()
-        collected.deltas.append(deltas)
-        for method in methods:
+        for method in chosen:
             collected.attributions[method].append(by_method[method])
-
         _faithfulness(explained, batch, chunk, by_method, params, collected)
-        for k, row in enumerate(chunk):
-            if batch.offsets is not None and len(collected.highlights) < params.examples:
-                collected.highlights.append(highlight(context, int(row), positions[k], batch, k))
     return collected
 
 
@@ -218,7 +218,7 @@ def _faithfulness(
             seeds=infidelity_seeds,
         )
         collected.infidelity.setdefault(method, []).append(infidelity)
-        if explained.layer is None:  # sensitivity_max needs continuous inputs
+        if explained.layer is None and not explained.black_box:  # sensitivity_max needs continuous inputs
             change = sensitivity(
                 explained,
                 batch,

@@ -12,7 +12,7 @@
   how far the attributions of the removed fields are from the score change.
 - Captum's ``sensitivity_max`` (Yeh et al. 2019): how much the attributions change
   under small input noise; it applies where inputs are continuous (tabular
-  features), not to token ids.
+  features), not to token ids nor to a pipeline's 0/1 field indicators.
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def sensitivity(
     from captum.attr import FeatureAblation, IntegratedGradients, ShapleyValueSampling
     from captum.metrics import sensitivity_max
 
-    if explained.layer is not None:
-        raise ValueError("sensitivity_max needs continuous inputs; text models read token ids")
+    if explained.layer is not None or explained.black_box:
+        raise ValueError("sensitivity_max needs continuous inputs; text models read token ids, pipelines 0/1 fields")
     mask = batch.field_mask[:1]
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
 

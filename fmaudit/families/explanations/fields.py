@@ -17,6 +17,12 @@ identical in input and baseline, so they carry no attribution.
 For text, the reference applicant's value of each field is placed where the
 applicant's value is, truncated or padded with [PAD] to the applicant's token
 count for that field, so input and baseline have the same length.
+
+A model trained elsewhere (a skops or ONNX pipeline) is a black box scored on raw
+field values: its inputs are one indicator per field, 1 for the applicant's own
+value and 0 for the reference applicant's, and its forward pass builds the rows
+from them. The perturbation methods only ever pass 0 or 1, so their attributions
+are exact; Integrated Gradients does not apply.
 """
 
 from __future__ import annotations
@@ -83,6 +89,9 @@ class FieldModel:
     parameters: Callable[[], Iterator[torch.Tensor]]
     build: Callable[[np.ndarray], FieldInputs]
     """FieldInputs for rows of the prepared data."""
+    black_box: bool = False
+    """True for a model scored through its own numpy code (a skops or ONNX pipeline): inputs are 0/1 field
+    indicators, so neither Integrated Gradients nor sensitivity_max (noise on the inputs) applies."""
 
 
 def field_model(
@@ -93,12 +102,15 @@ def field_model(
     reference: dict[str, object],
     template: str,
 ) -> FieldModel:
-    """The field-level view of a text or tabular classifier against a reference applicant."""
+    """The field-level view of a text, tabular or pipeline classifier against a reference applicant."""
+    from fmaudit.models.pipelines import PipelineClassifier
     from fmaudit.models.tabular import TabularClassifier
     from fmaudit.models.text import TextClassifier
 
     if isinstance(classifier, TabularClassifier):
         return _tabular_model(classifier, data, fields=fields, reference=reference)
+    if isinstance(classifier, PipelineClassifier):
+        return _pipeline_model(classifier, data, fields=fields, reference=reference)
     if isinstance(classifier, TextClassifier):
         return _text_model(classifier, data, fields=fields, reference=reference, template=template)
     raise TypeError(f"no field-level explanations for a {type(classifier).__name__}")
@@ -130,6 +142,42 @@ def _tabular_model(
         parameters=classifier.model.parameters,
         build=build,
     )
+
+
+def _pipeline_model(
+    classifier: Any, data: PreparedData, *, fields: Sequence[str], reference: dict[str, object]
+) -> FieldModel:
+    """Rows as 0/1 field indicators (1: the applicant's value, 0: the reference applicant's), with the rows'
+    ids as a further forward argument (Captum repeats it with the rows it perturbs)."""
+    import pandas as pd
+    import torch
+
+    index = {field: k for k, field in enumerate(fields)}
+
+    def build(rows: np.ndarray) -> FieldInputs:
+        shape = (len(rows), len(fields))
+        return FieldInputs(
+            inputs=torch.ones(shape, dtype=torch.float64),
+            baselines=torch.zeros(shape, dtype=torch.float64),
+            field_mask=torch.arange(len(fields)).expand(shape).clone(),
+            extra=(torch.as_tensor(rows, dtype=torch.long),),
+            fields=tuple(fields),
+        )
+
+    def forward(indicators: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        own = data.frame.iloc[rows.numpy()]
+        keep = indicators.detach().numpy() > 0.5
+        frame = pd.DataFrame(
+            {
+                column: own[column].to_numpy()
+                if column not in index
+                else np.where(keep[:, index[column]], own[column].to_numpy(), np.asarray(reference[column]))
+                for column in classifier.columns
+            }
+        )
+        return torch.as_tensor(classifier.predict_frame(frame))
+
+    return FieldModel(forward=forward, layer=None, parameters=lambda: iter(()), build=build, black_box=True)
 
 
 def _text_model(
@@ -218,6 +266,9 @@ def integrated_gradients(
 ) -> tuple[np.ndarray, np.ndarray]:
     """IG attributions of P(favourable) per position (rows x positions) and Captum's convergence deltas."""
     from captum.attr import IntegratedGradients, LayerIntegratedGradients
+
+    if explained.black_box:
+        raise ValueError("Integrated Gradients needs a differentiable model; a pipeline is scored as a black box")
 
     method: Any = (
         IntegratedGradients(explained.forward)

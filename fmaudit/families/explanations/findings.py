@@ -58,42 +58,42 @@ def explanation_findings(
     fields: list[str],
     sensitive: list[int],
     reference: ReferenceApplicant,
-    methods: tuple[str, str],
+    methods: tuple[str, ...],
     title: str,
     name: str,
+    black_box: bool = False,
 ) -> PluginFindings:
-    """The section: metrics, charts, tables and notes of one explanations run."""
-    from scipy.stats import spearmanr
-
+    """The section: metrics, charts, tables and notes of one explanations run. ``methods``: Integrated Gradients
+    and a perturbation method, or (``black_box``: a pipeline, no gradients) the perturbation method alone; the
+    first is the one the sensitive share and the group view read."""
     from fmaudit.families.explanations.groups import mean_shares
     from fmaudit.families.explanations.notice_findings import notice_findings
 
     rows = np.array(collected.rows)
     attributions = {m: np.concatenate(parts) for m, parts in collected.attributions.items()}
     shares = {m: mean_shares(a) for m, a in attributions.items()}
-    sensitive_share = float(shares[IG][sensitive].sum())
-    agreement = finite(spearmanr(shares[methods[0]], shares[methods[1]]).statistic) if len(fields) > 2 else None
-    deltas = np.abs(np.concatenate(collected.deltas))
+    primary = methods[0]
+    sensitive_share = float(shares[primary][sensitive].sum())
+    short = "IG" if primary == IG else METHOD_TITLES[primary].lower()
 
+    convergence, agreement = _two_method_metrics(collected, shares, methods, n_fields=len(fields))
     metrics = [
+        *convergence,
         Metric(
-            "explanations.convergence_delta.mean_abs", float(deltas.mean()), "IG convergence delta, mean |δ|", "lower"
+            "explanations.sensitive_share",
+            sensitive_share,
+            f"Share of {short} attribution on sensitive fields",
+            "lower",
         ),
-        Metric("explanations.convergence_delta.max_abs", float(deltas.max()), "IG convergence delta, max |δ|", "lower"),
-        Metric("explanations.sensitive_share", sensitive_share, "Share of IG attribution on sensitive fields", "lower"),
-        Metric(
-            "explanations.method_agreement",
-            agreement,
-            f"Rank agreement of global field importance, IG vs {METHOD_TITLES[methods[1]]} (Spearman)",
-            "higher",
-            note="" if agreement is not None else "undefined: a method gave every field the same importance",
-        ),
+        *agreement,
     ]
-    faithfulness_metrics, faithfulness_rows, curve_charts = _faithfulness_findings(collected, methods)
+    faithfulness_metrics, faithfulness_rows, curve_charts = _faithfulness_findings(collected, methods, black_box)
     metrics += faithfulness_metrics
     notices = notice_findings(context, params, collected.notices, collected.associations, fields)
     metrics += notices.metrics
-    group_metrics, group_chart, group_tables = _group_findings(context, attributions[IG], rows, fields, sensitive, IG)
+    group_metrics, group_chart, group_tables = _group_findings(
+        context, attributions[primary], rows, fields, sensitive, primary
+    )
     metrics += group_metrics
 
     importance_charts: list[Chart] = [
@@ -133,11 +133,19 @@ def explanation_findings(
         ),
         *group_tables,
     ]
-    summary = notices.summary + (
-        f"Global view of {len(rows)} sampled rows: Integrated Gradients ({params.n_steps} steps) and "
-        f"{METHOD_TITLES[methods[1]].lower()} against {reference.describe()}; sensitive fields carry "
-        f"{sensitive_share:.1%} of IG attribution; mean |convergence delta| {deltas.mean():.4f}."
-    )
+    if IG in methods:
+        deltas = np.abs(np.concatenate(collected.deltas))
+        summary = notices.summary + (
+            f"Global view of {len(rows)} sampled rows: Integrated Gradients ({params.n_steps} steps) and "
+            f"{METHOD_TITLES[methods[1]].lower()} against {reference.describe()}; sensitive fields carry "
+            f"{sensitive_share:.1%} of IG attribution; mean |convergence delta| {deltas.mean():.4f}."
+        )
+    else:
+        summary = notices.summary + (
+            f"Global view of {len(rows)} sampled rows: {METHOD_TITLES[primary].lower()} against "
+            f"{reference.describe()}; sensitive fields carry {sensitive_share:.1%} of its attribution. Integrated "
+            "Gradients does not apply: the model is scored through its own code, without gradients (see the notes)."
+        )
     return PluginFindings(
         plugin=name,
         title=title,
@@ -157,12 +165,49 @@ def explanation_findings(
             "Text: each field's reference value is placed where the applicant's value is, truncated or padded with "
             "[PAD] to the same number of tokens; template text is identical in both and carries no attribution. "
             "Highlights: green pushes toward the favourable decision, red away from it.",
+            *([BLACK_BOX_SKIPPED] if black_box else []),
         ),
     )
 
 
+CONTINUOUS_ONLY = "applies to continuous inputs; a text model reads token ids"
+BLACK_BOX_SKIPPED = (
+    "Not computed for a model scored through its own code (a skops or ONNX pipeline), which has no gradients: "
+    "Integrated Gradients and its convergence deltas, the rank agreement of two methods, and max sensitivity "
+    "(noise on 0/1 field indicators means nothing). The perturbation method replaces whole fields by the reference "
+    "applicant's values, which needs only the model's scores."
+)
+
+
+def _two_method_metrics(
+    collected: Collected, shares: dict[str, np.ndarray], methods: tuple[str, ...], *, n_fields: int
+) -> tuple[list[Metric], list[Metric]]:
+    """IG's convergence deltas, and the rank agreement of the two methods; neither with one method (a pipeline)."""
+    from scipy.stats import spearmanr
+
+    if IG not in methods:
+        return [], []
+    deltas = np.abs(np.concatenate(collected.deltas))
+    agreement = finite(spearmanr(shares[methods[0]], shares[methods[1]]).statistic) if n_fields > 2 else None
+    convergence = [
+        Metric(
+            "explanations.convergence_delta.mean_abs", float(deltas.mean()), "IG convergence delta, mean |δ|", "lower"
+        ),
+        Metric("explanations.convergence_delta.max_abs", float(deltas.max()), "IG convergence delta, max |δ|", "lower"),
+    ]
+    return convergence, [
+        Metric(
+            "explanations.method_agreement",
+            agreement,
+            f"Rank agreement of global field importance, IG vs {METHOD_TITLES[methods[1]]} (Spearman)",
+            "higher",
+            note="" if agreement is not None else "undefined: a method gave every field the same importance",
+        )
+    ]
+
+
 def _faithfulness_findings(
-    collected: Collected, methods: tuple[str, str]
+    collected: Collected, methods: tuple[str, ...], black_box: bool
 ) -> tuple[list[Metric], list[tuple[Any, ...]], list[Chart]]:
     n = max(collected.curve_rows, 1)
     deletion = {k: v / n for k, v in collected.deletion.items()}
@@ -192,14 +237,17 @@ def _faithfulness_findings(
                 "higher",
             ),
             Metric(f"explanations.{m}.infidelity", infidelity, f"Infidelity (Captum), {label}", "lower"),
-            Metric(
-                f"explanations.{m}.sensitivity_max",
-                sensitivity,
-                f"Max sensitivity (Captum), {label}",
-                "lower",
-                note="" if sensitivity is not None else "applies to continuous inputs; a text model reads token ids",
-            ),
         ]
+        if not black_box:
+            metrics.append(
+                Metric(
+                    f"explanations.{m}.sensitivity_max",
+                    sensitivity,
+                    f"Max sensitivity (Captum), {label}",
+                    "lower",
+                    note="" if sensitivity is not None else CONTINUOUS_ONLY,
+                )
+            )
         rows.append(
             (
                 label,

@@ -17,6 +17,15 @@ METHOD_TITLES = {
     "shapley_value_sampling": "Shapley value sampling",
 }
 FAITHFULNESS = ("deletion_gain", "insertion_gain", "infidelity", "sensitivity_max")
+BLACK_BOX_SOURCES = ("skops", "onnx")
+"""``model.source.format`` values whose models are scored through their own code, without gradients: explained by
+the perturbation method alone (no Integrated Gradients, no sensitivity_max)."""
+GRADIENT_PARAMS = {
+    "n_steps": "integration steps of Integrated Gradients",
+    "internal_batch_size": "Integrated Gradients' interpolation steps per forward pass",
+    "sensitivity_samples": "noisy copies per row for sensitivity_max",
+}
+"""Parameters that only methods needing gradients or continuous inputs read."""
 NOTICE_FIGURES = (
     "adverse_decisions",
     "produced",
