@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 class Classifier(Protocol):
     """What plugins may ask of any audited model (text or tabular): P(favourable) for rows."""
 
-    kind: str
-    """'text' or 'tabular', as in the spec's ``model.kind``."""
+    @property
+    def kind(self) -> str:
+        """'text' or 'tabular', as in the spec's ``model.kind``."""
+        ...
 
     def predict_rows(self, data: PreparedData, rows: np.ndarray, *, progress: Any = None) -> np.ndarray:
         """P(favourable) for the given rows of the prepared data."""

@@ -22,7 +22,8 @@ CHUNK = 64
 class RecordScorer(Protocol):
     """The part of fmaudit's Classifier protocol this family uses (models are duck-typed here)."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def predict_records(self, records: Sequence[Mapping[str, object]], *, template: str) -> np.ndarray: ...
 
