@@ -189,7 +189,7 @@ def _adapter(model: AuditedModel, staging: Path) -> Written:
     from safetensors.torch import load_file, save_file
 
     from fmaudit.models.adapters import peft_adapter
-    from fmaudit.models.hub import truncate_as_audited
+    from fmaudit.models.hub import tokenize_as_audited
     from fmaudit.models.pooling import recorded_pooling
     from fmaudit.models.text import ADAPTER_FILE, load_pretrained
     from fmaudit.spec import AdapterSpec
@@ -206,7 +206,7 @@ def _adapter(model: AuditedModel, staging: Path) -> Written:
     config.save_pretrained(str(staging))
     save_file(tensors, staging / "adapter_model.safetensors")
     source = _copy_cached(model, staging, leave_out=(WEIGHTS_FILE, ADAPTER_FILE))
-    truncate_as_audited(staging, model.max_length)
+    tokenize_as_audited(staging, model.max_length)
     return Written("lora-adapter", None, [WEIGHTS_FILE, ADAPTER_FILE, *source])
 
 

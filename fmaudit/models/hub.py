@@ -1,7 +1,7 @@
 """A fine-tuned text classifier's Hugging Face directory made to score outside fmaudit as it was audited.
 
 fmaudit saves with ``save_pretrained``, so the files already load with transformers; three things would still
-differ: the labels are anonymous (``LABEL_1``), the tokenizer does not truncate where the audit did, and a
+differ: the labels are anonymous (``LABEL_1``), the tokenizer does not truncate (or pad) as the audit did, and a
 mean-pooling model would silently pool with BERT's pooler. The last is shipped as remote code, so a plain
 load refuses it until ``trust_remote_code=True`` is given instead of scoring with another pooling.
 """
@@ -58,15 +58,17 @@ def finish_hub_directory(directory: Path, *, favourable: str, max_length: int, p
     if pooling == "mean":
         _ship_mean_pooling(directory, config)
     _write_json(directory / CONFIG_FILE, config)
-    truncate_as_audited(directory, max_length)
+    tokenize_as_audited(directory, max_length)
 
 
-def truncate_as_audited(directory: Path, max_length: int) -> None:
-    """The tokenizer's ``model_max_length`` set to the audit's, so ``truncation=True`` cuts where it did."""
+def tokenize_as_audited(directory: Path, max_length: int) -> None:
+    """The tokenizer's ``model_max_length`` set to the audit's, so ``truncation=True`` cuts where it did, and
+    its padding on the right, where the audit put it (``fmaudit.models.text``)."""
     tokenizer = directory / TOKENIZER_CONFIG_FILE
     if tokenizer.is_file():
         settings = json.loads(tokenizer.read_text(encoding="utf-8"))
         settings["model_max_length"] = max_length
+        settings["padding_side"] = "right"
         _write_json(tokenizer, settings)
 
 
