@@ -21,7 +21,7 @@ from fmaudit import __version__
 from fmaudit.core.errors import OutputError
 from fmaudit.core.provenance import sha256_dir, sha256_file
 from fmaudit.engine.planning import default_cache_dir
-from fmaudit.report.document import load_document
+from fmaudit.report.document import FINDINGS, load_document
 from fmaudit.report.export_record import EXPORT_FILE, ExportRecord, Form
 from fmaudit.report.manifest import audited_weights, check_files, output_files
 from fmaudit.report.schema import FindingsDocument
@@ -75,6 +75,7 @@ def export_run(
     cache_dir = cache_dir or default_cache_dir()
     model = audited_model(run_dir, cache_dir)
     _check_target(dest, run_dir)
+    created = [parent for parent in dest.parents if not parent.exists()]  # removed again on failure
     staging = dest.parent / f".{dest.name}.{os.getpid()}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -99,7 +100,7 @@ def export_run(
         (staging / EXPORT_FILE).write_text(record.to_json(), encoding="utf-8")
         staging.rename(dest)  # onto an empty directory too (POSIX rename)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(created[-1] if created else staging, ignore_errors=True)
         raise
     return record
 
@@ -114,7 +115,10 @@ def audited_model(run_dir: Path, cache_dir: Path) -> AuditedModel:
         raise OutputError(f"{run_dir}: does not match its manifest ({check.problem}); export only a run that verifies")
     document = load_document(run_dir)
     weights = audited_weights(run_dir)
-    training = TrainingRecord.from_json(dict(document["training"]))
+    try:
+        training = TrainingRecord.from_json(dict(document["training"]))
+    except (TypeError, KeyError) as exc:
+        raise OutputError(f"{run_dir / FINDINGS}: training: not a training record this fmaudit reads ({exc})") from exc
     if training.cache_key.startswith("hmac:"):
         raise OutputError(f"{run_dir}: a redacted run withholds its model cache key; export the unredacted run")
     directory = cache_dir / "models" / training.cache_key

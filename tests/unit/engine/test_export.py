@@ -180,9 +180,9 @@ def test_export_into_a_directory_that_is_not_empty_exits_2_and_writes_nothing(
 
 
 def test_a_failure_while_writing_leaves_no_partial_directory(text: CachedRun, tmp_path: Path) -> None:
-    code, _, err = export(text, tmp_path / "model", "--lora", "adapter")
+    code, _, err = export(text, tmp_path / "models" / "credit", "--lora", "adapter")
     assert code == ExitCode.INPUT_ERROR and "--lora adapter: the audited model has no LoRA adapter" in err
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # neither a staging directory nor the parent it made
 
 
 def test_a_model_the_cache_no_longer_holds_exits_2_naming_the_cache_searched(
@@ -192,3 +192,15 @@ def test_a_model_the_cache_no_longer_holds_exits_2_naming_the_cache_searched(
     assert code == ExitCode.INPUT_ERROR
     assert "the model cache no longer holds the audited model" in err and f"--cache-dir {tmp_path / 'elsewhere'}" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_a_run_that_does_not_verify_or_is_redacted_is_not_exported(tabular: CachedRun, tmp_path: Path) -> None:
+    redacted = tmp_path / "redacted"
+    assert cli("report", str(tabular.run_dir), "--out", str(redacted), "--format", "md", "--redact")[0] == ExitCode.OK
+    code, _, err = cli("export", str(redacted), str(tmp_path / "m"), "--cache-dir", str(tabular.cache_dir))
+    assert code == ExitCode.INPUT_ERROR and "a redacted run withholds its model cache key" in err
+    (redacted / "summary.md").write_text("edited")
+    code, _, err = cli("export", str(redacted), str(tmp_path / "m"), "--cache-dir", str(tabular.cache_dir))
+    assert code == ExitCode.INPUT_ERROR
+    assert "does not match its manifest (summary.md: content does not match its SHA-256 in the manifest)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["redacted"]
