@@ -1,4 +1,5 @@
-"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``formats``, ``report``, ``diff``, ``verify``, ``keygen``.
+"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``formats``, ``report``, ``diff``, ``export``, ``verify``,
+``keygen``.
 
 Exit codes (a pre-deploy gate for CI): 0 all gates pass, 1 a gate failed,
 2 invalid spec, data or model, 3 internal error.
@@ -124,16 +125,45 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--all", action="store_true", help="list unchanged figures too (table and md)")
     diff.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a gated figure got worse")
 
+    export = commands.add_parser(
+        "export",
+        help="write the audited model as a deployable artifact",
+        description="Take RUN_DIR's audited model from the model cache and write it into DEST: a Hugging Face "
+        "directory (model.safetensors as audited, config, tokenizer, the run's model card as README.md) for a text "
+        "model; a merged model or a peft adapter directory for a LoRA model; model.onnx, encoder.json (the column "
+        "encoding) and model.safetensors for the tabular MLP. export.json records the run, the audited weights' "
+        "SHA-256 and every file's; 'fmaudit verify RUN_DIR --model DEST' checks them.",
+        epilog="exit codes: 0 written, 2 unusable input (a run that does not match its manifest, a model the cache "
+        "no longer holds, DEST exists and is not empty); nothing is written on failure",
+    )
+    export.add_argument("run_dir", type=Path, help="a run's report directory (holding findings.json)")
+    export.add_argument("dest", type=Path, help="where the model goes: a new (or empty) directory")
+    export.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="the model cache the run used (default $FMAUDIT_CACHE_DIR or ~/.cache/fmaudit)",
+    )
+    export.add_argument(
+        "--lora",
+        choices=("merged", "adapter"),
+        help="a LoRA model: merged into its base as one plain model (default), or a peft adapter directory to "
+        "load on the base; either way its weights are derived and do not hash to the audited ones: export.json "
+        "records the audited hash beside theirs",
+    )
+
     verify = commands.add_parser(
         "verify",
-        help="check a run's files against its manifest (and signature)",
+        help="check a run's files against its manifest (and signature), and a model against the run",
         description="Check every file of RUN_DIR against manifest.json's SHA-256 and, with --key, manifest.sig's "
-        "Ed25519 signature; name the first file that does not match.",
-        epilog="exit codes: 0 verified, 1 a file or the signature does not match, 2 unreadable input (no run "
-        "directory, a missing or malformed manifest.json, an unusable key)",
+        "Ed25519 signature; name the first file that does not match. With --model, then check that a deployment "
+        "artifact is the audited model: its files against its export.json and that against the manifest's weights "
+        "(a bare Hugging Face directory: its model.safetensors against them).",
+        epilog="exit codes: 0 verified, 1 a file, the signature or the model does not match, 2 unreadable input (no "
+        "run or model directory, a missing or malformed manifest.json or export.json, an unusable key)",
     )
     verify.add_argument("run_dir", type=Path)
     verify.add_argument("--key", type=Path, help="the signer's public key (PEM), from 'fmaudit keygen'")
+    verify.add_argument("--model", type=Path, help="a model directory to check, e.g. from 'fmaudit export'")
 
     keygen = commands.add_parser("keygen", help="write an Ed25519 key pair for signing reports")
     keygen.add_argument("private_key", type=Path, help="where the private key goes (created mode 0600)")
@@ -177,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "diff":
             return _diff(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "verify":
-            return _verify(args.run_dir, args.key)
+            return _verify(args.run_dir, args.key, args.model)
         if args.command == "keygen":
             return _keygen(args.private_key, args.public)
         if args.command == "formats":
@@ -333,11 +365,23 @@ def _diff(args: argparse.Namespace) -> int:
     return ExitCode.GATES_FAILED if args.fail_on_regression and result.regressions else ExitCode.OK
 
 
-def _verify(run_dir: Path, key: Path | None) -> int:
-    from fmaudit.report.verify import verify_run
+def _export(args: argparse.Namespace) -> int:
+    from fmaudit.engine.export import export_run
+
+    record = export_run(args.run_dir, args.dest, cache_dir=args.cache_dir, lora=args.lora)
+    same = f"{record.weights_file} is the audited weights" if record.weights_file else "weights derived from them"
+    print(f"exported: {args.dest} ({record.form}, {len(record.files)} files + export.json; {same})")
+    return ExitCode.OK
+
+
+def _verify(run_dir: Path, key: Path | None, model: Path | None) -> int:
+    from fmaudit.report.verify import verify_model, verify_run
 
     outcome = verify_run(run_dir, key)
     print(outcome.message)
+    if outcome.ok and model is not None:
+        outcome = verify_model(run_dir, model)
+        print(outcome.message)
     return ExitCode.OK if outcome.ok else ExitCode.GATES_FAILED
 
 

@@ -46,25 +46,32 @@ def target_modules(model: PreTrainedModel, adapter: AdapterSpec) -> list[str]:
     return list(adapter.target_modules)
 
 
-def apply_adapter(model: PreTrainedModel, adapter: AdapterSpec) -> list[str]:
-    """Inject LoRA into the base model and make only the adapter and the head trainable; return the names
-    of the modules that train (the DP statement lists them as the parameters covered)."""
-    from peft import LoraConfig, inject_adapter_in_model
+def lora_config(model: PreTrainedModel, adapter: AdapterSpec) -> Any:
+    """peft's LoraConfig for the adapter on this model (its layers checked against the model's blocks)."""
+    from peft import LoraConfig
 
-    targets = target_modules(model, adapter)
     blocks = int(getattr(model.config, "num_hidden_layers", 0))
     if adapter.layers is not None and max(adapter.layers) >= blocks:
         raise ModelError(
             f"training.adapter.layers: {type(model).__name__} has {blocks} blocks (0-{blocks - 1}); "
             f"got {adapter.layers}"
         )
-    config = LoraConfig(
+    return LoraConfig(
         r=adapter.r,
         lora_alpha=adapter.alpha,
         lora_dropout=adapter.dropout,
-        target_modules=targets,
+        target_modules=target_modules(model, adapter),
         layers_to_transform=adapter.layers,
     )
+
+
+def apply_adapter(model: PreTrainedModel, adapter: AdapterSpec) -> list[str]:
+    """Inject LoRA into the base model and make only the adapter and the head trainable; return the names
+    of the modules that train (the DP statement lists them as the parameters covered)."""
+    from peft import inject_adapter_in_model
+
+    config = lora_config(model, adapter)
+    targets = target_modules(model, adapter)  # in the spec's order, for the record (the config holds a set)
     base_ids = {id(p) for p in model.base_model.parameters()}
     inject_adapter_in_model(config, model)
     adapted = 0
@@ -102,3 +109,32 @@ def _adaptable_names(model: PreTrainedModel) -> set[str]:
         for name, module in model.base_model.named_modules()
         if name and type(module).__name__ in ADAPTABLE
     }
+
+
+def merge_adapter(model: Any) -> None:
+    """Fold every LoRA update into the weight it adapts and put the plain layer back: the model is then its
+    architecture's own class with no peft module left, so it saves and loads as any fine-tuned model."""
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge(safe_merge=True)
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent), child, module.get_base_layer())
+
+
+PEFT_PREFIX = "base_model.model."
+"""How peft's own adapter files name a tensor of the model it wraps."""
+
+
+def peft_adapter(
+    model: PreTrainedModel, adapter: AdapterSpec, state: dict[str, torch.Tensor]
+) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The adapter as peft itself saves one (``adapter_config.json`` and ``adapter_model.safetensors``):
+    its LoraConfig for a sequence classifier, and the stored tensors, unchanged, under peft's names."""
+    config = lora_config(model, adapter)
+    head = sorted({name.rsplit(".", 1)[0] for name in state if "lora_" not in name})
+    config.task_type = "SEQ_CLS"
+    config.modules_to_save = head
+    renamed = {PEFT_PREFIX + name.replace(".default.", "."): tensor for name, tensor in state.items()}
+    return config, renamed

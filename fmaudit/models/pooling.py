@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from fmaudit.core.errors import ModelError
+from fmaudit.models.mean_pooling import MaskedMeanPooler, use_mean_pooling
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 Pooling = Literal["model", "mean"]
 """'model': the classifier's own (BERT's pooler, a decoder's last non-padding token); 'mean': masked mean."""
+
+MEAN_POOLING = "mean of the token states over the attention mask (the model's sentence-transformers pooling)"
+"""How a mean-pooling classifier's training record (``TrainingRecord.pooling``) describes it."""
 
 
 def resolve_pooling(asked: str, model_dir: Path) -> Pooling:
@@ -60,40 +62,21 @@ def use_pooling(model: PreTrainedModel, pooling: Pooling) -> None:
             f"model.pooling: 'mean' replaces an encoder's pooler; {type(model).__name__} has none "
             "(a decoder classifier pools its last non-padding token: use pooling: auto or model)"
         )
-    base.pooler = MaskedMeanPooler()
-    base.register_forward_pre_hook(_remember_mask, with_kwargs=True)
+    use_mean_pooling(model)
+
+
+def recorded_pooling(description: str) -> Pooling:
+    """The pooling a training record describes: how the cached model must be loaded to score as it did."""
+    return "mean" if description == MEAN_POOLING else "model"
 
 
 def describe(model: PreTrainedModel) -> str:
     """How the classifier pools, in words for the report."""
     pooler = getattr(model.base_model, "pooler", None)
     if isinstance(pooler, MaskedMeanPooler):
-        return "mean of the token states over the attention mask (the model's sentence-transformers pooling)"
+        return MEAN_POOLING
     if pooler is not None:
         return "pooler output (first token, dense + tanh)"
     if hasattr(model, "score"):
         return "last non-padding token (decoder)"
     return "the model's own classification head"
-
-
-class MaskedMeanPooler(torch.nn.Module):
-    """Mean of token states over the attention mask the encoder was called with (no parameters)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mask: torch.Tensor | None = None
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        mask = self.mask
-        if mask is None or mask.shape != hidden_states.shape[:2]:
-            mask = torch.ones(hidden_states.shape[:2], dtype=hidden_states.dtype)
-        weights = mask.to(hidden_states.dtype).unsqueeze(-1)
-        return (hidden_states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-
-
-def _remember_mask(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Hand the encoder's attention mask to its mean pooler (the pooler is called with hidden states only)."""
-    mask = kwargs.get("attention_mask")
-    if mask is None and len(args) > 1:
-        mask = args[1]
-    module.pooler.mask = mask

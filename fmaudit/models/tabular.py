@@ -150,6 +150,35 @@ class TabularClassifier(FrameClassifier):
             json.dumps({"hidden": self.hidden, "columns": json.loads(self.encoder.to_json())}, indent=2)
         )
 
+    def to_onnx(self, path: Path) -> None:
+        """The MLP as ONNX: input ``features`` (rows x encoded features, float32, as ``encoder.json`` encodes
+        them), output ``probabilities`` (rows x 2, softmax of the logits): column 1 is P(favourable), the score
+        the audit judged.
+
+        The TorchScript exporter: it needs only the ``onnx`` package (pip install 'fmaudit[tabular]'), where
+        torch's default exporter would also need onnxscript."""
+        import importlib.util
+        import warnings
+
+        import torch
+
+        if importlib.util.find_spec("onnx") is None:
+            raise ModelError("exporting the tabular MLP as ONNX needs the onnx package (pip install 'fmaudit[tabular]')")
+        scorer = torch.nn.Sequential(self.model, torch.nn.Softmax(dim=-1)).eval()
+        example = torch.zeros(1, len(self.encoder.feature_columns))
+        with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice: chosen on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                scorer,
+                (example,),
+                str(path),
+                dynamo=False,
+                input_names=["features"],
+                output_names=["probabilities"],
+                dynamic_axes={"features": {0: "rows"}, "probabilities": {0: "rows"}},
+                opset_version=17,
+            )
+
     @classmethod
     def load(cls, directory: Path) -> TabularClassifier:
         from safetensors.torch import load_file

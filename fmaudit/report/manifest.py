@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from fmaudit.core.errors import OutputError
 from fmaudit.core.provenance import sha256_file
@@ -38,12 +39,12 @@ def build_manifest(directory: Path, document: FindingsDocument) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
-def output_files(directory: Path) -> list[str]:
-    """Relative paths of the files a manifest covers, sorted."""
+def output_files(directory: Path, own: tuple[str, ...] = (MANIFEST, SIGNATURE)) -> list[str]:
+    """Relative paths of the files a listing covers (all but its ``own`` files), sorted."""
     return sorted(
         path.relative_to(directory).as_posix()
         for path in directory.rglob("*")
-        if path.is_file() and path.relative_to(directory).as_posix() not in (MANIFEST, SIGNATURE)
+        if path.is_file() and path.relative_to(directory).as_posix() not in own
     )
 
 
@@ -70,22 +71,44 @@ def read_manifest(directory: Path) -> dict[str, str]:
     path = directory / MANIFEST
     if not path.is_file():
         raise OutputError(f"{path}: missing: nothing to check the run's files against")
+    return listed_files(path, read_listing(path, "a manifest"), own=(MANIFEST, SIGNATURE), inside="the run directory")
+
+
+def audited_weights(directory: Path) -> str:
+    """The SHA-256 of the weights the run audited, as its manifest records it (``inputs.weights_sha256``)."""
+    path = directory / MANIFEST
+    inputs = read_listing(path, "a manifest").get("inputs")
+    digest = inputs.get("weights_sha256") if isinstance(inputs, dict) else None
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
+        raise OutputError(f"{path}: inputs.weights_sha256: expected a SHA-256 in hex; got {digest!r}")
+    return digest
+
+
+def read_listing(path: Path, what: str) -> dict[str, Any]:
+    """A listing's JSON object (a manifest, an export record); an OutputError naming the file when it cannot be
+    read, is not JSON or is not an object."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        listing = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise OutputError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     except ValueError as exc:  # not UTF-8, or not JSON
-        raise OutputError(f"{path}: not a manifest: not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict):
-        raise OutputError(f"{path}: expected an object with the key 'files'; got {json_kind(manifest)}")
-    listed = manifest.get("files")
+        raise OutputError(f"{path}: not {what}: not valid JSON ({exc})") from exc
+    if not isinstance(listing, dict):
+        raise OutputError(f"{path}: expected an object with the key 'files'; got {json_kind(listing)}")
+    return listing
+
+
+def listed_files(path: Path, listing: dict[str, object], *, own: tuple[str, ...], inside: str) -> dict[str, str]:
+    """A listing's ``files`` (relative path -> SHA-256), each path inside the directory and none of its ``own``
+    files; else an OutputError naming the listing ``path`` and the bad entry."""
+    listed = listing.get("files")
     if not isinstance(listed, dict):
-        got = json_kind(listed) if "files" in manifest else "no such key"
+        got = json_kind(listed) if "files" in listing else "no such key"
         raise OutputError(f"{path}: files: expected an object of file paths and their SHA-256; got {got}")
     for name, digest in listed.items():
         parts = PurePosixPath(name).parts
-        if not parts or PurePosixPath(name).is_absolute() or ".." in parts or name in (MANIFEST, SIGNATURE):
-            raise OutputError(f"{path}: files: {name!r} is not a path inside the run directory")
+        if not parts or PurePosixPath(name).is_absolute() or ".." in parts or name in own:
+            raise OutputError(f"{path}: files: {name!r} is not a path inside {inside}")
         if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
             raise OutputError(f"{path}: files.{name}: expected a SHA-256 in hex; got {digest!r}")
     return listed
@@ -96,18 +119,23 @@ def check_files(directory: Path) -> Check:
 
     Raises OutputError when the manifest itself cannot be read (``read_manifest``) or a listed file cannot be.
     """
-    listed = read_manifest(directory)
+    return check_listed(directory, read_manifest(directory), own=(MANIFEST, SIGNATURE), listing="the manifest")
+
+
+def check_listed(directory: Path, listed: dict[str, str], *, own: tuple[str, ...], listing: str) -> Check:
+    """Every file of ``listed`` present in ``directory`` with its hash, and no other file but the listing's
+    ``own``; the first problem is named, with ``listing`` saying where the hashes came from."""
     for name, digest in listed.items():
         file = directory / name
         if not file.is_file():
-            return Check(False, f"{name}: listed in the manifest but missing")
+            return Check(False, f"{name}: listed in {listing} but missing")
         try:
             actual = sha256_file(file)
         except OSError as exc:
             raise OutputError(f"{file}: cannot be read: {exc.strerror or exc}") from exc
         if actual != digest:
-            return Check(False, f"{name}: content does not match its SHA-256 in the manifest")
-    extra = [name for name in output_files(directory) if name not in listed]
+            return Check(False, f"{name}: content does not match its SHA-256 in {listing}")
+    extra = [name for name in output_files(directory, own) if name not in listed]
     if extra:
-        return Check(False, f"{extra[0]}: present but not listed in the manifest")
+        return Check(False, f"{extra[0]}: present but not listed in {listing}")
     return Check(True, files=len(listed))

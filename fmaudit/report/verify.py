@@ -1,4 +1,5 @@
-"""``fmaudit verify``: every file against the manifest's hashes, and the manifest against its signature."""
+"""``fmaudit verify``: every file against the manifest's hashes, the manifest against its signature, and (with
+``--model``) a deployment artifact against the weights the manifest says were audited."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmaudit.core.errors import OutputError
-from fmaudit.report.manifest import MANIFEST, SIGNATURE, check_files
+from fmaudit.core.provenance import sha256_file
+from fmaudit.report.export_record import EXPORT_FILE, read_export
+from fmaudit.report.manifest import MANIFEST, SIGNATURE, audited_weights, check_files, check_listed
+
+WEIGHTS_FILE = "model.safetensors"
+"""What a bare Hugging Face directory (one without export.json) is checked by."""
 
 
 @dataclass(frozen=True)
@@ -47,3 +53,49 @@ def verify_run(run_dir: Path, key_path: Path | None = None) -> Verification:
         unsigned = "signature present but not checked (give --key)" if signature.is_file() else "unsigned"
         return Verification(True, f"ok: {check.files} files match manifest.json; {unsigned}")
     return Verification(True, f"ok: {check.files} files match manifest.json; signature valid for key {key_path}")
+
+
+def verify_model(run_dir: Path, model_dir: Path) -> Verification:
+    """Whether ``model_dir`` is the model ``run_dir`` audited (check the run itself first, ``verify_run``).
+
+    With export.json: it must name the run's audited weights, every file must hash as it lists, no other file
+    may be there, and the file it says is the audited weights must hash to them. A merged model or a peft
+    adapter has no such file: export.json alone then ties it to the audit, and the message says so. Without
+    export.json (a bare Hugging Face directory): its model.safetensors must hash to the audited weights.
+    """
+    weights = audited_weights(run_dir)
+    if not model_dir.is_dir():
+        raise OutputError(f"{model_dir}: no such model directory")
+    if not (model_dir / EXPORT_FILE).is_file():
+        file = model_dir / WEIGHTS_FILE
+        if not file.is_file():
+            return Verification(False, f"FAILED: {WEIGHTS_FILE}: missing (and no {EXPORT_FILE} to check against)")
+        if sha256_file(file) != weights:
+            return Verification(False, f"FAILED: {WEIGHTS_FILE}: {_not_audited(weights)}")
+        return Verification(
+            True, f"ok: {WEIGHTS_FILE} is the audited weights; no {EXPORT_FILE}, so the other files are not checked"
+        )
+    record = read_export(model_dir)
+    if record.weights_sha256 != weights:
+        return Verification(
+            False,
+            f"FAILED: {EXPORT_FILE}: exported from weights {record.weights_sha256[:12]}… of run {record.run_id}; "
+            f"{_not_audited(weights)}",
+        )
+    check = check_listed(model_dir, record.files, own=(EXPORT_FILE,), listing=EXPORT_FILE)
+    if not check.ok:
+        return Verification(False, f"FAILED: {check.problem}")
+    listed = f"ok: {check.files} files match {EXPORT_FILE}"
+    if record.weights_file is None:
+        return Verification(
+            True,
+            f"{listed}; {record.form}: derived from the audited weights as {EXPORT_FILE} records "
+            "(no file is the audited weights byte for byte)",
+        )
+    if sha256_file(model_dir / record.weights_file) != weights:
+        return Verification(False, f"FAILED: {record.weights_file}: {_not_audited(weights)}")
+    return Verification(True, f"{listed}; {record.weights_file} is the audited weights")
+
+
+def _not_audited(weights: str) -> str:
+    return f"does not hash to the audited weights (SHA-256 {weights[:12]}… in {MANIFEST})"

@@ -20,7 +20,8 @@ def subcommands() -> argparse._SubParsersAction:  # type: ignore[type-arg]
 
 def test_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-def]
     commands = subcommands()
-    assert {"run", "validate", "plugins", "formats", "report", "diff", "verify", "keygen"} <= set(commands.choices)
+    expected = {"run", "validate", "plugins", "formats", "report", "diff", "export", "verify", "keygen"}
+    assert expected <= set(commands.choices)
     summaries = {line.dest: line.help for line in commands._choices_actions}
     assert set(summaries) == set(commands.choices)  # every command has a summary line
     with pytest.raises(SystemExit) as exit_:
