@@ -163,7 +163,7 @@ class TabularClassifier(FrameClassifier):
         import torch
 
         if importlib.util.find_spec("onnx") is None:
-            raise ModelError("exporting the tabular MLP as ONNX needs the onnx package (pip install 'fmaudit[tabular]')")
+            raise ModelError("exporting the tabular MLP as ONNX needs the onnx package: pip install 'fmaudit[tabular]'")
         scorer = torch.nn.Sequential(self.model, torch.nn.Softmax(dim=-1)).eval()
         example = torch.zeros(1, len(self.encoder.feature_columns))
         with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice: chosen on purpose
