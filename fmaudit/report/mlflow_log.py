@@ -141,6 +141,7 @@ def log_run(
     """Log the run written in ``report_dir`` to MLflow as one finished run; return its MLflow run id. A failure
     ends the MLflow run FAILED (with the reason in its ``fmaudit.logging_error`` tag) and raises an OutputError."""
     record = mlflow_record(load_document(report_dir), headline)
+    verdict = record.tags["fmaudit.verdict"]
     # MLflow 3 starts sending usage telemetry when imported; fmaudit runs offline unless the user opts back in.
     os.environ.setdefault(TELEMETRY_SWITCH, "true")
     from mlflow.tracking import MlflowClient
@@ -153,7 +154,7 @@ def log_run(
         except OutputError:
             raise
         except Exception as exc:
-            raise _failure(target, "could not start a run", exc, report_dir) from exc
+            raise _failure(target, exc, what="could not start a run", report_dir=report_dir, verdict=verdict) from exc
         try:
             _send(client, run_id, record)
             client.log_artifacts(run_id, str(report_dir))
@@ -162,7 +163,9 @@ def log_run(
             _end_failed(client, run_id, exc)
             if not isinstance(exc, Exception):
                 raise
-            raise _failure(target, f"run {run_id} marked FAILED", exc, report_dir) from exc
+            raise _failure(
+                target, exc, what=f"run {run_id} marked FAILED", report_dir=report_dir, verdict=verdict
+            ) from exc
     say(f"mlflow: run {run_id} in experiment {target.experiment!r} at {target.tracking_uri}")
     return run_id
 
@@ -280,10 +283,11 @@ def _end_failed(client: MlflowClient, run_id: str, exc: BaseException) -> None:
         client.set_terminated(run_id, "FAILED")
 
 
-def _failure(target: MlflowTarget, what: str, exc: BaseException, report_dir: Path) -> OutputError:
+def _failure(target: MlflowTarget, exc: BaseException, *, what: str, report_dir: Path, verdict: str) -> OutputError:
+    """The exit-2 message: what MLflow refused, and where the report (which the exit code no longer gives) is."""
     return OutputError(
         f"MLflow at {target.tracking_uri} (experiment {target.experiment!r}): {what}: {type(exc).__name__}: {exc}\n"
-        f"the report is written: {report_dir}"
+        f"the report is written: {report_dir} (gates: {verdict})"
     )
 
 

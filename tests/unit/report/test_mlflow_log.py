@@ -175,7 +175,7 @@ def test_an_unreachable_server_names_the_uri_and_keeps_the_report(
         log_run(report_dir, MlflowTarget(uri, "credit"), headline=HEADLINE)
     first, last = str(caught.value).splitlines()
     assert first.startswith(f"MLflow at {uri} (experiment 'credit'): could not start a run: MlflowException: ")
-    assert last == f"the report is written: {report_dir}"
+    assert last == f"the report is written: {report_dir} (gates: fail)"
     assert sorted(p.name for p in report_dir.iterdir()) == before
 
 
