@@ -126,7 +126,7 @@ def unusable(target: MlflowTarget) -> str | None:
     if is_file_store(target.tracking_uri) and os.environ.get(FILE_STORE_SWITCH, "").lower() not in ("true", "1"):
         return (
             f"{target.tracking_uri} is a file store, which MLflow 3 opens only with {FILE_STORE_SWITCH}=true "
-            "in the environment (or log to a tracking server: tracking_uri: http://host:5000)"
+            "in the environment (or log to a tracking server, http://host:5000)"
         )
     return None
 

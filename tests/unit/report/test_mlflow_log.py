@@ -248,7 +248,7 @@ def test_a_file_store_without_mlflows_opt_in_stops_the_run_before_training(
         mlflow_target(load_spec(path))
     assert str(caught.value) == (
         f"{path}: output.mlflow: {(tmp_path / 'mlruns').as_uri()} is a file store, which MLflow 3 opens only with "
-        "MLFLOW_ALLOW_FILE_STORE=true in the environment (or log to a tracking server: tracking_uri: http://host:5000)"
+        "MLFLOW_ALLOW_FILE_STORE=true in the environment (or log to a tracking server, http://host:5000)"
     )
 
 
