@@ -13,6 +13,7 @@ import os
 import shlex
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Ray started for this run. Workers must see the spec, its data and --cache-dir at the same paths",
     )
     _output_arguments(run, default="the spec's output.formats (default html,junit,md)")
+    run.add_argument(
+        "--mlflow-uri",
+        help="also log the run to this MLflow tracking URI (pip install 'fmaudit[mlflow]'), over the spec's "
+        "output.mlflow.tracking_uri; a file store (file:DIR, relative to the working directory) needs "
+        "MLFLOW_ALLOW_FILE_STORE=true; the experiment is output.mlflow.experiment, else the spec's name",
+    )
 
     validate = commands.add_parser(
         "validate",
@@ -270,7 +277,10 @@ def _run_many(args: argparse.Namespace, executor: Executor) -> int:
 
 
 def _spec_output_options(args: argparse.Namespace, spec: Spec) -> OutputOptions:
-    return _output_options(args, formats=tuple(spec.output.formats), redact=spec.output.redact)
+    from fmaudit.report.mlflow_log import resolve_uri
+
+    options = _output_options(args, formats=tuple(spec.output.formats), redact=spec.output.redact)
+    return replace(options, mlflow_uri=resolve_uri(args.mlflow_uri, Path.cwd()) if args.mlflow_uri else None)
 
 
 def _command() -> str:
@@ -412,8 +422,10 @@ def gate_table(results: list) -> str:  # type: ignore[type-arg]
 
 def _validate(spec: Path) -> int:
     from fmaudit.engine.pipeline import plan
+    from fmaudit.report.mlflow_log import mlflow_target
 
     the_plan = plan(spec)
+    mlflow_target(the_plan.loaded)  # output.mlflow: the package installed, a file store allowed
     data = the_plan.data
     print(
         f"{spec}: valid — {data.n_rows} rows, {len(the_plan.plugins)} plugins "

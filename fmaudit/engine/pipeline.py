@@ -64,6 +64,7 @@ def run(
     local) runs the training jobs and the robustness attacks."""
     from fmaudit.models.encodings import count_afresh, flush_all
     from fmaudit.report import write_report
+    from fmaudit.report.mlflow_log import log_run, mlflow_target
 
     count_afresh()
     started = time.perf_counter()
@@ -71,6 +72,7 @@ def run(
     with clock.stage("plan: spec, data, gates"):
         the_plan = plan(spec_path)
     spec = the_plan.loaded.spec
+    mlflow = mlflow_target(the_plan.loaded, options)  # an unusable target fails here, before any training
     cache_dir = cache_dir or default_cache_dir()
     _announce(the_plan, cache_dir, progress)
     executor = executor if executor is not None else LocalExecutor()
@@ -111,6 +113,8 @@ def run(
         spread=spread,
         options=options,
     )
+    if mlflow is not None:  # after the report, which a logging failure must not lose
+        log_run(report_dir, mlflow, headline=the_plan.headline_paths, say=progress)
     return RunResult(report_dir=report_dir, findings=findings, gate_results=gate_results)
 
 

@@ -63,12 +63,15 @@ class RunOutputs:
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """How to write a run's outputs: formats, redaction, signing, PDF engine."""
+    """How to write a run's outputs: formats, redaction, signing, PDF engine, an MLflow tracking URI."""
 
     formats: tuple[str, ...]
     redact: bool = False
     key: Ed25519PrivateKey | None = None
     pdf_engine: str = "weasyprint"
+    mlflow_uri: str | None = None
+    """``run --mlflow-uri`` (a file store already absolute): log the run there, over ``output.mlflow.tracking_uri``
+    (``fmaudit.report.mlflow_log``)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Filled with each format's render time in seconds (for the closing note and bench/)."""
 

@@ -8,12 +8,14 @@ how their errors read, ``sections`` the spec's sections, ``load`` the reading of
 from fmaudit.spec.load import LoadedSpec, load_spec, read_spec
 from fmaudit.spec.sections import (
     DEFAULT_FORMATS,
+    DEFAULT_MLFLOW_STORE,
     GDP_COMPOSITION,
     MAX_SEED_REPLICAS,
     TABULAR_FORMATS,
     TEXT_ONLY_TRAINING,
     AdapterSpec,
     DataSpec,
+    MlflowSpec,
     ModelKind,
     ModelSpec,
     OutputSpec,
@@ -29,6 +31,7 @@ from fmaudit.spec.strict import PluginParams, StrictModel, format_validation_err
 
 __all__ = [
     "DEFAULT_FORMATS",
+    "DEFAULT_MLFLOW_STORE",
     "GDP_COMPOSITION",
     "MAX_SEED_REPLICAS",
     "TABULAR_FORMATS",
@@ -36,6 +39,7 @@ __all__ = [
     "AdapterSpec",
     "DataSpec",
     "LoadedSpec",
+    "MlflowSpec",
     "ModelKind",
     "ModelSpec",
     "OutputSpec",

@@ -413,6 +413,33 @@ GDP_COMPOSITION = (
 
 
 DEFAULT_FORMATS: tuple[str, ...] = ("html", "junit", "md")
+DEFAULT_MLFLOW_STORE = "file:mlruns"
+"""Where runs are logged when neither output.mlflow.tracking_uri nor $MLFLOW_TRACKING_URI says: a local file store
+beside the spec (MLflow's own default, a SQLite file, needs the full ``mlflow`` package)."""
+
+
+class MlflowSpec(StrictModel):
+    """Also log each run to MLflow (``pip install 'fmaudit[mlflow]'``), after its report is written: the spec's
+    settings as parameters, the headline figures and each gate as metrics, the verdict and hashes as tags, and the
+    report's files as artifacts."""
+
+    tracking_uri: str | None = Field(
+        None,
+        description="the MLflow tracking URI: a server (http://host:5000), databricks, or a local file store "
+        "(file:<dir>, which MLflow 3 opens only with MLFLOW_ALLOW_FILE_STORE=true set); a relative file: path "
+        "resolves against the spec file's directory; default $MLFLOW_TRACKING_URI, else file:mlruns beside the "
+        "spec; `run --mlflow-uri` overrides it",
+    )
+    experiment: str | None = Field(
+        None, description="the MLflow experiment the run goes into (created if missing); default the spec's name"
+    )
+
+    @field_validator("tracking_uri", "experiment")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must be a non-blank string")
+        return value
 
 
 class OutputSpec(StrictModel):
@@ -427,6 +454,9 @@ class OutputSpec(StrictModel):
     )
     redact: bool = Field(
         False, description="write every format without applicant-level content (examples, notices, per-row data)"
+    )
+    mlflow: MlflowSpec | None = Field(
+        None, description="log each run to an MLflow tracking store too (docs/outputs.md); off by default"
     )
 
     @model_validator(mode="before")

@@ -46,7 +46,29 @@ def test_run_help_documents_out_and_cache_dir(capsys) -> None:  # type: ignore[n
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = capsys.readouterr().out
-    assert "--out" in out and "--cache-dir" in out
+    assert "--out" in out and "--cache-dir" in out and "--mlflow-uri" in out
+
+
+def test_mlflow_uri_is_read_from_the_working_directory_and_checked_before_training(  # type: ignore[no-untyped-def]
+    spec_dict, write_spec, tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    spec = write_spec(spec_dict)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code = main(["run", str(spec), "--out", str(tmp_path / "out"), "--mlflow-uri", "file:store", "--quiet"])
+    assert code == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    store = (tmp_path / "elsewhere" / "store").as_uri()
+    assert f"--mlflow-uri: {store} is a file store, which MLflow 3 opens only with MLFLOW_ALLOW_FILE_STORE=true" in err
+    assert not (tmp_path / "out").exists()  # nothing trained, nothing written
+
+
+def test_validate_checks_that_output_mlflow_can_be_used(spec_dict, write_spec, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # not installed
+    spec_dict["output"] = {"mlflow": {"tracking_uri": "http://mlflow:5000"}}
+    assert main(["validate", str(write_spec(spec_dict))]) == ExitCode.INPUT_ERROR
+    assert "needs the mlflow package: pip install 'fmaudit[mlflow]'" in capsys.readouterr().err
 
 
 def test_validate_ok(spec_dict, write_spec, capsys) -> None:  # type: ignore[no-untyped-def]

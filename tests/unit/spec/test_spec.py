@@ -115,3 +115,13 @@ def test_missing_file_and_non_mapping(tmp_path, write_spec) -> None:
 def test_invalid_yaml(write_spec) -> None:
     [line] = problems(write_spec("name: [unclosed\n"))
     assert "not valid YAML" in line
+
+
+def test_output_mlflow_names_a_bad_key_and_a_blank_experiment(spec_dict, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec_dict["output"] = {"mlflow": {"tracking_url": "file:mlruns", "experiment": " "}}
+    path = write_spec(spec_dict)
+    assert problems(path) == [
+        f"{path}: output.mlflow.experiment: must be a non-blank string; got ' '",
+        f"{path}: output.mlflow.tracking_url: unknown key (did you mean 'tracking_uri'?); "
+        "expected one of: tracking_uri, experiment",
+    ]
