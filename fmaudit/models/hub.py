@@ -43,6 +43,14 @@ class MeanPooled{architecture}({architecture}):
 '''
 
 
+def exported_architecture(config: dict[str, object]) -> str | None:
+    """The model type a mean-pooling export wraps (``bert`` for ``fmaudit-mean-pooled-bert``), or None for a
+    directory that is not one: what lets fmaudit audit its own export without running the remote code."""
+    model_type = str(config.get("model_type", ""))
+    prefix = MEAN_POOLED_TYPE.format(model_type="")
+    return model_type.removeprefix(prefix) if model_type.startswith(prefix) else None
+
+
 def labels(favourable: str) -> dict[int, str]:
     """Class names for config.json's ``id2label``: class 1 is the favourable decision (``data.positive``)."""
     return {0: f"unfavourable (not {favourable})", 1: f"favourable ({favourable})"}

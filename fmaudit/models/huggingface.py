@@ -14,8 +14,11 @@ from typing import Any
 
 from fmaudit.core.errors import ModelError
 from fmaudit.core.offline import enforce_offline
+from fmaudit.models.hub import exported_architecture, labels
+from fmaudit.models.pooling import resolve_pooling
 from fmaudit.models.text import TextClassifier, load_pretrained, quiet_transformers, resolve_base_model
 from fmaudit.spec import SourceSpec
+from fmaudit.spec.sections import DEFAULT_SOURCE_LENGTH
 
 PICKLE_WEIGHTS = ("pytorch_model.bin", "adapter_model.bin", "tf_model.h5", "flax_model.msgpack")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model", "spiece.model")
@@ -40,9 +43,26 @@ def load_classifier_dir(
         raise ModelError(f"{key}: {directory} has no config.json; not a Hugging Face model directory")
     _need_tokenizer(directory, key)
     favourable = favourable_output(_id2label(directory / "config.json"), source.favourable_label, favourable_values)
-    model, tokenizer = load_pretrained(directory, pooling="model")
-    classifier = TextClassifier(model, tokenizer, max_length=source.max_length, favourable_index=favourable)
+    config = json.loads((directory / "config.json").read_text())
+    wrapped = exported_architecture(config)
+    if wrapped is None:
+        model, tokenizer = load_pretrained(directory, pooling=resolve_pooling("auto", directory))
+    else:  # fmaudit's own mean-pooling export: the architecture it wraps, pooled as audited, no remote code run
+        from transformers import CONFIG_MAPPING
+
+        settings = {k: v for k, v in config.items() if k not in ("model_type", "auto_map", "architectures")}
+        model, tokenizer = load_pretrained(directory, pooling="mean", config=CONFIG_MAPPING[wrapped](**settings))
+    classifier = TextClassifier(model, tokenizer, max_length=_length(source, tokenizer), favourable_index=favourable)
     return classifier, weights
+
+
+def _length(source: SourceSpec, tokenizer: Any) -> int:
+    """Tokens read per row: the spec's, else the tokenizer's own limit when it is a real one (unset, transformers
+    puts a huge number there), else the default."""
+    if source.max_length is not None:
+        return source.max_length
+    limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    return limit if 0 < limit <= DEFAULT_SOURCE_LENGTH * 4 else DEFAULT_SOURCE_LENGTH
 
 
 def _load_adapter(
@@ -75,7 +95,7 @@ def _load_adapter(
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    classifier = TextClassifier(merged, tokenizer, max_length=source.max_length, favourable_index=favourable)
+    classifier = TextClassifier(merged, tokenizer, max_length=_length(source, tokenizer), favourable_index=favourable)
     return classifier, weights
 
 
@@ -136,6 +156,9 @@ def favourable_output(
     matches = [i for i, name in enumerate(names) if name in favourable_values]
     if len(matches) == 1:
         return matches[0]
+    if any(names == list(labels(value).values()) for value in favourable_values):
+        return 1  # named by fmaudit export: "favourable (good)" is output 1
+
     if all(name.startswith(GENERIC_LABEL) for name in names):
         raise ModelError(
             f"model.source.favourable_label: the model's outputs are named {names}, which does not say which one "

@@ -87,19 +87,19 @@ def quiet_transformers() -> Iterator[None]:
 
 
 def load_pretrained(
-    model_dir: Path, *, num_labels: int = 2, pooling: Pooling = "model"
+    model_dir: Path, *, num_labels: int = 2, pooling: Pooling = "model", config: Any = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a sequence classifier and its tokenizer from a local directory, pooling as asked ('model': the
-    classifier's own; 'mean': masked mean of the token states, see ``fmaudit.models.pooling``)."""
+    classifier's own; 'mean': masked mean of the token states, see ``fmaudit.models.pooling``); ``config``
+    instead of the directory's own (which then sets the number of labels)."""
     enforce_offline()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    shape = {"num_labels": num_labels} if config is None else {"config": config}
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         with quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, num_labels=num_labels, local_files_only=True
-            )
+            model = AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True, **shape)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"model.base: cannot load a sequence classifier from {model_dir}: {exc}") from exc
     _set_padding(model, tokenizer)

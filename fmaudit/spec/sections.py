@@ -24,6 +24,8 @@ TEXT_ONLY_TRAINING = (
 SourceFormat = Literal["huggingface", "peft", "skops", "onnx", "scores"]
 TABULAR_FORMATS = ("skops", "onnx")
 """Source formats that hold a tabular pipeline (the model reads the template's columns, not text)."""
+DEFAULT_SOURCE_LENGTH = 128
+"""Tokens a text model trained elsewhere reads per row when neither the spec nor its tokenizer says."""
 MAX_SEED_REPLICAS = 20
 """More seed replicas than this is a typo, not a study: each one is trained and audited by every plugin."""
 
@@ -71,7 +73,12 @@ class SourceSpec(StrictModel):
         description="huggingface/peft: the output that means the favourable outcome, by config.id2label name or "
         "index; default: the id2label name equal to data.positive (required when the names are LABEL_0/LABEL_1)",
     )
-    max_length: int = Field(128, ge=8, description="huggingface/peft: tokens read per row")
+    max_length: int | None = Field(
+        None,
+        ge=8,
+        description="huggingface/peft: tokens read per row; default: the tokenizer's model_max_length when at most "
+        f"{DEFAULT_SOURCE_LENGTH * 4} (fmaudit export sets it to the audited length), else {DEFAULT_SOURCE_LENGTH}",
+    )
     trusted: list[str] = Field(
         default_factory=list,
         description="skops: the types beyond skops's own defaults that loading may build (the error lists them)",

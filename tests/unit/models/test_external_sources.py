@@ -128,3 +128,26 @@ def test_a_bad_scores_file_is_refused_naming_the_problem(
     frame = pd.DataFrame({"row": np.arange(data.n_rows), "score": np.full(data.n_rows, 0.5)})
     with pytest.raises(ModelError, match=message):
         load_scores(_scores_file(tmp_path, change(frame)), data, id_column="row", score_column="score", kind="text")
+
+
+def test_fmaudits_own_mean_pooling_export_is_audited_as_it_scored(tiny_bert: Path, tmp_path: Path) -> None:
+    """The export ships mean pooling as remote code; fmaudit reads it without running that code, pooled and
+    truncated as audited, its favourable output named by the export."""
+    from fmaudit.cli import main
+    from tests.support.exports import MAX_LENGTH, cached_run, sample_texts, tiny_classifier
+
+    run = cached_run(
+        tmp_path / "mean",
+        lambda _: tiny_classifier(tiny_bert, pooling="mean"),
+        model={"base": str(tiny_bert), "pooling": "mean"},
+        training={"epochs": 1, "max_length": MAX_LENGTH},
+        base=tiny_bert,
+        formats=("md",),
+    )
+    dest = tmp_path / "hub"
+    assert main(["export", str(run.run_dir), str(dest), "--cache-dir", str(run.cache_dir)]) == 0
+    spec = SourceSpec.model_validate({"format": "huggingface", "path": str(dest)})
+    loaded, _ = load_classifier_dir(spec, dest, favourable_values=["good"], base_dir=tmp_path, cache_dir=tmp_path)
+    assert loaded.max_length == MAX_LENGTH and loaded.favourable_index == 1
+    texts = sample_texts(run)
+    assert np.abs(loaded.predict_proba(texts) - run.classifier.predict_proba(texts)).max() < 1e-6
