@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fmaudit.core.errors import ModelError
 from fmaudit.core.executor import Executor
 from fmaudit.core.provenance import StageTime, sha256_json
 from fmaudit.engine.planning import Plan, Progress
@@ -225,14 +226,17 @@ def load_external(the_plan: Plan, *, cache_dir: Path) -> tuple[Classifier, Train
     source = spec.model.source
     assert source is not None
     started = time.perf_counter()
-    loaded = load_source(
-        source,
-        data,
-        spec.data,
-        columns=template_fields(spec.data.template),
-        base_dir=the_plan.loaded.base_dir,
-        cache_dir=cache_dir / "models",
-    )
+    try:
+        loaded = load_source(
+            source,
+            data,
+            spec.data,
+            columns=template_fields(spec.data.template),
+            base_dir=the_plan.loaded.base_dir,
+            cache_dir=cache_dir / "models",
+        )
+    except ModelError as exc:  # each problem names the spec file, as spec problems do
+        raise ModelError("\n".join(f"{the_plan.loaded.path}: {line}" for line in str(exc).splitlines())) from exc
     rows = np.asarray(data.train_idx, dtype=np.int64)
     notes = [] if source.trained_on is not None else [UNKNOWN_TRAINING_ROWS]
     record = TrainingRecord(

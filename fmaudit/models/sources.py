@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fmaudit.core.errors import ModelError
 from fmaudit.core.provenance import sha256_file, sha256_json
 from fmaudit.models.scores import ROW_NUMBER
 
@@ -72,9 +73,12 @@ def load_source(
     from fmaudit.models.pipelines import load_onnx, load_skops
 
     labels = sorted(set(data.frame[data_spec.label].astype(str)))
-    if source.format == "skops":
-        pipeline = load_skops(path, columns=columns, favourable=favourable, labels=labels, trusted=source.trusted)
-    else:
-        pipeline = load_onnx(path, columns=columns, favourable=favourable, labels=labels)
-    pipeline.check(data.frame)  # a column the model cannot read fails now, not in the middle of an audit
+    try:
+        if source.format == "skops":
+            pipeline = load_skops(path, columns=columns, favourable=favourable, labels=labels, trusted=source.trusted)
+        else:
+            pipeline = load_onnx(path, columns=columns, favourable=favourable, labels=labels)
+        pipeline.check(data.frame)  # a column the model cannot read fails now, not in the middle of an audit
+    except ModelError as exc:  # the pipeline loaders name the file (and the fix, e.g. model.source.trusted)
+        raise ModelError(f"model.source.path: {exc}") from exc
     return ExternalModel(pipeline, path, pipeline.weight_files)

@@ -122,3 +122,62 @@ def test_scores_and_the_pipeline_they_came_from_agree(runs: dict[str, dict[str, 
     skops, scores = _metrics(runs["credit-skops"]), _metrics(runs["credit-scores"])
     for path in ("performance.roc_auc", "performance.accuracy", "fairness.sex.demographic_parity_ratio"):
         assert scores[path]["value"] == pytest.approx(skops[path]["value"], abs=1e-9), path
+
+
+def _pickled(where: Path) -> str:
+    (where / "models/credit-hf/model.safetensors").rename(where / "models/credit-hf/pytorch_model.bin")
+    return "credit-hf"
+
+
+def _three_labels(where: Path) -> str:
+    config = where / "models/credit-hf/config.json"
+    settings = json.loads(config.read_text())
+    settings["id2label"] = {"0": "bad", "1": "good", "2": "unsure"}
+    config.write_text(json.dumps(settings))
+    return "credit-hf"
+
+
+def _onnx_reads_a_column_the_template_lacks(where: Path) -> str:
+    spec = where / "credit-onnx.yaml"
+    spec.write_text(spec.read_text().replace("housing: {housing}; ", ""))
+    return "credit-onnx"
+
+
+def _repeated_score(where: Path) -> str:
+    scores = where / "models/credit-scores.csv"
+    scores.write_text(scores.read_text() + "3,0.5\n")
+    return "credit-scores"
+
+
+def _unknown_training_row(where: Path) -> str:
+    ids = where / "models/train_ids.csv"
+    ids.write_text(ids.read_text() + "1000\n")
+    return "credit-scores"
+
+
+@pytest.mark.parametrize(
+    ("break_it", "key", "says"),
+    [
+        (_pickled, "model.source.path", "pytorch_model.bin is a pickle"),
+        (_three_labels, "model.source.path", "3 outputs"),
+        (_onnx_reads_a_column_the_template_lacks, "model.source.path", "housing"),
+        (_repeated_score, "model.source.path", "must give each row one id"),
+        (_unknown_training_row, "model.source.trained_on.file", "not rows of the data (e.g. '1000')"),
+    ],
+)
+def test_bad_input_exits_2_naming_spec_and_key_with_nothing_written(
+    external: Path, tmp_path: Path, break_it: Any, key: str, says: str
+) -> None:
+    import contextlib
+    import io
+
+    from fmaudit.cli import main
+
+    where = Path(shutil.copytree(external, tmp_path / "copy"))
+    name = break_it(where)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["run", str(where / f"{name}.yaml"), "--out", str(tmp_path / "out"), "--progress", "none"])
+    assert code == 2, err.getvalue()
+    assert f"{where / name}.yaml: {key}: " in err.getvalue() and says in err.getvalue()
+    assert not (tmp_path / "out").exists()
