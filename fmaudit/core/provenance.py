@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -44,6 +45,14 @@ def sha256_dir(path: Path) -> str:
         digest.update(file.relative_to(path).as_posix().encode())
         digest.update(bytes.fromhex(sha256_file(file)))
     return digest.hexdigest()
+
+
+def sha256_files(files: Sequence[Path]) -> str:
+    """The identity of a model made of files: one file's sha256, or of several the hash of their names and
+    hashes (sorted by name), so a model trained elsewhere is identified the same way by a run and by verify."""
+    if len(files) == 1:
+        return sha256_file(files[0])
+    return sha256_json({file.name: sha256_file(file) for file in sorted(files)})
 
 
 def sha256_json(value: Any) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fmaudit.core.errors import ModelError
-from fmaudit.core.provenance import sha256_file, sha256_json
+from fmaudit.core.provenance import sha256_files
 from fmaudit.models.scores import ROW_NUMBER
 
 if TYPE_CHECKING:
@@ -29,9 +29,7 @@ class ExternalModel:
     @property
     def sha256(self) -> str:
         """One file's sha256, or of several the hash of their names and hashes (sorted)."""
-        if len(self.files) == 1:
-            return sha256_file(self.files[0])
-        return sha256_json({file.name: sha256_file(file) for file in sorted(self.files)})
+        return sha256_files(self.files)
 
 
 def source_path(source: SourceSpec, *, base_dir: Path) -> Path:

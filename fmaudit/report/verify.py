@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmaudit.core.errors import OutputError
-from fmaudit.core.provenance import sha256_file
+from fmaudit.core.provenance import sha256_file, sha256_files
 from fmaudit.report.export_record import EXPORT_FILE, read_export
 from fmaudit.report.manifest import MANIFEST, SIGNATURE, audited_weights, check_files, check_listed
 
@@ -64,8 +64,19 @@ def verify_model(run_dir: Path, model_dir: Path) -> Verification:
     export.json (a bare Hugging Face directory): its model.safetensors must hash to the audited weights.
     """
     weights = audited_weights(run_dir)
+    if model_dir.is_file():  # a model trained elsewhere that is one file (skops, ONNX, a scores file)
+        if sha256_file(model_dir) != weights:
+            return Verification(False, f"FAILED: {model_dir.name}: {_not_audited(weights)}")
+        return Verification(True, f"ok: {model_dir.name} is the audited model")
     if not model_dir.is_dir():
-        raise OutputError(f"{model_dir}: no such model directory")
+        raise OutputError(f"{model_dir}: no such model file or directory")
+    weight_files = sorted(model_dir.glob("*.safetensors"))
+    several = len(weight_files) > 1 or [f.name for f in weight_files] == ["adapter_model.safetensors"]
+    if several and not (model_dir / EXPORT_FILE).is_file():
+        # a model trained elsewhere in shards, or a peft adapter: identified by all its weight files
+        if sha256_files(weight_files) != weights:
+            return Verification(False, f"FAILED: {', '.join(f.name for f in weight_files)}: {_not_audited(weights)}")
+        return Verification(True, f"ok: {', '.join(f.name for f in weight_files)} are the audited model's weights")
     if not (model_dir / EXPORT_FILE).is_file():
         file = model_dir / WEIGHTS_FILE
         if not file.is_file():

@@ -42,14 +42,19 @@ def external(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(external: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Each spec run once; its findings.json read back."""
+def run_dirs(external: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each spec run once: its report directory."""
     out, cache = tmp_path_factory.mktemp("reports"), tmp_path_factory.mktemp("cache")
-    results = {}
-    for name in SPECS:
-        result = run(external / f"{name}.yaml", out=out, cache_dir=cache, show_progress_bars=False)
-        results[name] = json.loads((result.report_dir / "findings.json").read_text())
-    return results
+    return {
+        name: run(external / f"{name}.yaml", out=out, cache_dir=cache, show_progress_bars=False).report_dir
+        for name in SPECS
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(run_dirs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Each spec's findings.json, read back."""
+    return {name: json.loads((where / "findings.json").read_text()) for name, where in run_dirs.items()}
 
 
 def _metrics(findings: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +89,32 @@ def test_the_manifest_identifies_the_model_by_its_files(external: Path, runs: di
     assert runs["credit-scores"]["provenance"]["weights_sha256"] == sha256_file(
         external / "models" / "credit-scores.csv"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "artifact", "weights"),
+    [
+        ("credit-hf", "credit-hf", "credit-hf/model.safetensors"),
+        ("credit-lora", "credit-lora", "credit-lora/adapter_model.safetensors"),
+        ("credit-skops", "credit-pipeline.skops", "credit-pipeline.skops"),
+        ("credit-onnx", "credit-pipeline.onnx", "credit-pipeline.onnx"),
+        ("credit-scores", "credit-scores.csv", "credit-scores.csv"),
+    ],
+)
+def test_verify_model_passes_on_the_audited_artifact_and_fails_after_one_byte(
+    external: Path, run_dirs: dict[str, Path], tmp_path: Path, name: str, artifact: str, weights: str
+) -> None:
+    from fmaudit.cli import main
+
+    copy = tmp_path / artifact
+    source = external / "models" / artifact
+    shutil.copytree(source, copy) if source.is_dir() else shutil.copy(source, copy)
+    assert main(["verify", str(run_dirs[name]), "--model", str(copy)]) == 0
+    changed = tmp_path / weights
+    content = bytearray(changed.read_bytes())
+    content[len(content) // 2] ^= 1
+    changed.write_bytes(bytes(content))
+    assert main(["verify", str(run_dirs[name]), "--model", str(copy)]) == 1
 
 
 def test_skops_and_onnx_give_the_same_performance_and_fairness(runs: dict[str, dict[str, Any]]) -> None:
