@@ -170,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("run_dir", type=Path)
     verify.add_argument("--key", type=Path, help="the signer's public key (PEM), from 'fmaudit keygen'")
-    verify.add_argument("--model", type=Path, help="a model directory to check, e.g. from 'fmaudit export'")
+    verify.add_argument(
+        "--model", type=Path, help="the deployed model to check: an 'fmaudit export' directory, or the file or "
+        "directory of a model trained elsewhere (model.source)"
+    )
 
     keygen = commands.add_parser("keygen", help="write an Ed25519 key pair for signing reports")
     keygen.add_argument("private_key", type=Path, help="where the private key goes (created mode 0600)")
