@@ -99,10 +99,43 @@ def huggingface_card(document: FindingsDocument) -> str:
     return str(ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{_body(document)}"))
 
 
+def _model_details(training: dict[str, Any], provenance: dict[str, Any]) -> list[str]:
+    """What the model is: fine-tuned by fmaudit from a base (its trained modules, its DP), or trained elsewhere."""
+    run = f"audit run `{provenance['run_id']}`, fmaudit {provenance['versions'].get('fmaudit', '?')}"
+    privacy = training["privacy"]
+    if training.get("source_format"):
+        return [
+            f"- Model: {training['base_model']}, audited as it is",
+            "- Differential privacy: not known; fmaudit did not train the model and cannot verify any privacy claim",
+            f"- Model files SHA-256: `{provenance['weights_sha256']}`; {run}",
+        ]
+    return [
+        f"- Base model: {training['base_model']}; trained modules: {', '.join(training['trained_modules'])} "
+        f"({format_number(training['trainable_parameters'])} of {format_number(training['total_parameters'])} "
+        "parameters)",
+        f"- Differential privacy: DP-SGD, ε = {format_number(privacy['epsilon'])} at δ = {privacy['delta']}"
+        if privacy
+        else "- Differential privacy: none (no formal privacy guarantee)",
+        f"- Fine-tuned weights SHA-256: `{provenance['weights_sha256']}`; {run}",
+    ]
+
+
+def _rows_known(training: dict[str, Any]) -> bool:
+    """Whether the training rows are known: always for fmaudit's own models; declared for one trained elsewhere."""
+    return not training.get("source_format") or bool(training["training_rows"])
+
+
+def _how_split(training: dict[str, Any], split: dict[str, Any]) -> str:
+    if not training.get("source_format"):
+        return f"train the model (seeded split, seed {split['seed']})"
+    if training["training_rows"]:
+        return "trained the model, as the spec declares (model.source.trained_on)"
+    return f"form the training split (seed {split['seed']}); which rows trained the model is not declared"
+
+
 def _body(document: FindingsDocument) -> str:
     data, training, provenance = document["data"], document["training"], document["provenance"]
     split = document["resolved_spec"]["data"]["split"]
-    privacy = training["privacy"]
     sections = {s["plugin"]: s for s in document["sections"]}
     lines = [
         f"# Model card: {document['name']}",
@@ -111,14 +144,7 @@ def _body(document: FindingsDocument) -> str:
         "",
         "## Model details",
         "",
-        f"- Base model: {training['base_model']}; trained modules: {', '.join(training['trained_modules'])} "
-        f"({format_number(training['trainable_parameters'])} of {format_number(training['total_parameters'])} "
-        "parameters)",
-        f"- Differential privacy: DP-SGD, ε = {format_number(privacy['epsilon'])} at δ = {privacy['delta']}"
-        if privacy
-        else "- Differential privacy: none (no formal privacy guarantee)",
-        f"- Fine-tuned weights SHA-256: `{provenance['weights_sha256']}`; audit run `{provenance['run_id']}`, "
-        f"fmaudit {provenance['versions'].get('fmaudit', '?')}",
+        *_model_details(training, provenance),
         "",
         "## Intended use",
         "",
@@ -129,12 +155,14 @@ def _body(document: FindingsDocument) -> str:
         "## Training data",
         "",
         f"`{Path(data['source']).name}`: {format_number(data['rows'])} rows, of which "
-        f"{format_number(data['train_rows'])} train the model (seeded split, seed {split['seed']}); "
+        f"{format_number(data['train_rows'])} {_how_split(training, split)}; "
         f"favourable share {format_number(data['favourable_share'])}.",
         "",
         "## Evaluation data",
         "",
-        f"The held-out test split: {format_number(data['test_rows'])} rows, never seen in training. Groups "
+        f"The held-out test split: {format_number(data['test_rows'])} rows, "
+        f"{'never seen in training' if _rows_known(training) else 'which the model may have seen in training'}. "
+        "Groups "
         "(whole data set): "
         + "; ".join(
             f"{a}: " + ", ".join(f"{g} {n}" for g, n in sizes.items()) for a, sizes in data["group_sizes"].items()
