@@ -222,7 +222,8 @@ def test_the_report_and_model_card_say_the_model_was_trained_elsewhere(
     html = (run_dirs["credit-skops"] / "report.html").read_text()
     assert "audited as it is" in html and "700, as the spec declares (model.source.trained_on)" in html
     assert "Fine-tuned weights" not in html  # fmaudit fine-tuned nothing
-    assert main(["report", str(run_dirs["credit-skops"]), "--format", "model-card", "--out", str(tmp_path / "card")]) == 0
-    card = (tmp_path / "card" / "model-card" / "README.md").read_text()
+    card_dir = tmp_path / "card"
+    assert main(["report", str(run_dirs["credit-skops"]), "--format", "model-card", "--out", str(card_dir)]) == 0
+    card = (card_dir / "model-card" / "README.md").read_text()
     assert "fmaudit did not train the model and cannot verify any privacy claim" in card
     assert "700 trained the model, as the spec declares" in card and "never seen in training" in card

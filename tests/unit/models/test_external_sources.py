@@ -151,3 +151,25 @@ def test_fmaudits_own_mean_pooling_export_is_audited_as_it_scored(tiny_bert: Pat
     assert loaded.max_length == MAX_LENGTH and loaded.favourable_index == 1
     texts = sample_texts(run)
     assert np.abs(loaded.predict_proba(texts) - run.classifier.predict_proba(texts)).max() < 1e-6
+
+
+def test_a_decoder_classifier_directory_scores_as_transformers_does_row_by_row(
+    tiny_llama: Path, tmp_path: Path, data  # type: ignore[no-untyped-def]
+) -> None:
+    """A Llama-style sequence classifier (last-token pooling) scores batched, padded rows as the plain model
+    scores each row alone: padding must not move the token it pools."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    loaded, files = _load(tiny_llama, tmp_path, favourable_label=1, max_length=64)
+    assert type(loaded.model).__name__ == "LlamaForSequenceClassification" and files
+    rows = np.arange(6)
+    plain = AutoModelForSequenceClassification.from_pretrained(tiny_llama).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    alone = []
+    for i in rows:
+        with torch.inference_mode():
+            encoded = tokenizer(data.texts[i], truncation=True, max_length=64, return_tensors="pt")
+            alone.append(torch.softmax(plain(**encoded).logits, -1)[0, 1].item())
+    assert np.allclose(loaded.predict_rows(data, rows), alone, atol=1e-5)
+    assert np.std(alone) > 1e-4  # the rows score differently, so a pooled pad token would show
