@@ -58,13 +58,19 @@ def _html(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes
 def _pdf(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
     from fmaudit.report.pdf import render_pdf
 
-    return {"report.pdf": render_pdf(document, engine=options.pdf_engine)}
+    return {"report.pdf": render_pdf(document, engine=options.pdf_engine, profile="summary")}
+
+
+def _pdf_full(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
+    from fmaudit.report.pdf import render_pdf
+
+    return {"report-full.pdf": render_pdf(document, engine=options.pdf_engine, profile="full")}
 
 
 def _markdown(document: FindingsDocument, options: RenderOptions) -> dict[str, bytes]:
     from fmaudit.report.markdown import render_markdown
 
-    links = (*(BUILTINS[f].files[0] for f in ("html", "pdf") if f in options.formats), "findings.json")
+    links = (*(BUILTINS[f].files[0] for f in ("html", "pdf", "pdf-full") if f in options.formats), "findings.json")
     return {"summary.md": render_markdown(document, links)}
 
 
@@ -84,7 +90,14 @@ BUILTINS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
         OutputFormat("html", ("report.html",), _html, "the self-contained HTML report", for_twin=True),
-        OutputFormat("pdf", ("report.pdf",), _pdf, "the report printed to PDF", for_twin=True),
+        OutputFormat(
+            "pdf",
+            ("report.pdf",),
+            _pdf,
+            "the summary printed: verdict, gates, each section's headline figures, the notice summary",
+            for_twin=True,
+        ),
+        OutputFormat("pdf-full", ("report-full.pdf",), _pdf_full, "the whole report printed to PDF", for_twin=True),
         OutputFormat("md", ("summary.md",), _markdown, "verdict, gates and headline figures", for_twin=True),
         OutputFormat("junit", ("junit.xml",), _junit, "one JUnit test case per gate, for CI"),
         OutputFormat(

@@ -15,21 +15,22 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from fmaudit.core.errors import OutputError
-from fmaudit.report.html import render_html
+from fmaudit.report.html import Profile, render_html
 from fmaudit.report.schema import FindingsDocument
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
-def render_pdf(document: FindingsDocument, *, engine: str = "weasyprint") -> bytes:
+def render_pdf(document: FindingsDocument, *, engine: str = "weasyprint", profile: Profile = "full") -> bytes:
+    """The report printed: the ``full`` profile (every table) or the ``summary`` one (see ``render_html``)."""
     if engine == "chromium":
-        return chromium_pdf(render_html(document, printing=True))
+        return chromium_pdf(render_html(document, printing=True, profile=profile))
     if engine != "weasyprint":
         raise OutputError(f"unknown PDF engine {engine!r}; expected weasyprint or chromium")
-    return bytes(laid_out(document).write_pdf())
+    return bytes(laid_out(document, profile=profile).write_pdf())
 
 
-def laid_out(document: FindingsDocument) -> Any:
+def laid_out(document: FindingsDocument, *, profile: Profile = "full") -> Any:
     """The printed report as WeasyPrint lays it out (its pages), before it is written as PDF."""
     import logging
 
@@ -37,7 +38,8 @@ def laid_out(document: FindingsDocument) -> Any:
 
     # WeasyPrint logs each screen-only CSS property it ignores (overflow-x, ...): not the reader's concern.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    return weasyprint.HTML(string=render_html(document, printing=True), url_fetcher=_no_fetch).render()
+    html = render_html(document, printing=True, profile=profile)
+    return weasyprint.HTML(string=html, url_fetcher=_no_fetch).render()
 
 
 def _no_fetch(url: str, *args: Any, **kwargs: Any) -> NoReturn:

@@ -455,8 +455,9 @@ class OutputSpec(StrictModel):
     dir: str = Field("reports", description="reports go to <dir>/<name>/<run id>/")
     formats: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FORMATS),
-        description="output formats by name, checked when the run is planned: html (report.html), pdf (report.pdf), "
-        "md (summary.md), junit (junit.xml), model-card (model-card/README.md and model-card.json), and any an "
+        description="output formats by name, checked when the run is planned: html (report.html), pdf (report.pdf: the "
+        "summary profile, verdict, gates and each section's headline figures), pdf-full (report-full.pdf: every "
+        "table), md (summary.md), junit (junit.xml), model-card (model-card/README.md and model-card.json), and any an "
         "installed package registers (`fmaudit formats` lists them); findings.json and manifest.json always",
     )
     redact: bool = Field(

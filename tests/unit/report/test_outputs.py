@@ -490,6 +490,32 @@ def test_pdf_prints_every_section_reproducibly_and_fetches_nothing(signed_run: P
         pdf._no_fetch("http://example.org/font.woff")
 
 
+def test_the_pdf_format_is_the_summary_and_pdf_full_the_whole_report(signed_run: Path) -> None:
+    from fmaudit.report import pdf
+    from fmaudit.report.formats import BUILTINS, RenderOptions
+    from fmaudit.report.html import render_html
+
+    document = load_document(signed_run)
+    assert set(BUILTINS["pdf"].render(document, RenderOptions())) == {"report.pdf"}
+    assert set(BUILTINS["pdf-full"].render(document, RenderOptions())) == {"report-full.pdf"}
+    summary, full = render_html(document, printing=True, profile="summary"), render_html(document, printing=True)
+    assert "Headline figures of this section" in summary and "Headline figures of this section" not in full
+    assert "metrics of this section (paths usable in gates)" in full and "paths usable in gates" not in summary
+    gated = [gate["gate"].split()[0] for gate in document["gates"]]
+    assert gated and all(path.removesuffix(".ci_low").removesuffix(".ci_high") in summary for path in gated)
+    assert "Resolved spec" not in summary and "every table, chart, note and metric" in summary.lower()
+    assert len(pdf.laid_out(document, profile="summary").pages) < len(pdf.laid_out(document).pages)
+    assert overflowing_pages(document) == []
+
+
+def test_number_columns_have_their_headers_over_the_numbers() -> None:
+    from fmaudit.report.html import numeric_columns
+
+    table = {"columns": ["group", "rows", "rate", "note"], "rows": [["a", 3, {"value": 0.5}, ""], ["b", 4, None, "x"]]}
+    assert numeric_columns(table) == {1, 2}
+    assert numeric_columns({"columns": ["a"], "rows": []}) == set()
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (apt-get install chromium)")
 def test_pdf_engine_chromium_prints_the_same_report(signed_run: Path) -> None:
     from fmaudit.report import pdf
