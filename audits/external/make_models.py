@@ -4,10 +4,11 @@ same way with peft, a scikit-learn pipeline saved with skops and converted to ON
 scores that pipeline gives every row. Each spec names its model under ``models/`` and the rows it was trained
 on (``models/train_ids.csv``).
 
-    python audits/external/make_models.py            # writes audits/external/models/ (seconds; CPU)
+    python audits/external/make_models.py            # writes audits/external/models/ (minutes, on the CPU)
 
-The text models are tiny (a 2-layer, 32-wide BERT with MiniLM's vocabulary, trained from scratch) so the
-example runs in seconds: the workflow is the point, not the model. Bring your own model the same way.
+The classifier is a tiny BERT (2 layers, 32 wide, MiniLM's vocabulary) trained from scratch, and the adapter
+a LoRA over the MiniLM encoder fmaudit ships: the workflow is the point, not the models. Bring your own the
+same way.
 """
 
 from __future__ import annotations
@@ -23,23 +24,27 @@ HERE = Path(__file__).resolve().parent
 SEED = 0
 TEST_SHARE = 0.3
 EPOCHS = 8
+LORA_EPOCHS = 3
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "models", help="where the models go")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs of the text models")
+    parser.add_argument("--quick", action="store_true", help="seconds instead of minutes: models that learn little")
     args = parser.parse_args()
-    make_all(args.out, epochs=args.epochs)
+    make_all(args.out, quick=args.quick)
 
 
-def make_all(out: Path, *, epochs: int = EPOCHS) -> None:
-    """Every example artifact under ``out`` (the tests make them with fewer epochs)."""
+def make_all(out: Path, *, quick: bool = False) -> None:
+    """Every example artifact under ``out``; ``quick`` (the tests): one epoch, the adapter over a tiny random base
+    (audit it with model.source.base: models/tiny-base)."""
     out.mkdir(parents=True, exist_ok=True)
     frame, texts, labels, train = credit_rows()
     pd.DataFrame({"row": train}).to_csv(out / "train_ids.csv", index=False)
-    hf_classifier(out / "credit-hf", texts[train], labels[train], epochs=epochs)
-    lora_adapter(out / "tiny-base", out / "credit-lora", texts[train], labels[train], epochs=epochs)
+    hf_classifier(out / "credit-hf", texts[train], labels[train], epochs=1 if quick else EPOCHS)
+    tiny_base = out / "tiny-base" if quick else None
+    lora_epochs = 1 if quick else LORA_EPOCHS
+    lora_adapter(out / "credit-lora", texts[train], labels[train], epochs=lora_epochs, tiny_base=tiny_base)
     pipeline = sklearn_pipeline(frame.iloc[train], labels[train])
     save_skops(pipeline, out / "credit-pipeline.skops")
     save_onnx(pipeline, frame, out / "credit-pipeline.onnx")
@@ -131,19 +136,27 @@ def hf_classifier(directory: Path, texts: np.ndarray, labels: np.ndarray, *, epo
     shutil.rmtree(directory / "trainer", ignore_errors=True)
 
 
-def lora_adapter(base: Path, directory: Path, texts: np.ndarray, labels: np.ndarray, *, epochs: int) -> None:
-    """A LoRA adapter (and the classifier head it trains) over ``base``, saved with PeftModel.save_pretrained."""
+def lora_adapter(
+    directory: Path, texts: np.ndarray, labels: np.ndarray, *, epochs: int, tiny_base: Path | None = None
+) -> None:
+    """A LoRA adapter (and the classifier head it trains) over MiniLM, the pretrained encoder fmaudit ships,
+    saved with PeftModel.save_pretrained: the spec names the base (``base: minilm``), as the adapter's own
+    config records only the local path it was trained from. ``tiny_base``: over a random tiny BERT made there
+    instead, in seconds (the tests' workflow check; such a model learns nothing)."""
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tiny_bert(base)
+    from fmaudit.models.text import BUNDLED_MINILM, resolve_base_model
+
+    base = tiny_bert(tiny_base) if tiny_base else resolve_base_model(BUNDLED_MINILM, base_dir=HERE, cache_dir=HERE)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = get_peft_model(
-        AutoModelForSequenceClassification.from_pretrained(base),
+        AutoModelForSequenceClassification.from_pretrained(base, num_labels=2),
         LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, target_modules=["query", "value"]),
     )
-    trained = fine_tune(model, tokenizer, texts, labels, directory / "trainer", epochs=epochs, rate=1e-2)
+    trained = fine_tune(model, tokenizer, texts, labels, directory / "trainer", epochs=epochs, rate=2e-3)
     trained.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
     shutil.rmtree(directory / "trainer", ignore_errors=True)
 
 
