@@ -504,6 +504,8 @@ def test_the_pdf_format_is_the_summary_and_pdf_full_the_whole_report(signed_run:
     gated = [gate["gate"].split()[0] for gate in document["gates"]]
     assert gated and all(path.removesuffix(".ci_low").removesuffix(".ci_high") in summary for path in gated)
     assert "Resolved spec" not in summary and "every table, chart, note and metric" in summary.lower()
+    assert '<body class="summary-profile">' in summary and "<body>" in full  # sections flow, not a page each
+    assert '<th class="n">' in full  # number columns' headers sit over their numbers
     assert len(pdf.laid_out(document, profile="summary").pages) < len(pdf.laid_out(document).pages)
     assert overflowing_pages(document) == []
 
