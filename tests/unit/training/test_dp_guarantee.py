@@ -252,7 +252,9 @@ def _statement(
     from fmaudit.families.privacy.statement import statement
 
     privacy = _privacy_record(**record)
-    training = SimpleNamespace(privacy=privacy, total_parameters=10, trainable_parameters=2, trained_modules=["head"])
+    training = SimpleNamespace(
+        privacy=privacy, total_parameters=10, trainable_parameters=2, trained_modules=["head"], trained_elsewhere=False
+    )
     spec = SimpleNamespace(
         training=TrainingSpec.model_validate(
             {"seed_replicas": replicas, "privacy": {**PRIVACY, "settings_chosen_on": chosen_on}}
