@@ -186,13 +186,13 @@ def cold_validate(spec: Path) -> float:
 
 STEPS = {
     "fmaudit.engine.planning": ["read_spec", "prepare", "resolve_plugins", "field_values", "sha256_file"],
-    "fmaudit.data": [
+    "fmaudit.data.preparation": [
         "read_table",
         "_row_ids",
         "_binary_labels",
         "derive_group",
         "intersection_labels",
-        "_check_group_paths",
+        "check_group_paths",
         "_check_template",
         "serialise",
     ],
