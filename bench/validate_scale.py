@@ -191,7 +191,7 @@ STEPS = {
         "_row_ids",
         "_binary_labels",
         "derive_group",
-        "intersection_labels",
+        "intersection_groups",
         "check_group_paths",
         "_check_template",
         "serialise",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.errors import DataError
-from fmaudit.data.groups import INTERSECTION_JOIN, check_group_paths, derive_group, intersection_name
+from fmaudit.data.groups import check_group_paths, derive_group, intersection_groups, intersection_name
 from fmaudit.data.serialisation import serialise, template_fields
 from fmaudit.spec import DataSpec, SplitSpec, TrainedOnSpec
 
@@ -164,7 +164,7 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
     labels = _binary_labels(frame[spec.label], spec, path)
     sensitive = pd.DataFrame({name: derive_group(frame[s.column], s, name=name) for name, s in spec.sensitive.items()})
     for combo in spec.intersections:
-        sensitive[intersection_name(combo)] = sensitive[combo].agg(INTERSECTION_JOIN.join, axis=1)
+        sensitive[intersection_name(combo)] = intersection_groups(sensitive, combo)
     check_group_paths(sensitive, spec.sensitive, path)
 
     rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
