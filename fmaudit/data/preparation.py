@@ -16,7 +16,7 @@ import pandas as pd
 
 from fmaudit.core.errors import DataError
 from fmaudit.data.groups import check_group_paths, derive_group, intersection_groups, intersection_name
-from fmaudit.data.serialisation import serialise, template_fields
+from fmaudit.data.serialisation import LazySerialisation, RowView, check_template, template_fields
 from fmaudit.spec import DataSpec, SplitSpec, TrainedOnSpec
 
 BUILTIN_PREFIX = "builtin:"
@@ -24,11 +24,11 @@ BUILTIN_PREFIX = "builtin:"
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The data set as every later stage sees it. Row ids are positions in ``frame``."""
+    """The data set as every later stage sees it. Row ids are positions in ``frame``. The rows' texts are
+    serialised when first read: ``fmaudit validate`` and a tabular model's audits never read them all."""
 
     frame: pd.DataFrame
-    texts: list[str]
-    spans: list[dict[str, tuple[int, int]]]
+    template: str
     labels: np.ndarray
     sensitive: pd.DataFrame
     source_path: Path
@@ -42,6 +42,21 @@ class PreparedData:
     @property
     def n_rows(self) -> int:
         return len(self.frame)
+
+    @cached_property
+    def serialisation(self) -> LazySerialisation:
+        """The rows through the template, serialised a block of rows at a time when first read."""
+        return LazySerialisation(self.frame, self.template)
+
+    @property
+    def texts(self) -> RowView[str]:
+        """Each row rendered through the template, as ``serialise`` renders it."""
+        return self.serialisation.texts
+
+    @property
+    def spans(self) -> RowView[dict[str, tuple[int, int]]]:
+        """Each row's field spans in its text: ``spans[row][field]`` is ``(start, end)``."""
+        return self.serialisation.spans
 
     @property
     def n_train(self) -> int:
@@ -152,7 +167,7 @@ def field_values(column: pd.Series) -> tuple[str, ...]:
 
 
 def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
-    """Load and check the data set, then derive groups, texts and the split."""
+    """Load and check the data set, then derive its labels and groups; the texts and the split follow on use."""
     path = resolve_source(spec.source, base_dir=base_dir)
     frame = read_table(path)
     _check_columns(frame, spec, path)
@@ -160,6 +175,7 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
         frame = frame.sample(n=spec.max_rows, random_state=spec.split.seed)
     ids = _row_ids(frame, spec.id, path)
     frame = frame.reset_index(drop=True)
+    check_template(frame, spec.template)  # the template's format specs fit the columns before any text is needed
 
     labels = _binary_labels(frame[spec.label], spec, path)
     sensitive = pd.DataFrame({name: derive_group(frame[s.column], s, name=name) for name, s in spec.sensitive.items()})
@@ -167,13 +183,11 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
         sensitive[intersection_name(combo)] = intersection_groups(sensitive, combo)
     check_group_paths(sensitive, spec.sensitive, path)
 
-    rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
     sensitive_columns = {s.column for s in spec.sensitive.values()}
     features = [c for c in frame.columns if c != spec.label and c not in sensitive_columns]
     return PreparedData(
         frame=frame,
-        texts=[r.text for r in rendered],
-        spans=[r.spans for r in rendered],
+        template=spec.template,
         labels=labels,
         sensitive=sensitive,
         source_path=path,
@@ -273,22 +287,22 @@ def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
         raise DataError(f"data.label: column {spec.label!r} has {int(column.isna().sum())} missing values")
     values = column.astype(str)
     favourable = spec.favourable_values
-    if values.nunique() < 2:
+    classes = sorted(values.unique())  # the distinct values, not a set of every row's
+    if len(classes) < 2:
         raise DataError(
             f"data.label: column {spec.label!r} in {path.name} has one class only ({values.iloc[0]!r}); "
             "a classifier audit needs two"
         )
-    classes = sorted(set(values))
     missing = [v for v in favourable if v not in classes]
     if missing:
         raise DataError(
             f"data.positive: {', '.join(map(repr, missing))} {'is' if len(missing) == 1 else 'are'} not a value of "
             f"column {spec.label!r}; values: {classes}"
         )
-    if values.nunique() > 2 and not isinstance(spec.positive, list):
+    if len(classes) > 2 and not isinstance(spec.positive, list):
         listed = ", ".join(map(repr, classes))
         raise DataError(
-            f"data.label: column {spec.label!r} has {values.nunique()} classes ({listed}); fmaudit audits binary "
+            f"data.label: column {spec.label!r} has {len(classes)} classes ({listed}); fmaudit audits binary "
             f"decisions: list the values that count as favourable in data.positive (e.g. positive: "
             f"[{', '.join(map(repr, classes[:2]))}]) to audit them against the rest"
         )
