@@ -1,15 +1,10 @@
-"""Data stage: load the table, derive sensitive groups, serialise rows to text, split.
-
-Everything a later stage needs about the data is in one frozen ``PreparedData``;
-nothing downstream goes back to the file.
-"""
+"""Preparing the data: load and check the table, derive its labels, groups and row ids, and hold the split."""
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
 import math
-import string
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -20,34 +15,20 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.errors import DataError
-from fmaudit.core.findings import metric_key
-from fmaudit.spec import DataSpec, SensitiveSpec, SplitSpec, TrainedOnSpec
-
-UNKNOWN_GROUP = "unknown"
-"""Group name for rows whose sensitive value is missing: counted, never dropped."""
+from fmaudit.data.groups import check_group_paths, derive_group, intersection_groups, intersection_name
+from fmaudit.data.serialisation import LazySerialisation, RowView, check_template, template_fields
+from fmaudit.spec import DataSpec, SplitSpec, TrainedOnSpec
 
 BUILTIN_PREFIX = "builtin:"
-TEMPLATE_TEXT = "(template text)"
-"""Where a character lies in the template's own words, not in any field's value."""
-INTERSECTION_JOIN = " & "
-"""Joins the component groups of an intersection group, e.g. ``female & under 25``."""
-
-
-@dataclass(frozen=True)
-class Serialised:
-    """A row rendered through the template, with the character span of each field's value."""
-
-    text: str
-    spans: dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The data set as every later stage sees it. Row ids are positions in ``frame``."""
+    """The data set as every later stage sees it. Row ids are positions in ``frame``. The rows' texts are
+    serialised when first read: ``fmaudit validate`` and a tabular model's audits never read them all."""
 
     frame: pd.DataFrame
-    texts: list[str]
-    spans: list[dict[str, tuple[int, int]]]
+    template: str
     labels: np.ndarray
     sensitive: pd.DataFrame
     source_path: Path
@@ -61,6 +42,21 @@ class PreparedData:
     @property
     def n_rows(self) -> int:
         return len(self.frame)
+
+    @cached_property
+    def serialisation(self) -> LazySerialisation:
+        """The rows through the template, serialised a block of rows at a time when first read."""
+        return LazySerialisation(self.frame, self.template)
+
+    @property
+    def texts(self) -> RowView[str]:
+        """Each row rendered through the template, as ``serialise`` renders it."""
+        return self.serialisation.texts
+
+    @property
+    def spans(self) -> RowView[dict[str, tuple[int, int]]]:
+        """Each row's field spans in its text: ``spans[row][field]`` is ``(start, end)``."""
+        return self.serialisation.spans
 
     @property
     def n_train(self) -> int:
@@ -160,31 +156,6 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def template_fields(template: str) -> list[str]:
-    """The column names a template refers to, in order of first use."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise DataError(f"data.template: not a valid format string: {exc}") from exc
-    fields: list[str] = []
-    for _, field, _, _ in parsed:
-        if field is None:
-            continue
-        if not field or not field.isidentifier():
-            raise DataError(f"data.template: field {{{field}}} must name a column")
-        if field not in fields:
-            fields.append(field)
-    return fields
-
-
-def field_of_token(start: int, end: int, spans: dict[str, tuple[int, int]]) -> str:
-    """The template field whose value holds characters [start, end), else the template's own text."""
-    for field, (lo, hi) in spans.items():
-        if start < hi and end > lo:
-            return field
-    return TEMPLATE_TEXT
-
-
 def is_numeric(column: pd.Series) -> bool:
     """Whether a column holds numbers (booleans are categories), as the tabular encoder decides."""
     return bool(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
@@ -195,69 +166,8 @@ def field_values(column: pd.Series) -> tuple[str, ...]:
     return tuple(sorted(str(v) for v in column.dropna().astype("string").unique()))
 
 
-def serialise(row: dict[str, object], template: str) -> Serialised:
-    """Fill the template from one row, recording where each field's value landed."""
-    parts: list[str] = []
-    spans: dict[str, tuple[int, int]] = {}
-    position = 0
-    for literal, field, format_spec, conversion in string.Formatter().parse(template):
-        parts.append(literal)
-        position += len(literal)
-        if field is None:
-            continue
-        value = row[field]
-        if conversion == "r":
-            value = repr(value)
-        elif conversion == "s":
-            value = str(value)
-        rendered = format(value, format_spec or "")
-        spans.setdefault(field, (position, position + len(rendered)))
-        parts.append(rendered)
-        position += len(rendered)
-    return Serialised(text="".join(parts), spans=spans)
-
-
-def derive_group(series: pd.Series, spec: SensitiveSpec, *, name: str) -> pd.Series:
-    """Map a raw column to group names; missing values become the 'unknown' group."""
-    missing = series.isna()
-    if missing.all():
-        raise DataError(f"data.sensitive.{name}.column: column {spec.column!r} has no values at all")
-    if spec.map is not None:
-        as_text = series.astype("string")
-        unmapped = sorted(set(as_text[~missing]) - set(spec.map))
-        if unmapped:
-            raise DataError(
-                f"data.sensitive.{name}.map: values of column {spec.column!r} have no group: {unmapped[:10]}"
-            )
-        groups = as_text.map(spec.map)
-    elif spec.bins is not None:
-        assert spec.labels is not None  # guaranteed by SensitiveSpec's validator
-        numeric = pd.to_numeric(series, errors="coerce")
-        bad = numeric.isna() & ~missing
-        if bad.any():
-            raise DataError(
-                f"data.sensitive.{name}.bins: column {spec.column!r} has non-numeric values, "
-                f"e.g. {series[bad].iloc[0]!r}"
-            )
-        groups = pd.cut(numeric, bins=spec.bins, labels=spec.labels, right=False).astype("string")
-        outside = groups.isna() & ~missing
-        if outside.any():
-            raise DataError(
-                f"data.sensitive.{name}.bins: {int(outside.sum())} values of {spec.column!r} fall outside "
-                f"[{spec.bins[0]}, {spec.bins[-1]}), e.g. {series[outside].iloc[0]!r}"
-            )
-    else:
-        groups = series.astype("string")
-    return groups.fillna(UNKNOWN_GROUP).astype(str).rename(name)
-
-
-def intersection_name(attributes: list[str]) -> str:
-    """The metric-path name of an intersection, e.g. ``sex_x_age_group``."""
-    return "_x_".join(attributes)
-
-
 def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
-    """Load and check the data set, then derive groups, texts and the split."""
+    """Load and check the data set, then derive its labels and groups; the texts and the split follow on use."""
     path = resolve_source(spec.source, base_dir=base_dir)
     frame = read_table(path)
     _check_columns(frame, spec, path)
@@ -265,20 +175,19 @@ def prepare(spec: DataSpec, *, base_dir: Path) -> PreparedData:
         frame = frame.sample(n=spec.max_rows, random_state=spec.split.seed)
     ids = _row_ids(frame, spec.id, path)
     frame = frame.reset_index(drop=True)
+    check_template(frame, spec.template)  # the template's format specs fit the columns before any text is needed
 
     labels = _binary_labels(frame[spec.label], spec, path)
     sensitive = pd.DataFrame({name: derive_group(frame[s.column], s, name=name) for name, s in spec.sensitive.items()})
     for combo in spec.intersections:
-        sensitive[intersection_name(combo)] = sensitive[combo].agg(INTERSECTION_JOIN.join, axis=1)
-    _check_group_paths(sensitive, spec.sensitive, path)
+        sensitive[intersection_name(combo)] = intersection_groups(sensitive, combo)
+    check_group_paths(sensitive, spec.sensitive, path)
 
-    rendered = [serialise(row, spec.template) for row in frame.to_dict("records")]
     sensitive_columns = {s.column for s in spec.sensitive.values()}
     features = [c for c in frame.columns if c != spec.label and c not in sensitive_columns]
     return PreparedData(
         frame=frame,
-        texts=[r.text for r in rendered],
-        spans=[r.spans for r in rendered],
+        template=spec.template,
         labels=labels,
         sensitive=sensitive,
         source_path=path,
@@ -371,26 +280,6 @@ def _check_columns(frame: pd.DataFrame, spec: DataSpec, path: Path) -> None:
         raise DataError("\n".join(problems))
 
 
-def _check_group_paths(sensitive: pd.DataFrame, declared: Collection[str], path: Path) -> None:
-    """Two groups of one attribute must not share a metric path part (``metric_key`` maps "A/B", "A B" and
-    "A&B" all to ``A_B``): one group's figures would overwrite or shadow the other's. Name every collision."""
-    problems = []
-    for attribute in sensitive.columns:
-        by_key: dict[str, list[str]] = {}
-        for group in sorted(set(sensitive[attribute])):
-            by_key.setdefault(metric_key(group), []).append(group)
-        where = f"data.sensitive.{attribute}" if attribute in declared else f"data.intersections ({attribute})"
-        fix = f"data.sensitive.{attribute}.map" if attribute in declared else "the components' map"
-        problems += [
-            f"{where}: groups {' and '.join(map(repr, names))} in {path.name} would share the metric path part "
-            f"{key!r}; rename one with {fix}"
-            for key, names in by_key.items()
-            if len(names) > 1
-        ]
-    if problems:
-        raise DataError("\n".join(problems))
-
-
 def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
     """1 where the label is a favourable value (``data.positive``: one value or a list), else 0; both classes
     must occur."""
@@ -398,22 +287,22 @@ def _binary_labels(column: pd.Series, spec: DataSpec, path: Path) -> np.ndarray:
         raise DataError(f"data.label: column {spec.label!r} has {int(column.isna().sum())} missing values")
     values = column.astype(str)
     favourable = spec.favourable_values
-    if values.nunique() < 2:
+    classes = sorted(values.unique())  # the distinct values, not a set of every row's
+    if len(classes) < 2:
         raise DataError(
             f"data.label: column {spec.label!r} in {path.name} has one class only ({values.iloc[0]!r}); "
             "a classifier audit needs two"
         )
-    classes = sorted(set(values))
     missing = [v for v in favourable if v not in classes]
     if missing:
         raise DataError(
             f"data.positive: {', '.join(map(repr, missing))} {'is' if len(missing) == 1 else 'are'} not a value of "
             f"column {spec.label!r}; values: {classes}"
         )
-    if values.nunique() > 2 and not isinstance(spec.positive, list):
+    if len(classes) > 2 and not isinstance(spec.positive, list):
         listed = ", ".join(map(repr, classes))
         raise DataError(
-            f"data.label: column {spec.label!r} has {values.nunique()} classes ({listed}); fmaudit audits binary "
+            f"data.label: column {spec.label!r} has {len(classes)} classes ({listed}); fmaudit audits binary "
             f"decisions: list the values that count as favourable in data.positive (e.g. positive: "
             f"[{', '.join(map(repr, classes[:2]))}]) to audit them against the rest"
         )
