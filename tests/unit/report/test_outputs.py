@@ -402,9 +402,9 @@ def test_an_unknown_format_in_the_spec_fails_planning_with_the_nearest_name(spec
     with pytest.raises(SpecError) as raised:
         plan(write_spec(spec_dict))
     assert [p.split(": ", 1)[1] for p in raised.value.problems] == [
-        "output.formats: unknown format 'docx'; expected one of: html, pdf, md, junit, model-card",
+        "output.formats: unknown format 'docx'; expected one of: html, pdf, pdf-full, md, junit, model-card",
         "output.formats: unknown format 'junti'; did you mean 'junit'? "
-        "expected one of: html, pdf, md, junit, model-card",
+        "expected one of: html, pdf, pdf-full, md, junit, model-card",
     ]
 
 
