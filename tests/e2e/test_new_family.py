@@ -124,7 +124,7 @@ def toy_spec(tmp_path: Path) -> Path:
 
 def test_the_registries_find_the_installed_family_and_format(installed: Path) -> None:
     assert registry.available_plugins()["toy"] == "toy_family.plugin:ToyPlugin"
-    assert list(formats.available_formats()) == ["html", "pdf", "md", "junit", "model-card", "gates-csv"]
+    assert list(formats.available_formats()) == ["html", "pdf", "pdf-full", "md", "junit", "model-card", "gates-csv"]
     assert not Path(registry.lookup_plugin("toy").__module__.replace(".", "/")).is_relative_to("fmaudit")
     code, stdout = run_cli(["formats"])
     assert code == ExitCode.OK and "gates-csv  (every gate as a CSV row): gates.csv" in stdout

@@ -111,7 +111,7 @@ def test_an_unreadable_export_record_or_no_model_directory_exits_2(run: CachedRu
     code, _, err = verify(run, copy)
     assert code == ExitCode.INPUT_ERROR and "expected an object with the key 'files'; got an array" in err
     code, _, err = verify(run, tmp_path / "nowhere")
-    assert code == ExitCode.INPUT_ERROR and f"{tmp_path / 'nowhere'}: no such model directory" in err
+    assert code == ExitCode.INPUT_ERROR and f"{tmp_path / 'nowhere'}: no such model file or directory" in err
 
 
 def test_the_run_is_checked_before_the_model(run: CachedRun, exported: Path, tmp_path: Path) -> None:
