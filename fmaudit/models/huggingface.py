@@ -16,7 +16,13 @@ from fmaudit.core.errors import ModelError
 from fmaudit.core.offline import enforce_offline
 from fmaudit.models.hub import exported_architecture, labels
 from fmaudit.models.pooling import resolve_pooling
-from fmaudit.models.text import TextClassifier, load_pretrained, quiet_transformers, resolve_base_model
+from fmaudit.models.text import (
+    TextClassifier,
+    load_pretrained,
+    quiet_transformers,
+    resolve_base_model,
+    set_padding,
+)
 from fmaudit.spec import SourceSpec
 from fmaudit.spec.sections import DEFAULT_SOURCE_LENGTH
 
@@ -42,8 +48,9 @@ def load_classifier_dir(
     if not (directory / "config.json").is_file():
         raise ModelError(f"{key}: {directory} has no config.json; not a Hugging Face model directory")
     _need_tokenizer(directory, key)
-    favourable = favourable_output(_id2label(directory / "config.json"), source.favourable_label, favourable_values)
-    config = json.loads((directory / "config.json").read_text())
+    config = _read_json(directory / "config.json")
+    labels = _id2label(config, directory / "config.json")
+    favourable = favourable_output(labels, source.favourable_label, favourable_values)
     wrapped = exported_architecture(config)
     if wrapped is None:
         model, tokenizer = load_pretrained(directory, pooling=resolve_pooling("auto", directory))
@@ -74,27 +81,26 @@ def _load_adapter(
     if not config_file.is_file():
         raise ModelError(f"{key}: {directory} has no {ADAPTER_CONFIG}; not a PEFT adapter directory")
     weights = _safetensors(directory, stem="adapter_model")
-    config = json.loads(config_file.read_text())
+    config = _read_json(config_file)
     base_name = source.base or config.get("base_model_name_or_path")
     if not base_name:
         raise ModelError(f"model.source.base: {config_file} names no base model; give model.source.base")
     base = resolve_base_model(str(base_name), base_dir=base_dir, cache_dir=cache_dir)
-    tokenizer_dir = directory if any((directory / name).is_file() for name in TOKENIZER_FILES) else base
-    labels = _id2label(base / "config.json")
-    favourable = favourable_output(labels if len(labels) == 2 else {}, source.favourable_label, favourable_values)
+    # The adapter trained a new head: the base's output names (if any) describe a head it replaced.
+    favourable = favourable_output({}, source.favourable_label, favourable_values)
     enforce_offline()
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    model, _ = load_pretrained(base, pooling="model")
+    model, tokenizer = load_pretrained(base, pooling="model")
     try:
         with quiet_transformers():
             merged = PeftModel.from_pretrained(model, directory, is_trainable=False).merge_and_unload()
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"{key}: cannot apply the adapter in {directory} to {base}: {exc}") from exc
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    if any((directory / name).is_file() for name in TOKENIZER_FILES):  # the adapter's own tokenizer, else the base's
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        set_padding(merged, tokenizer)
     classifier = TextClassifier(merged, tokenizer, max_length=_length(source, tokenizer), favourable_index=favourable)
     return classifier, weights
 
@@ -123,12 +129,18 @@ def _need_tokenizer(directory: Path, key: str) -> None:
         )
 
 
-def _id2label(config_file: Path) -> dict[int, str]:
-    """The classifier's output names by index; a classifier with other than two outputs is refused."""
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        config: dict[str, Any] = json.loads(config_file.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"model.source.path: cannot read {config_file}: {exc}") from exc
+        raise ModelError(f"model.source.path: cannot read {path}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ModelError(f"model.source.path: {path} is not a JSON object")
+    return value
+
+
+def _id2label(config: dict[str, Any], config_file: Path) -> dict[int, str]:
+    """The classifier's output names by index; a classifier with other than two outputs is refused."""
     labels = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
     count = len(labels) or int(config.get("num_labels", 2))
     if count != 2:

@@ -102,14 +102,14 @@ def load_pretrained(
             model = AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True, **shape)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"model.base: cannot load a sequence classifier from {model_dir}: {exc}") from exc
-    _set_padding(model, tokenizer)
+    set_padding(model, tokenizer)
     from fmaudit.models.pooling import use_pooling
 
     use_pooling(model, pooling)
     return model, tokenizer
 
 
-def _set_padding(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+def set_padding(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
     """Decoders often ship without a pad token; their classifier pools the last non-pad token, so model and
     tokenizer must agree on one. Padding goes on the right: batches are trimmed to their longest text."""
     if tokenizer.pad_token is None:

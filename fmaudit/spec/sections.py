@@ -71,7 +71,8 @@ class SourceSpec(StrictModel):
     favourable_label: str | int | None = Field(
         None,
         description="huggingface/peft: the output that means the favourable outcome, by config.id2label name or "
-        "index; default: the id2label name equal to data.positive (required when the names are LABEL_0/LABEL_1)",
+        "index; default: the id2label name equal to data.positive (required when the names are LABEL_0/LABEL_1, "
+        "and for peft, whose adapter trained a head of its own)",
     )
     max_length: int | None = Field(
         None,
