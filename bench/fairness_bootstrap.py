@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.intervals import percentile_interval, resample_cell_counts, stream
-from fmaudit.families.fairness import group_metrics as gm
 from fmaudit.families.fairness.attribute import AttributeAudit, audit_attribute
 from fmaudit.families.fairness.reference_gaps import comparisons, gap_table
 from fmaudit.families.fairness.tables import disparity_table, group_table, impact_table
+from fmaudit.metrics import confusion
 
 FIGURES = ("selection_rate", "tpr", "fpr")
 
@@ -82,8 +82,8 @@ def audit(labels: np.ndarray, scores: np.ndarray, decisions: np.ndarray, groups:
 
 def fmaudit_intervals(labels: np.ndarray, decisions: np.ndarray, groups: pd.Series, n_boot: int) -> dict[str, tuple]:
     names = [str(c) for c in groups.cat.categories]
-    counts = gm.confusion_counts(groups.cat.codes.to_numpy(), labels, decisions, n_groups=len(names))
-    resampled = gm.rates(resample_cell_counts(counts, n_boot=n_boot, rng=np.random.default_rng(1)))
+    counts = confusion.confusion_counts(groups.cat.codes.to_numpy(), labels, decisions, n_groups=len(names))
+    resampled = confusion.rates(resample_cell_counts(counts, n_boot=n_boot, rng=np.random.default_rng(1)))
     out = {}
     for figure in FIGURES:
         for g, name in enumerate(names):

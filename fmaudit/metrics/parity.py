@@ -9,6 +9,7 @@ intervals are simultaneous over all pairs instead).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,11 @@ def pair_gap(values: np.ndarray, name: str, pair: Pair) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(high == low, 1.0, low / high)
     return np.where(np.isfinite(ratio), ratio, np.nan)
+
+
+def compared_min_size(rows: int, *, min_group_size: int, min_group_share: float) -> int:
+    """The fewest test rows a group needs to be compared: the larger of a count and a share of the ``rows``."""
+    return max(min_group_size, math.ceil(min_group_share * rows))
 
 
 def excluded_groups(names: Sequence[str], sizes: np.ndarray, *, min_size: int, unknown: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from fmaudit.core.findings import Estimate
 from fmaudit.core.intervals import stream
 from fmaudit.data import PreparedData, template_fields
 from fmaudit.families.behaviour.invariance import invariance_edits, planned_tests
@@ -26,6 +27,7 @@ from fmaudit.families.behaviour.templates import (
     fairness_gate_readings,
     headline_figures,
 )
+from fmaudit.metrics.parity import compared_min_size
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class Inputs:
     attributes: dict[str, list[str]]
     numeric_fields: tuple[str, ...]
     gates: tuple[str, ...] = ()
+    fairness_parity: dict[str, Estimate] = field(default_factory=dict)
+    """Attribute -> the fairness section's demographic parity ratio on these scores, where it ran: the audited
+    template's figure, the one its gates read."""
     say: Callable[[str], None] = field(default=lambda message: None)
 
 
@@ -61,6 +66,10 @@ class BehaviourResult:
     template_pooled: Outcome | None
     readings: tuple[GateReading, ...]
     edits_scored: int
+    min_group_rows: int = 0
+    """The fewest test rows a group needed to enter a template's parity ratio."""
+    audited_parity_from_fairness: bool = False
+    """Whether the audited template's parity ratios are the fairness section's."""
 
 
 def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
@@ -96,6 +105,8 @@ def run_behaviour(inputs: Inputs, params: BehaviourParams) -> BehaviourResult:
         template_pooled=pooled,
         readings=tuple(fairness_gate_readings(inputs.gates, figures)),
         edits_scored=len(everything),
+        min_group_rows=_min_size(inputs, params),
+        audited_parity_from_fairness=bool(inputs.fairness_parity),
     )
 
 
@@ -179,12 +190,14 @@ def _template_outcomes(
             labels=inputs.labels,
             scores=scores,
             groups=split.groups,
+            attributes=inputs.attributes,
             threshold=inputs.threshold,
-            min_group_size=params.min_group_size,
+            min_size=_min_size(inputs, params),
             n_boot=params.n_boot,
             confidence=params.confidence,
             rng=stream(params.seed, "behaviour.template_sensitivity", name),
             dropped=dropped,
+            known=inputs.fairness_parity if name == AUDITED else None,
         )
 
     audited_fields = template_fields(inputs.template)
@@ -198,6 +211,12 @@ def _template_outcomes(
     pooled_edits = [e for edits in template_edits.values() for e in edits]
     pooled = split.reduce("templates", pooled_edits, np.concatenate(list(afters.values())), event="flip")
     return tuple(all_figures), flips, pooled
+
+
+def _min_size(inputs: Inputs, params: BehaviourParams) -> int:
+    return compared_min_size(
+        len(inputs.labels), min_group_size=params.min_group_size, min_group_share=params.min_group_share
+    )
 
 
 def _bounds(*groups: dict[str, list[Edit]]) -> list[int]:

@@ -102,7 +102,13 @@ def behaviour_findings(
             result.templates, result.template_flips, result.template_pooled, result.readings, attributes
         )
         tables += template_tables(
-            result.templates, result.template_flips, result.readings, params.templates, template, params.min_group_size
+            result.templates,
+            result.template_flips,
+            result.readings,
+            params.templates,
+            template,
+            min_group_rows=result.min_group_rows,
+            from_fairness=result.audited_parity_from_fairness,
         )
         charts += [  # one chart per plain attribute with a measured ratio; intersections are in the table
             parity_chart(result.templates, a, params.confidence)

@@ -97,7 +97,12 @@ class BehaviourParams(PluginParams):
     rows: int = Field(100, ge=1, description="seeded sample of test rows edited and re-scored")
     tolerance: float = Field(0.01, ge=0, lt=1, description="a score drop larger than this is a violation")
     examples: int = Field(5, ge=0, description="largest violations and flips shown per test")
-    min_group_size: int = Field(20, ge=1, description="template sensitivity: groups compared in parity ratios")
+    min_group_size: int = Field(
+        20, ge=1, description="template sensitivity: groups with fewer test rows are not compared in parity ratios"
+    )
+    min_group_share: float = Field(
+        0.02, ge=0, lt=1, description="template sensitivity: nor groups below this share of the test split"
+    )
     workers: int = Field(1, ge=1, description="scoring processes (one torch thread each); results do not change")
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples of the rows behind every interval")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)

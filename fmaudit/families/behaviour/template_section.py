@@ -74,7 +74,9 @@ def template_tables(
     readings: tuple[GateReading, ...],
     templates: dict[str, str],
     audited_template: str,
-    min_group_size: int,
+    *,
+    min_group_rows: int,
+    from_fairness: bool,
 ) -> list[Table]:
     attributes = list(figures[0].parity)
     rows: list[tuple[Cell, ...]] = []
@@ -103,10 +105,10 @@ def template_tables(
             ),
             rows=tuple(rows),
             note=f"Parity ratio: fairlearn's demographic parity ratio (smallest / largest selection rate) over groups "
-            f"with at least {min_group_size} test rows, 'unknown' excluded; its interval bootstraps the ratio of the "
-            "pair of groups that defines it on the full split (it may exceed 1), as the fairness section does; that "
-            "section also leaves out groups below its min_group_share. A template that leaves out a field the model "
-            "reads is allowed, and shown.",
+            f"with at least {min_group_rows} test rows, 'unknown' excluded; its interval is simultaneous over every "
+            "pair of compared groups, as in the fairness section"
+            + (", whose figure the audited row is (the number its gates read)" if from_fairness else "")
+            + ". A template that leaves out a field the model reads is allowed, and shown.",
         ),
         Table(
             title="The templates",

@@ -2,10 +2,11 @@
 
 The choice of table-to-text serialisation changes both accuracy and fairness gaps of LLM loan decisions
 (Azime et al. 2025, "Accept or Deny? Evaluating LLM Fairness and Performance in Loan Approval across
-Table-to-Text Serialization Approaches"). The headline figures (ROC AUC, each attribute's demographic
-parity ratio) are recomputed under every template next to the audited one, and every fairness gate on a
-parity ratio is re-read under each template: a verdict that changes with an equivalent template rests on
-the serialisation, not on the model's treatment of the applicant.
+Table-to-Text Serialization Approaches"). The headline figures (ROC AUC, each attribute's demographic parity
+ratio) are recomputed under every template next to the audited one (whose parity ratios are the fairness
+section's own where it ran: the figure its gates read), with the fairness section's definitions and intervals,
+and every fairness gate on a parity ratio is re-read under each template: a verdict that changes with an
+equivalent template rests on the serialisation, not on the model's treatment of the applicant.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from fmaudit.core.findings import Estimate, finite
-from fmaudit.core.intervals import percentile_interval
+from fmaudit.core.intervals import resample_cell_counts
 from fmaudit.data import UNKNOWN_GROUP
-from fmaudit.families.behaviour.rates import resampled_ratios
+from fmaudit.metrics import confusion, simultaneous
 from fmaudit.metrics.gates import parse_gate
+from fmaudit.metrics.parity import excluded_groups, extreme_pair
 
 AUDITED = "audited"
 """The name under which the audited template's own figures are listed."""
@@ -59,55 +61,66 @@ def headline_figures(
     labels: np.ndarray,
     scores: np.ndarray,
     groups: pd.DataFrame,
+    attributes: dict[str, list[str]],
     threshold: float,
-    min_group_size: int,
+    min_size: int,
     n_boot: int,
     confidence: float,
     rng: np.random.Generator,
     dropped: Sequence[str] = (),
+    known: dict[str, Estimate] | None = None,
 ) -> TemplateFigures:
-    """ROC AUC and every attribute's parity ratio with a bootstrap interval, for one set of scores."""
+    """ROC AUC and every attribute's parity ratio with its interval, for one set of scores; ``known`` holds
+    ratios already measured on these scores (the fairness section's, on the audited template), taken as they are
+    so one figure has one number."""
     from sklearn.metrics import roc_auc_score
 
     auc = float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else None
-    decisions = (scores >= threshold).astype(np.float64)
-    parity = {}
-    for attribute in groups.columns:
-        values = groups[attribute].astype(str).to_numpy()
-        counts = pd.Series(values).value_counts()
-        compared = sorted(g for g, n in counts.items() if n >= min_group_size and g != UNKNOWN_GROUP)
-        parity[attribute] = _parity(decisions, values, compared, n_boot=n_boot, confidence=confidence, rng=rng)
+    decisions = (scores >= threshold).astype(np.int64)
+    parity = {
+        attribute: (known or {}).get(attribute)
+        or _parity(
+            labels,
+            decisions,
+            groups[attribute],
+            attributes.get(attribute, []),
+            min_size=min_size,
+            n_boot=n_boot,
+            confidence=confidence,
+            rng=rng,
+        )
+        for attribute in groups.columns
+    }
     return TemplateFigures(name, finite(auc), parity, tuple(dropped))
 
 
 def _parity(
+    labels: np.ndarray,
     decisions: np.ndarray,
-    values: np.ndarray,
-    compared: list[str],
+    groups: pd.Series,
+    planned: list[str],
     *,
+    min_size: int,
     n_boot: int,
     confidence: float,
     rng: np.random.Generator,
 ) -> Estimate:
-    """fairlearn's demographic_parity_ratio over the compared groups (smallest / largest selection rate).
-
-    Its interval bootstraps the ratio of the pair of groups that defines it on the full sample: min / max
-    recomputed in every resample is <= 1 by construction, and its interval could never contain parity.
-    """
-    if len(compared) < 2:
-        return Estimate(None)
-    masks = np.stack([(values == g).astype(np.float64) for g in compared], axis=1)
-    rates = (masks * decisions[:, None]).sum(axis=0) / masks.sum(axis=0)
-    low, high = int(np.argmin(rates)), int(np.argmax(rates))
-    value = finite(rates[low] / rates[high]) if rates[high] > 0 else None
+    """fairlearn's demographic_parity_ratio over the compared groups (smallest / largest selection rate), with the
+    fairness section's interval: simultaneous over every pair of compared groups (``fmaudit.metrics.simultaneous``),
+    so it allows for the pair being picked on the sample and reaches parity where there is none."""
+    values = groups.astype(str).to_numpy()
+    names = list(dict.fromkeys([*planned, *sorted(set(values.tolist()))]))
+    codes = pd.Categorical(values, categories=names).codes
+    counts = confusion.confusion_counts(codes, labels, decisions, n_groups=len(names))
+    excluded = excluded_groups(names, counts.sum(axis=1), min_size=min_size, unknown=UNKNOWN_GROUP)
+    eligible = np.array([name not in excluded for name in names])
+    value = finite(extreme_pair(confusion.rates(counts), PARITY, eligible=eligible)[0])
     if n_boot == 0 or value is None:
         return Estimate(value)
-    pair = masks[:, [low, high]]
-    resampled = resampled_ratios(pair * decisions[:, None], pair, n_boot=n_boot, rng=rng)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratios = resampled[:, 0] / resampled[:, 1]
-    interval = percentile_interval(np.where(np.isfinite(ratios), ratios, np.nan), level=confidence)
-    return Estimate(value, interval.low, interval.high)
+    drawn = resample_cell_counts(counts, n_boot=n_boot, rng=rng)
+    family = simultaneous.pair_bounds(counts, drawn, PARITY, eligible=eligible, level=confidence)
+    bounds = simultaneous.summary_bounds(family, PARITY)
+    return Estimate(value, finite(bounds.low), finite(bounds.high))
 
 
 def fairness_gate_readings(gates: Sequence[str], figures: Sequence[TemplateFigures]) -> list[GateReading]:

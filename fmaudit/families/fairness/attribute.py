@@ -20,9 +20,8 @@ from fmaudit.core.findings import Estimate, finite
 from fmaudit.core.intervals import percentile_bounds, proportion_bounds, resample_cell_counts
 from fmaudit.data import UNKNOWN_GROUP
 from fmaudit.families.fairness import group_metrics as gm
-from fmaudit.families.fairness import simultaneous
 from fmaudit.families.fairness.significance import VersusReference, against_reference
-from fmaudit.metrics import parity
+from fmaudit.metrics import confusion, parity, simultaneous
 from fmaudit.metrics.parity import Pair, excluded_groups
 
 GROUP_FIGURES = (
@@ -101,7 +100,7 @@ def audit_attribute(
     """fairlearn's point estimates per group and between groups, signed gaps to a reference group chosen
     once on the full sample, and vectorised bootstrap intervals around all of them."""
     names, codes = _group_codes(groups, all_groups)
-    counts = gm.confusion_counts(codes, labels, decisions, n_groups=len(names))
+    counts = confusion.confusion_counts(codes, labels, decisions, n_groups=len(names))
     sizes = counts.sum(axis=1)
     excluded = excluded_groups(names, sizes, min_size=min_size, unknown=UNKNOWN_GROUP)
     eligible = np.array([name not in excluded for name in names])
@@ -124,13 +123,13 @@ def audit_attribute(
     disparity_undefined = {name: float("nan") for name in parity.DISPARITIES}
     if n_boot > 0 and sizes.sum() > 0:
         drawn = resample_cell_counts(counts, n_boot=n_boot, rng=rng)
-        resampled = gm.rates(drawn)
+        resampled = confusion.rates(drawn)
         resampled.update(_versus(resampled, eligible, reference_index, impact_index))
         resampled.update(gm.resampled_score_metrics(cells, n_boot=n_boot, rng=rng))
         for figure in figures:
             bounds = percentile_bounds(resampled[figure], level=confidence)
-            if figure in gm.RATE_CELLS:  # a rate at 0 or 1 repeats in every resample: exact there
-                bounds = proportion_bounds(bounds, *gm.rate_parts(counts, figure), level=confidence)
+            if figure in confusion.RATE_CELLS:  # a rate at 0 or 1 repeats in every resample: exact there
+                bounds = proportion_bounds(bounds, *confusion.rate_parts(counts, figure), level=confidence)
             low[figure], high[figure], undefined[figure] = bounds.low, bounds.high, bounds.undefined_share
         # A reference against itself is 0 (difference) or 1 (ratio) by definition: no interval.
         if reference_index is not None:
@@ -209,7 +208,7 @@ def _versus(
 def _by_group(counts: np.ndarray, cells: gm.ScoreCells, names: list[str]) -> pd.DataFrame:
     """Per-group figures on the full sample, from the rows' confusion counts and score sums: fairlearn's
     MetricFrame values (tests check them to 1e-12) without its per-group Python calls; NaN where undefined."""
-    rates = gm.rates(counts)
+    rates = confusion.rates(counts)
     table = pd.DataFrame({name: rates[name] for name in gm.RATE_METRICS}, index=names)
     for name, values in gm.score_metrics(cells).items():
         table[name] = values[0]

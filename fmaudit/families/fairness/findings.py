@@ -11,7 +11,6 @@ The four-fifths rule (29 CFR 1607.4(D)) is shown as a screening flag, not a verd
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import numpy as np
@@ -54,6 +53,7 @@ from fmaudit.families.fairness.tables import (
     selection_chart,
     significance_table,
 )
+from fmaudit.metrics.parity import compared_min_size
 from fmaudit.plugins.context import AuditContext
 
 ABSENCE_OF_EVIDENCE = (
@@ -66,7 +66,9 @@ def fairness_findings(context: AuditContext, params: FairnessParams, *, plugin: 
     """Every attribute's (and intersection's) group figures, disparities and tests, with the what-ifs."""
     preds = context.predictions
     test_groups = context.data.sensitive.iloc[preds.row_ids].reset_index(drop=True)
-    min_size = max(params.min_group_size, math.ceil(params.min_group_share * len(preds.labels)))
+    min_size = compared_min_size(
+        len(preds.labels), min_group_size=params.min_group_size, min_group_share=params.min_group_share
+    )
     audits = [
         audit_attribute(
             labels=preds.labels,

@@ -2,8 +2,9 @@
 estimate and every bootstrap resample at once.
 
 Count-based metrics are functions of each group's confusion counts (cells
-``tn, fp, fn, tp`` in the last axis); score-based ones (mean score, calibration)
-are functions of counts and score sums over group x score-bin x label cells.
+``tn, fp, fn, tp`` in the last axis; ``fmaudit.metrics.confusion``, shared with the behaviour family);
+score-based ones (mean score, calibration) are functions of counts and score sums over group x score-bin x
+label cells.
 Leading axes are resamples. The definitions match
 fairlearn's (selection rate, TPR, FPR, FNR; demographic parity and equalized odds
 as max-minus-min and min-over-max between groups), which the tests check.
@@ -21,54 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from fmaudit.core.intervals import cell_count_chunks
+from fmaudit.metrics.confusion import row_chunks
 from fmaudit.metrics.scores import score_bins
 
 RATE_METRICS = ("count", "base_rate", "selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
 SCORE_METRICS = ("mean_score", "ece")
-ROWS_PER_CHUNK = 1_000_000
-"""Rows summarised at once into cell counts: the temporaries stay bounded on a portfolio of millions of rows."""
-
-
-def confusion_counts(codes: np.ndarray, labels: np.ndarray, decisions: np.ndarray, *, n_groups: int) -> np.ndarray:
-    """Counts of (tn, fp, fn, tp) per group: shape ``(n_groups, 4)``."""
-    flat = np.zeros(n_groups * 4, dtype=np.int64)
-    for rows in _row_chunks(len(codes)):
-        cell = 2 * np.asarray(labels[rows], dtype=np.int64) + np.asarray(decisions[rows], dtype=np.int64)
-        flat += np.bincount(np.asarray(codes[rows], dtype=np.int64) * 4 + cell, minlength=n_groups * 4)
-    return flat.reshape(n_groups, 4)
-
-
-def _row_chunks(n_rows: int) -> list[slice]:
-    return [slice(start, start + ROWS_PER_CHUNK) for start in range(0, n_rows, ROWS_PER_CHUNK)]
-
-
-RATE_CELLS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "base_rate": ((2, 3), (0, 1, 2, 3)),
-    "selection_rate": ((1, 3), (0, 1, 2, 3)),
-    "accuracy": ((0, 3), (0, 1, 2, 3)),
-    "tpr": ((3,), (2, 3)),
-    "fpr": ((1,), (0, 1)),
-    "fnr": ((2,), (2, 3)),
-    "precision": ((3,), (1, 3)),
-}
-"""Each count-based rate as the cells (of ``tn, fp, fn, tp``) it counts over the cells it is a share of."""
-
-
-def rate_parts(counts: np.ndarray, rate: str) -> tuple[np.ndarray, np.ndarray]:
-    """A rate's numerator and denominator per group from counts of shape ``(..., groups, 4)``: the events
-    and trials a standard error needs."""
-    events, trials = (counts[..., list(cells)].sum(axis=-1).astype(np.float64) for cells in RATE_CELLS[rate])
-    return events, trials
-
-
-def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Count-based metrics per group from counts of shape ``(..., groups, 4)``; NaN where undefined."""
-    figures = {"count": counts.sum(axis=-1).astype(np.float64)}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for rate in RATE_CELLS:
-            events, trials = rate_parts(counts, rate)
-            figures[rate] = events / trials
-    return figures
 
 
 SUB_BINS = 20
@@ -112,7 +70,7 @@ def score_cells(
     """Summarise the rows into cells; ECE uses the performance plugin's equal-width bins (Guo et al. 2017)."""
     size = n_groups * bins * SUB_BINS * 2  # a dense count over every possible cell: no sort of the rows
     count, total, squares = np.zeros(size, dtype=np.int64), np.zeros(size), np.zeros(size)
-    for rows in _row_chunks(len(codes)):
+    for rows in row_chunks(len(codes)):
         chunk = np.asarray(scores[rows], dtype=np.float64)
         which = score_bins(chunk, bins)
         sub = np.clip(np.floor((chunk * bins - which) * SUB_BINS), 0, SUB_BINS - 1).astype(np.int64)

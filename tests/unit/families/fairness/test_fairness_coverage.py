@@ -12,6 +12,7 @@ import pytest
 
 from fmaudit.core.intervals import percentile_bounds, resample_cell_counts
 from fmaudit.families.fairness import group_metrics as gm
+from fmaudit.metrics import confusion
 
 DATA_SETS = 400
 ROWS = 1000
@@ -29,10 +30,10 @@ def bootstrap_many(selection: tuple[float, ...], *, tpr: float, fpr: float, seed
     shift = np.asarray(selection)[groups] - selection[0]
     decisions = (rng.random((DATA_SETS, ROWS)) < np.where(labels == 1, tpr, fpr) + shift).astype(int)
     counts = np.stack(
-        [gm.confusion_counts(groups[s], labels[s], decisions[s], n_groups=len(SHARES)) for s in range(DATA_SETS)]
+        [confusion.confusion_counts(groups[s], labels[s], decisions[s], n_groups=len(SHARES)) for s in range(DATA_SETS)]
     )
     resampled = np.stack([resample_cell_counts(c, n_boot=1000, rng=rng) for c in counts], axis=1)
-    return gm.rates(counts), gm.rates(resampled)
+    return confusion.rates(counts), confusion.rates(resampled)
 
 
 def coverage(resampled: np.ndarray, truth: np.ndarray) -> np.ndarray:

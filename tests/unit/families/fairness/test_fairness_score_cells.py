@@ -10,6 +10,7 @@ import pytest
 
 from fmaudit.core.intervals import percentile_bounds, row_weights
 from fmaudit.families.fairness import group_metrics as gm
+from fmaudit.metrics import confusion
 from fmaudit.metrics.scores import expected_calibration_error, score_bins
 
 
@@ -87,10 +88,10 @@ def test_rows_are_summarised_chunk_by_chunk_into_the_same_cells(monkeypatch: pyt
     codes, labels, scores = data(1000, seed=7)
     decisions = (scores >= 0.5).astype(int)
     whole = gm.score_cells(codes, labels, scores, n_groups=3)
-    counts = gm.confusion_counts(codes, labels, decisions, n_groups=3)
-    monkeypatch.setattr(gm, "ROWS_PER_CHUNK", 77)
+    counts = confusion.confusion_counts(codes, labels, decisions, n_groups=3)
+    monkeypatch.setattr(confusion, "ROWS_PER_CHUNK", 77)
     chunked = gm.score_cells(codes, labels, scores, n_groups=3)
-    np.testing.assert_array_equal(gm.confusion_counts(codes, labels, decisions, n_groups=3), counts)
+    np.testing.assert_array_equal(confusion.confusion_counts(codes, labels, decisions, n_groups=3), counts)
     for field in ("bin", "label", "count"):
         np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field))
     np.testing.assert_allclose(chunked.score_sum, whole.score_sum, rtol=1e-12)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fmaudit.core.intervals import Bounds
-from fmaudit.families.fairness.group_metrics import rate_parts
+from fmaudit.metrics.confusion import rate_parts
 from fmaudit.metrics.parity import DISPARITIES
 
 

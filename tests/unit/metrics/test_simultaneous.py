@@ -18,9 +18,7 @@ import pandas as pd
 import pytest
 
 from fmaudit.core.intervals import percentile_bounds, resample_cell_counts
-from fmaudit.families.fairness import group_metrics as gm
-from fmaudit.families.fairness import simultaneous
-from fmaudit.metrics import parity
+from fmaudit.metrics import confusion, parity, simultaneous
 from tests.support.fairness import run, synthetic
 
 DATA_SETS = 3000
@@ -82,7 +80,7 @@ def old_coverage(counts: np.ndarray, resampled: np.ndarray, name: str, truth: fl
     """The construction this replaces: the percentile interval of the gap between the pair of groups picked on
     each data set's full sample, as ``parity.extreme_pair`` picks it (checked on the first data sets): the most
     and the least of each rate (first on ties), the rate with the worse gap."""
-    rates, point, draws = parity.DISPARITIES[name], gm.rates(counts), gm.rates(resampled)
+    rates, point, draws = parity.DISPARITIES[name], confusion.rates(counts), confusion.rates(resampled)
     values = np.stack([point[r] for r in rates])  # (rates, data sets, groups)
     high = values.argmax(axis=-1)
     low = np.where(np.arange(values.shape[-1]) == high[..., None], np.inf, values).argmin(axis=-1)
@@ -128,7 +126,7 @@ def test_impact_ratios_allow_for_the_most_selected_group_being_picked(planted: b
     )
     low, high = simultaneous.impact_ratio_bounds(family, 4)
     assert covered(low, high, truth["impact_ratio"]).all(axis=1).mean() >= 0.94
-    point, draws = gm.rates(counts)["selection_rate"], gm.rates(resampled)["selection_rate"]
+    point, draws = confusion.rates(counts)["selection_rate"], confusion.rates(resampled)["selection_rate"]
     picked = point.argmax(axis=1)
     old = percentile_bounds(draws / np.take_along_axis(draws, picked[None, :, None], axis=2), level=0.95)
     assert covered(old.low, old.high, truth["impact_ratio"]).all(axis=1).mean() < 0.88
@@ -161,7 +159,7 @@ def by_hand(counts: np.ndarray, drawn: np.ndarray, rates: tuple[str, ...], *, lo
     def gap_and_se(table: np.ndarray, rate: str, i: int, j: int) -> tuple[float, float]:
         parts = []
         for g in (i, j):
-            events, trials = (float(x) for x in gm.rate_parts(table[g], rate))
+            events, trials = (float(x) for x in confusion.rate_parts(table[g], rate))
             p = (events + 1) / (trials + 2)
             parts.append((np.log(p), (1 - p) / ((trials + 2) * p)) if log else (p, p * (1 - p) / (trials + 2)))
         return parts[0][0] - parts[1][0], float(np.sqrt(parts[0][1] + parts[1][1]))
@@ -184,7 +182,7 @@ def test_the_audit_replays_by_hand(name: str) -> None:
     those are what a loop over pairs and resamples gives."""
     labels, decisions, scores, groups = synthetic(800, gap=0.04, seed=21)
     audit = run(labels, decisions, scores, groups, n_boot=300, rng=np.random.default_rng(4))
-    counts = gm.confusion_counts(
+    counts = confusion.confusion_counts(
         pd.Categorical(groups, categories=["a", "b", "c"]).codes, labels, decisions, n_groups=3
     )
     drawn = resample_cell_counts(counts, n_boot=300, rng=np.random.default_rng(4))
