@@ -211,7 +211,7 @@ def data_findings(
             tuple((a, g, r.trials, _estimate(r)) for a, by_group in rates.items() for g, r in by_group.items()),
             note=f"Wilson {level:.0%} intervals.",
         ),
-        _missing_table(missing, gaps, params),
+        *_missing_table(missing, gaps, params),
         *(
             [
                 Table(
@@ -266,7 +266,9 @@ def data_findings(
         summary=_summary(listed, audited),
         metrics=tuple(metrics),
         tables=tuple(tables),
-        notes=_notes(params, plan, minimum),
+        notes=_notes(
+            params, plan, minimum, columns=audited.frame.shape[1], missing_cells=sum(p.events for p in missing.values())
+        ),
     )
 
 
@@ -342,7 +344,8 @@ def _missing_detail(g: GroupMissing) -> str:
     return f"missing {rates} ({g.test}, Holm p = {g.p_adjusted:.2g})"
 
 
-def _missing_table(missing: dict[str, Proportion], gaps: list[GroupMissing], params: DataParams) -> Table:
+def _missing_table(missing: dict[str, Proportion], gaps: list[GroupMissing], params: DataParams) -> list[Table]:
+    """The table of columns with a missing value by group; none when every column is complete."""
     gap_of: dict[str, list[GroupMissing]] = {}
     for g in gaps:
         gap_of.setdefault(g.column, []).append(g)
@@ -353,15 +356,19 @@ def _missing_table(missing: dict[str, Proportion], gaps: list[GroupMissing], par
         for g in gap_of.get(column, []):
             rates = "; ".join(f"{group} {r.value:.1%}" for group, r in g.by_group.items() if r.value is not None)
             rows.append((column, _estimate(p), g.attribute, rates, g.test, g.p_adjusted, g.gap, _flag(g.flagged)))
-    return Table(
-        "Missing values by column and group",
-        ("Column", "Missing share", "Attribute", "Missing share by group", "Test", "Holm p", "Gap", "Flag"),
-        tuple(rows),
-        note=f"Only columns with a missing value are listed (none: every column is complete). Wilson "
-        f"{params.confidence:.0%} intervals; a column is flagged for an attribute when the test of equal missing "
-        f"shares rejects at {params.alpha:g} after Holm's correction over every column and attribute and the "
-        f"largest and smallest group's shares differ by at least {params.missing_gap:g}.",
-    )
+    if not rows:
+        return []
+    return [
+        Table(
+            "Missing values by column and group",
+            ("Column", "Missing share", "Attribute", "Missing share by group", "Test", "Holm p", "Gap", "Flag"),
+            tuple(rows),
+            note=f"Only columns with a missing value are listed. Wilson "
+            f"{params.confidence:.0%} intervals; a column is flagged for an attribute when the test of equal missing "
+            f"shares rejects at {params.alpha:g} after Holm's correction over every column and attribute and the "
+            f"largest and smallest group's shares differ by at least {params.missing_gap:g}.",
+        )
+    ]
 
 
 def _max_auc(aucs: list[ColumnAuc]) -> Metric:
@@ -419,8 +426,10 @@ def _summary(listed: list[Finding], audited: AuditedData) -> str:
     return f"On {size}: {len(listed)} finding{'s' * (len(listed) != 1)} ({', '.join(checks)})."
 
 
-def _notes(params: DataParams, plan: AuditPlan, minimum: int) -> tuple[str, ...]:
+def _notes(params: DataParams, plan: AuditPlan, minimum: int, *, columns: int, missing_cells: int) -> tuple[str, ...]:
     notes = [
+        f"Columns audited: every column but the label and the row id ({columns}). Missing values: "
+        f"{'none, every column is complete' if not missing_cells else f'{missing_cells} cells'}.",
         f"Groups with fewer than {minimum} test rows (the larger of {params.min_group_size} rows and "
         f"{params.min_group_share:.0%} of the test split, the fairness family's defaults) are named: fairness "
         "shows them but compares none of their figures. Set min_group_size / min_group_share as in audits.fairness.",
