@@ -129,6 +129,8 @@ def plan(spec_path: str | Path) -> Plan:
         numeric_fields=tuple(f for f in fields if is_numeric(data.frame[f])),
         model_source=source.format if source is not None else "",
         training_rows_known=source is None or source.trained_on is not None,
+        columns=tuple(str(c) for c in data.frame.columns),
+        numeric_columns=tuple(str(c) for c in data.frame.columns if is_numeric(data.frame[c])),
     )
     problems += [f"{loaded.path}: output.formats: {problem}" for problem in unknown_formats(spec.output.formats)]
     if source is not None and not source_path(source, base_dir=loaded.base_dir).exists():

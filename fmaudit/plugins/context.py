@@ -53,6 +53,10 @@ class AuditPlan:
     trains the model."""
     training_rows_known: bool = True
     """Whether the audit knows which rows the model saw (always for fmaudit's own; ``model.source.trained_on``)."""
+    columns: tuple[str, ...] = ()
+    """Every column of the data, template fields or not (so column names in params can be checked)."""
+    numeric_columns: tuple[str, ...] = ()
+    """Which of ``columns`` hold numbers."""
 
     @property
     def can_rescore(self) -> bool:

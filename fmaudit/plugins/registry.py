@@ -32,6 +32,7 @@ BUILTINS: dict[str, str] = {
     "robustness": "fmaudit.families.robustness.plugin:RobustnessPlugin",
     "privacy": "fmaudit.families.privacy.plugin:PrivacyPlugin",
     "behaviour": "fmaudit.families.behaviour.plugin:BehaviourPlugin",
+    "data": "fmaudit.families.data.plugin:DataPlugin",
 }
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
 def test_the_report_reads_well_at_1280_and_800_pixels_and_prints(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path, OutputOptions(("html",)))
     assert_reads_well(
-        run / "report.html", ["verdict", "model", "data", "performance", "fairness", "provenance"], range(3, 9)
+        run / "report.html", ["verdict", "model", "dataset", "performance", "fairness", "provenance"], range(3, 9)
     )
 
 

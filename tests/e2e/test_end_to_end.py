@@ -507,7 +507,7 @@ def test_the_full_report_reads_well_in_chromium(first) -> None:  # type: ignore[
     run, _ = first
     plugins = [section["plugin"] for section in run.findings["sections"]]
     assert {"performance", "fairness", "explanations", "robustness", "privacy"} <= set(plugins)
-    sections = ["verdict", "model", "data", *plugins, "provenance"]
+    sections = ["verdict", "model", "dataset", *plugins, "provenance"]
     assert_reads_well(run.report_dir / "report.html", sections, range(8, 40))
 
 

@@ -31,6 +31,7 @@ def dp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path]:
         "privacy": {"target_epsilon": 8, "delta": 1e-4, "sweep": [1, 3]},
     }
     spec["audits"] = {
+        "data": {"n_boot": 100},
         "performance": {"n_boot": 20},
         "fairness": {"n_boot": 20, "min_group_size": 5, "counterfactual_rows": 20},
         "explanations": {"samples": 6, "notices": 4, "n_steps": 8, "sensitivity_samples": 2, "infidelity_samples": 2},

@@ -64,6 +64,7 @@ def tiny_spec(model_dir: Path, **changes: Any) -> dict[str, Any]:
         "privacy": {"target_epsilon": 8, "delta": 1e-4, "sweep": [2]},
     }
     spec["audits"] = {
+        "data": {"n_boot": 100},
         "performance": {},
         "fairness": {"min_group_size": 5},
         "explanations": {"samples": 4, "notices": 4, "n_steps": 8, "random_orders": 1},
