@@ -19,9 +19,9 @@ import time
 import numpy as np
 
 from fmaudit.core.intervals import resampled_rows, stream
-from fmaudit.families.performance.bootstrap import bootstrap_intervals, resampled_figures
+from fmaudit.families.performance.bootstrap import bootstrap_intervals
 from fmaudit.families.performance.params import FIGURES, PerformanceParams
-from fmaudit.metrics.scores import score_figures
+from fmaudit.metrics.scores import resampled_figures, score_figures
 
 
 def synthetic(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
-"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``formats``, ``report``, ``diff``, ``export``, ``verify``,
-``keygen``.
+"""Command line: ``fmaudit run``, ``validate``, ``plugins``, ``formats``, ``report``, ``diff``, ``export``,
+``monitor``, ``verify``, ``keygen``.
 
 Exit codes (a pre-deploy gate for CI): 0 all gates pass, 1 a gate failed,
 2 invalid spec, data or model, 3 internal error.
@@ -158,6 +158,36 @@ def build_parser() -> argparse.ArgumentParser:
         "records the audited hash beside theirs",
     )
 
+    monitor = commands.add_parser(
+        "monitor",
+        help="score the audited model on new data and report its drift against the run",
+        description="Score CURRENT_DATA (a CSV or Parquet file with the run's columns; the label column optional) "
+        "with RUN_DIR's audited model, from the model cache or --model, and compare it with the run's test split: "
+        "the score's and each field's PSI, performance and calibration (with labels), selection rate by group and "
+        "the demographic parity ratio, each with an interval and the change against the run. Gates: --gate, else "
+        "the run's spec's monitor.gates, else every PSI's lower bound at most 0.25. Writes the run's report "
+        "formats into OUT/<monitor id>/ (docs/monitoring.md).",
+        epilog="exit codes: 0 every gate passes, 1 a gate failed (a shift), 2 unusable input (a run that does not "
+        "verify or whose model or data is gone, a current file with missing or extra columns, text where the run "
+        "had numbers, no rows, an unknown gate path), 3 internal error",
+    )
+    monitor.add_argument("run_dir", type=Path, help="the audited run's report directory (holding findings.json)")
+    monitor.add_argument("current", type=Path, help="the current rows: a CSV or Parquet file with the run's columns")
+    monitor.add_argument(
+        "--cache-dir", type=Path, help="the model cache the run used (default $FMAUDIT_CACHE_DIR or ~/.cache/fmaudit)"
+    )
+    monitor.add_argument(
+        "--model", type=Path, help="score with this 'fmaudit export' directory of the audited model (onnx or "
+        "huggingface form), checked against the run, instead of the cache"
+    )
+    monitor.add_argument(
+        "--gate", action="append", dest="gates", metavar="GATE",
+        help="a gate on a monitor figure, e.g. 'monitor.score.psi.ci_low <= 0.1' (repeatable; replaces the spec's)",
+    )
+    monitor.add_argument("--out", type=Path, help="where the report goes (default RUN_DIR/../monitor)")
+    monitor.add_argument("--quiet", action="store_true", help="no progress output; print only the gate table")
+    _output_arguments(monitor, default="the run's formats")
+
     verify = commands.add_parser(
         "verify",
         help="check a run's files against its manifest (and signature), and a model against the run",
@@ -219,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             return _diff(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "monitor":
+            return _monitor(args)
         if args.command == "verify":
             return _verify(args.run_dir, args.key, args.model)
         if args.command == "keygen":
@@ -385,6 +417,32 @@ def _export(args: argparse.Namespace) -> int:
     same = f"{record.weights_file} is the audited weights" if record.weights_file else "weights derived from them"
     print(f"exported: {args.dest} ({record.form}, {len(record.files)} files + export.json; {same})")
     return ExitCode.OK
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from fmaudit.engine.monitor import monitor
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"fmaudit: {message}", file=sys.stderr, flush=True)
+
+    options = _output_options(args, formats=(), redact=False)  # no --format: the run's formats
+    result = monitor(
+        args.run_dir,
+        args.current,
+        out=args.out,
+        cache_dir=args.cache_dir,
+        model_dir=args.model,
+        gates=args.gates,
+        options=options,
+        command=_command(),
+        progress=progress,
+    )
+    print(gate_table(result.gate_results))
+    html = result.report_dir / "report.html"
+    print(f"report: {html if html.is_file() else result.report_dir}" + (" (redacted)" if options.redact else ""))
+    _step_summary(result.report_dir)
+    return result.exit_code
 
 
 def _verify(run_dir: Path, key: Path | None, model: Path | None) -> int:

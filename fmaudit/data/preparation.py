@@ -126,12 +126,12 @@ def _german_credit_path() -> Path:
     return path
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, *, key: str = "data.source") -> pd.DataFrame:
     """Read a CSV or Parquet file by its extension; refuse a file with no rows or with a repeated column name
-    (pandas would silently rename the second ``a`` of a CSV to ``a.1``)."""
+    (pandas would silently rename the second ``a`` of a CSV to ``a.1``). ``key`` is what messages name."""
     suffix = path.suffix.lower()
     if suffix not in {".parquet", ".pq", ".csv", ".txt"}:
-        raise DataError(f"data.source: {path} is neither .csv nor .parquet")
+        raise DataError(f"{key}: {path} is neither .csv nor .parquet")
     try:
         if suffix in {".parquet", ".pq"}:
             import pyarrow.parquet as pq
@@ -142,7 +142,7 @@ def read_table(path: Path) -> pd.DataFrame:
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise DataError(
-                f"data.source: column name{'s' if len(repeated) > 1 else ''} "
+                f"{key}: column name{'s' if len(repeated) > 1 else ''} "
                 f"{', '.join(repr(n) for n in repeated)} appear{'' if len(repeated) > 1 else 's'} more than once "
                 f"in {path}; every column needs its own name"
             )
@@ -150,9 +150,9 @@ def read_table(path: Path) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:  # pandas raises many types; all mean "unreadable"
-        raise DataError(f"data.source: cannot read {path}: {exc}") from exc
+        raise DataError(f"{key}: cannot read {path}: {exc}") from exc
     if frame.empty:
-        raise DataError(f"data.source: {path} has no rows")
+        raise DataError(f"{key}: {path} has no rows")
     return frame
 
 

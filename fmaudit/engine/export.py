@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fmaudit import __version__
 from fmaudit.core.errors import OutputError
@@ -27,6 +27,9 @@ from fmaudit.report.manifest import audited_weights, check_files, output_files
 from fmaudit.report.schema import FindingsDocument
 from fmaudit.training.cache import RECORD_FILE
 from fmaudit.training.records import TrainingRecord
+
+if TYPE_CHECKING:
+    from fmaudit.models.base import Classifier
 
 LoraForm = Literal["merged", "adapter"]
 WEIGHTS_FILE = "model.safetensors"
@@ -54,6 +57,23 @@ class AuditedModel:
     @property
     def max_length(self) -> int:
         return int(self.document["resolved_spec"]["training"]["max_length"])
+
+    def load(self, directory: Path | None = None) -> Classifier:
+        """The audited classifier, as the run scored it: from the cache, or from ``directory`` holding the same
+        files (an ``fmaudit export`` of it in the onnx or huggingface form, checked against the run first)."""
+        if self.kind == "tabular":
+            from fmaudit.models.tabular import TabularClassifier
+
+            return TabularClassifier.load(directory or self.directory)
+        from fmaudit.models.pooling import recorded_pooling
+        from fmaudit.models.text import TextClassifier
+
+        return TextClassifier.load(
+            directory or self.directory,
+            max_length=self.max_length,
+            base=Path(self.training.base_model_dir),
+            pooling=recorded_pooling(self.training.pooling),
+        )
 
 
 @dataclass(frozen=True)

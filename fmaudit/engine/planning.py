@@ -154,7 +154,7 @@ def plan(spec_path: str | Path) -> Plan:
     if plugin_problems or GATED_SECTIONS & loaded.left_out:
         raise SpecError(problems + plugin_problems)
     paths = {name: plugins[name].metric_paths(params[name], audit_plan) for name in plugins}
-    gates, gate_problems = _gates(spec.gates, paths, replicas=bool(spec.training.seed_replicas), where=loaded.path)
+    gates, gate_problems = parse_gates(spec.gates, paths, replicas=bool(spec.training.seed_replicas), where=loaded.path)
     if problems or gate_problems:
         raise SpecError(problems + gate_problems)
     return Plan(
@@ -169,7 +169,7 @@ def plan(spec_path: str | Path) -> Plan:
     )
 
 
-def _gates(
+def parse_gates(
     texts: list[str], paths: dict[str, list[str]], *, replicas: bool, where: Path
 ) -> tuple[list[Gate], list[str]]:
     """The spec's gates and every problem with them: syntax, unknown metric paths, bounds of spread figures."""

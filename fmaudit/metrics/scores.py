@@ -1,5 +1,11 @@
 """Score figures for one set of scores (accuracy, balanced accuracy, F1, ROC AUC, ECE), defined once for every
-family that reports them."""
+family that reports them, and the same figures for many bootstrap resamples at once.
+
+Each figure depends on the rows only through how many rows of each label carry each distinct score, so a
+resample is the count of drawn rows per (distinct score, label) cell and the figures are sums over cells: ROC AUC
+as the Mann-Whitney statistic with tied scores counted one half (the area under scikit-learn's ROC curve, ties
+drawn diagonally), the confusion counts from the scores at or above the threshold, the ECE from per-bin sums.
+"""
 
 from __future__ import annotations
 
@@ -40,3 +46,29 @@ def score_figures(
         "roc_auc": float(roc_auc_score(labels, scores)) if both_classes else None,
         "ece": expected_calibration_error(labels, scores, bins=ece_bins),
     }
+
+
+def resampled_figures(
+    counts: np.ndarray, values: np.ndarray, *, threshold: float, ece_bins: int
+) -> dict[str, np.ndarray]:
+    """``score_figures`` of many resamples: ``counts`` of shape ``(k, scores, 2)`` are the rows per distinct
+    score (``values``, ascending) and label (0, 1); one value per resample, NaN where ``score_figures`` has None.
+    """
+    negative, positive = counts[..., 0].astype(np.float64), counts[..., 1].astype(np.float64)
+    decided = values >= threshold
+    tp, fp = positive[:, decided].sum(axis=1), negative[:, decided].sum(axis=1)
+    n1, n0 = positive.sum(axis=1), negative.sum(axis=1)
+    fn, tn = n1 - tp, n0 - fp
+    both = (n1 > 0) & (n0 > 0)
+    # Negatives scored below each score, plus half of those tied with it: exact integer sums up to 2**53.
+    beaten = np.cumsum(negative, axis=1) - 0.5 * negative
+    bins = np.eye(ece_bins)[score_bins(values, ece_bins)]
+    rows = positive + negative
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "accuracy": (tp + tn) / (n1 + n0),
+            "balanced_accuracy": np.where(both, (tp / n1 + tn / n0) / 2, np.nan),
+            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
+            "roc_auc": np.where(both, (positive * beaten).sum(axis=1) / (n1 * n0), np.nan),
+            "ece": np.abs(positive @ bins - (rows * values) @ bins).sum(axis=1) / (n1 + n0),
+        }

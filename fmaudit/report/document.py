@@ -45,12 +45,13 @@ def build_document(
     provenance: Provenance,
     seconds: float,
     compared: tuple[ComparedModel, ...] = (),
-    role: Literal["audited", "twin"] = "audited",
+    role: Literal["audited", "twin", "monitor"] = "audited",
     spread: SeedSpread | None = None,
 ) -> FindingsDocument:
     """The machine-readable twin of the report (findings.json); the HTML renders from it too.
 
-    ``role`` is "audited" for the model the gates judge, "twin" for its non-private twin's own report.
+    ``role`` is "audited" for the model the gates judge, "twin" for its non-private twin's own report, "monitor"
+    for the audited model on current rows (``fmaudit monitor``; ``data`` then describes those rows).
     ``spread``: the figures across seed replicas (``training.seed_replicas``), as the ``replicas`` section.
     """
     return {

@@ -15,9 +15,16 @@ def render_markdown(document: FindingsDocument, links: tuple[str, ...] = ("repor
     """The summary as Markdown; ``links`` are the run's other files (relative paths), listed at the end."""
     provenance = document["provenance"]
     verdict = {"pass": "✅ all gates pass", "fail": "❌ gates failed", None: "no verdict (non-private twin)"}
+    monitored = document.get("monitored_run")
+    command = "fmaudit monitor" if monitored else "fmaudit"
     lines = [
-        f"## fmaudit: {document['name']} — {verdict[document['verdict']]}",
+        f"## {command}: {document['name']} — {verdict[document['verdict']]}",
         "",
+        *(
+            [f"Monitoring {document['data']['rows']} current rows against audited run `{monitored['run_id']}`.", ""]
+            if monitored
+            else []
+        ),
         f"Run `{provenance['run_id']}` · model weights `{provenance['weights_sha256'][:12]}` · "
         f"fmaudit {provenance['versions'].get('fmaudit', '?')}"
         + (" · **redacted** (no applicant-level content)" if document.get("redacted") else ""),

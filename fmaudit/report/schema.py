@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
+from typing_extensions import NotRequired  # typing's own from Python 3.11
+
 
 class MetricEntry(TypedDict):
     """One metric as a section lists it (``fmaudit.core.findings.Metric``)."""
@@ -72,7 +74,8 @@ class DataEntry(TypedDict):
     train_rows: int
     test_rows: int
     favourable_label: str
-    favourable_share: float
+    favourable_share: float | None
+    """None in a monitoring report on current rows without labels."""
     group_sizes: dict[str, Any]
     template: str
     example_text: str
@@ -84,7 +87,8 @@ class FindingsDocument(TypedDict):
     fmaudit_report: int
     """The schema version (2)."""
     name: str
-    role: Literal["audited", "twin"]
+    role: Literal["audited", "twin", "monitor"]
+    """"monitor": ``fmaudit monitor``'s report, the audited model on current rows (``monitored_run`` says which)."""
     redacted: bool
     description: str
     verdict: Literal["pass", "fail"] | None
@@ -103,6 +107,19 @@ class FindingsDocument(TypedDict):
     """Hashes, versions and stage times (``fmaudit.core.provenance.Provenance``)."""
     resolved_spec: dict[str, Any]
     seconds: float
+    monitored_run: NotRequired[MonitoredRun]
+    """Only in a monitoring report: the audited run it compares against."""
+
+
+class MonitoredRun(TypedDict):
+    """The run a monitoring report reads: its id and directory, the audited weights, its test split's size."""
+
+    run_id: str
+    run_dir: str
+    weights_sha256: str
+    model: str
+    """Where the scored model came from: the run's model cache or an export directory."""
+    reference_rows: int
 
 
 def json_kind(value: Any) -> str:

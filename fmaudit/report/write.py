@@ -120,7 +120,11 @@ def write_report(
         )
         nested[TWIN_DIR] = RunOutputs(twin_document, _csv(predictions_frame(data, model.predictions)))
     outputs = RunOutputs(document, _csv(predictions_frame(data, predictions)), nested)
-    final = out_root / provenance.run_id
+    return write_run_outputs(out_root / provenance.run_id, outputs, options)
+
+
+def write_run_outputs(final: Path, outputs: RunOutputs, options: OutputOptions) -> Path:
+    """Write ``outputs`` into the new directory ``final`` atomically (a run, or a monitoring report); return it."""
     _staged(final, lambda staging: write_outputs(staging, outputs, options))
     return final
 

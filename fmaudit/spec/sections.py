@@ -479,6 +479,34 @@ class OutputSpec(StrictModel):
         return list(dict.fromkeys(formats))
 
 
+class MonitorSpec(StrictModel):
+    """``fmaudit monitor RUN_DIR CURRENT_DATA``: how the audited model is watched on new data after deployment
+    (docs/monitoring.md)."""
+
+    gates: list[str] | None = Field(
+        None,
+        description="gates on the monitor's figures (monitor.score.psi, monitor.fields.<field>.psi, "
+        "monitor.performance.roc_auc.change, monitor.fairness.<attribute>.demographic_parity_ratio, ...), in the "
+        "gate grammar; default: every PSI's lower bound at most 0.25 (no shift beyond the industry band)",
+    )
+    n_boot: int = Field(1000, ge=100, description="bootstrap resamples behind every interval")
+    min_group_size: int = Field(30, ge=1, description="groups with fewer current rows are left out of parity")
+    seed: int = Field(0, description="seed of the bootstrap streams")
+
+    @field_validator("gates")
+    @classmethod
+    def _gate_syntax(cls, gates: list[str] | None) -> list[str] | None:
+        from fmaudit.core.errors import SpecError
+        from fmaudit.metrics.gates import parse_gate
+
+        for text in gates or []:
+            try:
+                parse_gate(text)
+            except SpecError as exc:  # pydantic reports a ValueError under the key's path
+                raise ValueError(str(exc)) from exc
+        return gates
+
+
 class Spec(StrictModel):
     """A whole audit: model, data, training, plugins to run, gates, output."""
 
@@ -490,6 +518,7 @@ class Spec(StrictModel):
     audits: dict[str, dict[str, Any]] = Field(min_length=1)
     gates: list[str] = Field(default_factory=list)
     output: OutputSpec = OutputSpec()
+    monitor: MonitorSpec = MonitorSpec()
 
     def kind_problems(self) -> list[str]:
         """Keys given that the model's kind or source does not use, as ``key: ...`` lines (silently ignoring

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fmaudit.core.provenance import sha256_dir, sha256_json
+from fmaudit.core.provenance import sha256_dir, sha256_file, sha256_json
 from fmaudit.data import PreparedData, template_fields
 from fmaudit.models.base import Classifier
 from fmaudit.report.write import OutputOptions, write_report
@@ -44,11 +44,15 @@ def cached_run(
     training: dict[str, Any],
     base: Path | None = None,
     formats: tuple[str, ...] = ("model-card",),
+    monitor: dict[str, Any] | None = None,
 ) -> CachedRun:
     """Store the classifier ``build`` makes (from the run's data) in ``root/cache`` as the audited model of a run
-    written to ``root/reports``."""
+    written to ``root/reports`` (its provenance hashing the data file as a run does; ``monitor``: the spec's
+    monitor section)."""
     raw = copy.deepcopy(GERMAN_CREDIT_SPEC)
     raw["model"], raw["training"] = model, training
+    if monitor is not None:
+        raw["monitor"] = monitor
     inputs = synthetic_inputs()
     classifier = build(inputs["data"])
     key = sha256_json([str(root), model, training])[:32]
@@ -69,7 +73,11 @@ def cached_run(
             **inputs,
             "spec": Spec.model_validate(raw),
             "record": record,
-            "provenance": replace(inputs["provenance"], weights_sha256=record.weights_sha256),
+            "provenance": replace(
+                inputs["provenance"],
+                weights_sha256=record.weights_sha256,
+                data_sha256=sha256_file(inputs["data"].source_path),
+            ),
         },
         options=OutputOptions(formats),
     )

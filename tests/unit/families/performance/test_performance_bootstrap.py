@@ -9,9 +9,9 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, r
 
 from fmaudit.core import intervals
 from fmaudit.core.intervals import percentile_interval, resampled_rows, row_cell_counts, stream
-from fmaudit.families.performance.bootstrap import bootstrap_intervals, resampled_figures
+from fmaudit.families.performance.bootstrap import bootstrap_intervals
 from fmaudit.families.performance.params import FIGURES, PerformanceParams
-from fmaudit.metrics.scores import expected_calibration_error, score_figures
+from fmaudit.metrics.scores import expected_calibration_error, resampled_figures, score_figures
 
 
 def tied(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
